@@ -1,0 +1,58 @@
+"""jaxgan: generative adversarial networks in JAX and Flax NNX.
+
+The functional core: Flax modules (``jaxgan.models``), pure losses (``jaxgan.losses``), an
+immutable ``GANState`` (``jaxgan.state``), jitted pure steps (``jaxgan.steps``) and an on-device
+training loop (``jaxgan.loop.fit``).
+
+Example:
+    >>> import jax, jaxgan
+    >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator,
+    ...                             key=jax.random.key(0))
+    >>> # state, history = jaxgan.fit(state, images, steps=1000, batch_size=64)
+
+"""
+
+from jaxgan import data, losses, models, penalties
+from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
+from jaxgan.losses import LOSSES, GANLoss, get_loss
+from jaxgan.state import (
+    GANState,
+    Player,
+    StepConfig,
+    create_state,
+    default_optimizer,
+    discriminate,
+    generate,
+    sample_latent,
+)
+from jaxgan.steps import d_step, d_update, g_step, g_update, train_step, train_update
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LOSSES",
+    "GANLoss",
+    "GANState",
+    "Player",
+    "StepConfig",
+    "as_training_array",
+    "batch_indices",
+    "choose_loop",
+    "create_state",
+    "data",
+    "d_step",
+    "d_update",
+    "default_optimizer",
+    "discriminate",
+    "fit",
+    "g_step",
+    "g_update",
+    "generate",
+    "get_loss",
+    "losses",
+    "models",
+    "penalties",
+    "sample_latent",
+    "train_step",
+    "train_update",
+]

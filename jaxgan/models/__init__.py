@@ -1,0 +1,32 @@
+"""Flax NNX generator and discriminator modules.
+
+Every generator is called as ``G(z, rngs=...)`` and every discriminator as ``D(x, rngs=...)``
+returning one logit per input; ``rngs`` carries the dropout key (it may be omitted by modules
+without randomness). Any user-written NNX module pair with these call signatures plugs into
+``jaxgan.create_state`` and the steps.
+"""
+
+from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jaxgan.models.layers import UpConv, depth_to_space, subpixel_kernel
+from jaxgan.models.mlp import (
+    MLP,
+    Maxout,
+    MLPDiscriminator,
+    MLPGenerator,
+    ToyDiscriminator,
+    ToyGenerator,
+)
+
+__all__ = [
+    "MLP",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "Maxout",
+    "ToyDiscriminator",
+    "ToyGenerator",
+    "UpConv",
+    "depth_to_space",
+    "subpixel_kernel",
+]

@@ -1,0 +1,352 @@
+"""The immutable training state and the pure apply functions of both players.
+
+``GANState`` is one pytree: parameters, non-parameter state (BatchNorm statistics), optax states
+and update counters for the generator and the discriminator. Graph definitions, optimisers and
+the ``StepConfig`` are static fields (part of the tree structure, not leaves). Change a state only
+through ``.replace(...)`` or the steps in ``jaxgan.steps``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx, struct
+
+from jaxgan.losses import GANLoss, get_loss
+
+Array = jax.Array
+ModuleOrFactory = nnx.Module | Callable[[nnx.Rngs], nnx.Module]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+    """How the steps train: the game, the penalties, the schedule and the precision.
+
+    Attributes:
+        loss: a name from ``jaxgan.losses.LOSSES`` or a ``GANLoss``.
+        n_critic: discriminator updates per generator update.
+        gradient_penalty: weight λ of the WGAN-GP penalty (0 disables it).
+        r1: weight of the R1 penalty γ/2 on real data (0 disables it).
+        latent_dim: size of the noise vector z fed to the generator.
+        compute_dtype: dtype for forward/backward compute, e.g. ``"bfloat16"``; parameters and
+            optimiser states stay float32 (mixed precision). ``None`` keeps float32.
+
+    """
+
+    loss: str | GANLoss = "non_saturating"
+    n_critic: int = 1
+    gradient_penalty: float = 0.0
+    r1: float = 0.0
+    latent_dim: int = 100
+    compute_dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        get_loss(self.loss)  # validates the name
+        if not isinstance(self.n_critic, int) or self.n_critic < 1:
+            raise ValueError(f"n_critic must be a positive integer, got {self.n_critic!r}")
+        if self.gradient_penalty < 0 or self.r1 < 0:
+            raise ValueError("penalty weights gradient_penalty and r1 must be ≥ 0")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+        if self.compute_dtype not in (None, "float32", "bfloat16", "float16"):
+            raise ValueError(
+                f"compute_dtype must be None, 'float32', 'bfloat16' or 'float16', "
+                f"got {self.compute_dtype!r}"
+            )
+
+
+class Player(struct.PyTreeNode):
+    """One player's (G's or D's) trainable world: module graph, variables and optimiser.
+
+    Attributes:
+        params: the ``nnx.Param`` state (differentiated).
+        rest: every other variable (BatchNorm statistics), possibly empty.
+        opt_state: the optax state of ``tx``.
+        graphdef: static NNX graph definition of the module.
+        tx: static optax transformation.
+        takes_rngs: static; whether the module's ``__call__`` accepts ``rngs=``.
+
+    """
+
+    params: nnx.State
+    rest: nnx.State
+    opt_state: optax.OptState
+    graphdef: nnx.GraphDef = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    takes_rngs: bool = struct.field(pytree_node=False, default=True)
+
+    def module(self, train: bool = True) -> nnx.Module:
+        """Rebuild the NNX module from the graph definition and the current variables.
+
+        Args:
+            train: put Dropout/BatchNorm in training mode (else evaluation mode).
+
+        Returns:
+            A fresh module; mutating it does not change this player.
+
+        Example:
+            >>> model = state.generator.module(train=False)  # doctest: +SKIP
+
+        """
+        model = nnx.merge(self.graphdef, self.params, self.rest, copy=True)
+        if train:
+            model.train()
+        else:
+            model.eval()
+        return model
+
+    def apply(
+        self,
+        params: nnx.State,
+        inputs: Array,
+        *,
+        key: Array | None = None,
+        train: bool = True,
+        compute_dtype: Any = None,
+    ) -> tuple[Array, nnx.State]:
+        """Pure forward pass: ``(params, inputs) -> (outputs, updated non-parameter state)``.
+
+        ``params`` is passed separately so it can be differentiated. No variable of this player is
+        mutated; updated BatchNorm statistics come back as the second output.
+
+        Args:
+            params: parameters to use (usually ``self.params``).
+            inputs: a batch.
+            key: PRNG key for dropout (required when ``train`` and the module uses dropout).
+            train: training mode (batch statistics, dropout) or evaluation mode.
+            compute_dtype: cast parameters and inputs to this dtype for the computation.
+
+        Returns:
+            ``(outputs, new_rest)``.
+
+        Example:
+            >>> out, rest = state.generator.apply(state.generator.params, z)  # doctest: +SKIP
+
+        """
+        if compute_dtype is not None:
+            params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
+            inputs = inputs.astype(compute_dtype)
+        model = nnx.merge(self.graphdef, params, self.rest, copy=True)
+        if train:
+            model.train()
+        else:
+            model.eval()
+        if self.takes_rngs:
+            rngs = nnx.Rngs(dropout=key) if key is not None else None
+            outputs = model(inputs, rngs=rngs)
+        else:
+            outputs = model(inputs)
+        _, _, new_rest = nnx.split(model, nnx.Param, ...)
+        return outputs, new_rest
+
+    def apply_gradients(self, grads: nnx.State) -> Player:
+        """Return a new player after one optax update with ``grads``.
+
+        Args:
+            grads: gradients with the structure of ``params``.
+
+        Returns:
+            The updated player (this one is unchanged).
+
+        Example:
+            >>> new = state.discriminator.apply_gradients(grads)  # doctest: +SKIP
+
+        """
+        updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+        return self.replace(params=optax.apply_updates(self.params, updates), opt_state=opt_state)
+
+
+class GANState(struct.PyTreeNode):
+    """Immutable state of one GAN training run.
+
+    Attributes:
+        generator: the generator ``Player``.
+        discriminator: the discriminator ``Player``.
+        g_updates: number of generator updates done (int32 scalar); the run's step.
+        d_updates: number of discriminator updates done (int32 scalar).
+        config: static ``StepConfig``.
+
+    """
+
+    generator: Player
+    discriminator: Player
+    g_updates: Array
+    d_updates: Array
+    config: StepConfig = struct.field(pytree_node=False)
+
+    @property
+    def step(self) -> Array:
+        """The number of completed training iterations (generator updates)."""
+        return self.g_updates
+
+
+def _accepts_rngs(module: nnx.Module) -> bool:
+    try:
+        params = inspect.signature(type(module).__call__).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rngs" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _player(module: nnx.Module, tx: optax.GradientTransformation) -> Player:
+    if not isinstance(module, nnx.Module):
+        raise TypeError(f"expected a flax.nnx.Module, got {type(module).__name__}")
+    graphdef, params, rest = nnx.split(module, nnx.Param, ...)
+    if not jax.tree.leaves(params):
+        raise ValueError(f"{type(module).__name__} has no nnx.Param to train")
+    return Player(
+        params=params,
+        rest=rest,
+        opt_state=tx.init(params),
+        graphdef=graphdef,
+        tx=tx,
+        takes_rngs=_accepts_rngs(module),
+    )
+
+
+def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999):
+    """DCGAN's optimiser: Adam(lr 2e-4, β1 0.5, β2 0.999) with the learning rate injectable.
+
+    The hyperparameters are wrapped in ``optax.inject_hyperparams`` so they live in the optimiser
+    state as arrays: changing them needs no recompilation (and they can be vmapped over).
+
+    Args:
+        learning_rate: Adam step size (> 0).
+        b1: first-moment decay in [0, 1).
+        b2: second-moment decay in [0, 1).
+
+    Returns:
+        An ``optax.GradientTransformation``.
+
+    Example:
+        >>> tx = default_optimizer(1e-4)
+
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning rate must be > 0, got {learning_rate!r}")
+    for name, beta in (("b1", b1), ("b2", b2)):
+        if not 0 <= beta < 1:
+            raise ValueError(f"Adam {name} must be in [0, 1), got {beta!r}")
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, b1=b1, b2=b2)
+
+
+def create_state(
+    generator: ModuleOrFactory,
+    discriminator: ModuleOrFactory,
+    *,
+    key: Array | None = None,
+    g_optimizer: optax.GradientTransformation | None = None,
+    d_optimizer: optax.GradientTransformation | None = None,
+    config: StepConfig | None = None,
+    **config_overrides: Any,
+) -> GANState:
+    """Build the initial ``GANState`` from two Flax NNX modules (or module factories).
+
+    Args:
+        generator: an NNX module mapping z (B, latent_dim) to samples, or a factory
+            ``rngs -> module`` called with ``nnx.Rngs(fold_in(key, 0))``.
+        discriminator: an NNX module mapping samples to one logit each, or a factory
+            (called with ``nnx.Rngs(fold_in(key, 1))``).
+        key: initialisation key, required when a factory is given.
+        g_optimizer: optax transformation for G (default: ``default_optimizer()``).
+        d_optimizer: optax transformation for D (default: ``default_optimizer()``).
+        config: a ``StepConfig``; ``latent_dim`` defaults to the generator's ``latent_dim``.
+        **config_overrides: fields of ``StepConfig`` to set, e.g. ``loss="hinge"``.
+
+    Returns:
+        A fresh ``GANState`` with zero update counters.
+
+    Example:
+        >>> import jaxgan
+        >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
+        ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
+        >>> int(state.step)
+        0
+
+    """
+    modules = []
+    for index, made in enumerate((generator, discriminator)):
+        if not isinstance(made, nnx.Module):
+            if not callable(made):
+                raise TypeError(f"expected an nnx.Module or a factory, got {type(made).__name__}")
+            if key is None:
+                raise ValueError("create_state needs key= to build modules from factories")
+            made = made(rngs=nnx.Rngs(jax.random.fold_in(key, index)))
+        modules.append(made)
+    g_module, d_module = modules
+    config = config or StepConfig(latent_dim=getattr(g_module, "latent_dim", 100))
+    if config_overrides:
+        config = dataclasses.replace(config, **config_overrides)
+    return GANState(
+        generator=_player(g_module, g_optimizer or default_optimizer()),
+        discriminator=_player(d_module, d_optimizer or default_optimizer()),
+        g_updates=jnp.zeros((), jnp.int32),
+        d_updates=jnp.zeros((), jnp.int32),
+        config=config,
+    )
+
+
+def sample_latent(key: Array, batch_size: int, latent_dim: int) -> Array:
+    """Draw generator noise z ~ N(0, I) of shape (batch_size, latent_dim).
+
+    Args:
+        key: PRNG key.
+        batch_size: number of vectors.
+        latent_dim: size of each vector.
+
+    Returns:
+        float32 array (batch_size, latent_dim).
+
+    Example:
+        >>> sample_latent(jax.random.key(0), 4, 100).shape
+        (4, 100)
+
+    """
+    return jax.random.normal(key, (batch_size, latent_dim), jnp.float32)
+
+
+def generate(state: GANState, z: Array, *, key: Array | None = None, train: bool = False) -> Array:
+    """Pure generator apply: samples ``G(z)`` in evaluation mode (running BatchNorm statistics).
+
+    Args:
+        state: the training state.
+        z: noise (B, latent_dim).
+        key: dropout key, only used with ``train=True``.
+        train: use training mode (batch statistics, dropout) instead.
+
+    Returns:
+        Generated samples, float32, e.g. (B, 28, 28, 1) in [-1, 1].
+
+    Example:
+        >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))  # doctest: +SKIP
+
+    """
+    latent_dim = state.config.latent_dim
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"z must have shape (batch, {latent_dim}), got {tuple(z.shape)}")
+    out, _ = state.generator.apply(state.generator.params, z, key=key, train=train)
+    return out.astype(jnp.float32)
+
+
+def discriminate(state: GANState, x: Array) -> Array:
+    """Pure discriminator apply in evaluation mode: the probability ``D(x) = sigmoid(logit)``.
+
+    Args:
+        state: the training state.
+        x: a batch of samples.
+
+    Returns:
+        float32 probabilities, one per sample (per packed group for PacGAN discriminators).
+
+    Example:
+        >>> p = discriminate(state, real_batch)  # doctest: +SKIP
+
+    """
+    logits, _ = state.discriminator.apply(state.discriminator.params, x, train=False)
+    return jax.nn.sigmoid(logits.astype(jnp.float32))

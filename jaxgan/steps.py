@@ -1,0 +1,193 @@
+"""The pure training steps: ``(state, batch, key) -> (new_state, metrics)``.
+
+``d_update``/``g_update``/``train_update`` are the pure functions; ``d_step``/``g_step``/
+``train_step`` are the same functions under ``jax.jit`` with the state donated (its buffers are
+reused for the new state, so do not use the input state after calling them; call the ``*_update``
+functions under your own ``jax.jit`` to keep it).
+
+Randomness: step keys are ``fold_in(fold_in(key, player), updates)`` where ``updates`` is the
+player's update counter stored in the state, so passing the run's one base key every time gives a
+reproducible and exactly resumable run.
+
+BatchNorm statistics: each step updates only the statistics of the player it trains. In the D
+step the generator runs in training mode (batch statistics) but its running averages are left
+unchanged; in the G step the same holds for D. D sees the real and the fake batch in two separate
+calls (as in the PyTorch DCGAN example), so its batch statistics are never mixed across them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.losses import get_loss
+from jaxgan.penalties import gradient_penalty, r1_penalty
+from jaxgan.state import GANState, sample_latent
+
+Array = jax.Array
+Metrics = dict[str, Array]
+
+_D_STREAM, _G_STREAM = 0, 1
+
+
+def _step_key(key: Array, stream: int, counter: Array) -> Array:
+    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError("key must be a typed PRNG key from jax.random.key(seed)")
+    return jax.random.fold_in(jax.random.fold_in(key, stream), counter)
+
+
+def _check_real_batch(real: Array, sample_shape: tuple[int, ...]) -> None:
+    """Raise a one-line error when a real batch cannot be judged by this discriminator."""
+    if not jnp.issubdtype(real.dtype, jnp.floating):
+        raise TypeError(
+            f"real batch has dtype {real.dtype}; convert images to float in [-1, 1] first "
+            "(jaxgan.data.to_model_input does it for uint8)"
+        )
+    if tuple(real.shape[1:]) != tuple(sample_shape):
+        raise ValueError(
+            f"real batch has sample shape {tuple(real.shape[1:])} but the generator makes "
+            f"{tuple(sample_shape)}; pick a model for this data or reshape the data"
+        )
+
+
+def d_update(state: GANState, real: Array, key: Array) -> tuple[GANState, Metrics]:
+    """One discriminator update on a real batch and an equally large generated batch.
+
+    Args:
+        state: the training state (not modified).
+        real: real samples (B, ...) as floats (images in [-1, 1]).
+        key: the run's base PRNG key; the step key is folded from ``state.d_updates``.
+
+    Returns:
+        ``(new_state, metrics)`` with ``d_loss``, ``d_real`` (mean D(x)), ``d_fake``
+        (mean D(G(z))), ``d_grad_norm`` and, when enabled, ``gradient_penalty`` / ``r1``.
+
+    Example:
+        >>> state, m = jax.jit(d_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+
+    """
+    cfg = state.config
+    loss = get_loss(cfg.loss)
+    gen, disc = state.generator, state.discriminator
+    kz, kg, kreal, kfake, kpen, keps = jax.random.split(
+        _step_key(key, _D_STREAM, state.d_updates), 6
+    )
+    z = sample_latent(kz, real.shape[0], cfg.latent_dim)
+    fake, _ = gen.apply(gen.params, z, key=kg, compute_dtype=cfg.compute_dtype)
+    _check_real_batch(real, fake.shape[1:])
+    fake = jax.lax.stop_gradient(fake).astype(real.dtype)
+
+    def loss_fn(params):
+        real_logits, rest = disc.apply(params, real, key=kreal, compute_dtype=cfg.compute_dtype)
+        after_real = disc.replace(rest=rest)
+        fake_logits, rest = after_real.apply(
+            params, fake, key=kfake, compute_dtype=cfg.compute_dtype
+        )
+        real_logits, fake_logits = real_logits.astype(jnp.float32), fake_logits.astype(jnp.float32)
+        total = loss.d_loss(real_logits, fake_logits)
+        extras = {}
+
+        def critic(x):
+            out, _ = after_real.apply(params, x, key=kpen, compute_dtype=cfg.compute_dtype)
+            return out.astype(jnp.float32)
+
+        if cfg.gradient_penalty > 0:
+            extras["gradient_penalty"] = gradient_penalty(critic, real, fake, keps)
+            total = total + cfg.gradient_penalty * extras["gradient_penalty"]
+        if cfg.r1 > 0:
+            extras["r1"] = r1_penalty(critic, real)
+            total = total + cfg.r1 * extras["r1"]
+        return total, (real_logits, fake_logits, rest, extras)
+
+    (d_loss, (real_logits, fake_logits, rest, extras)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True
+    )(disc.params)
+    new_disc = disc.apply_gradients(grads).replace(rest=rest)
+    metrics = {
+        "d_loss": d_loss,
+        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        "d_grad_norm": optax.tree.norm(grads),
+        **extras,
+    }
+    return state.replace(discriminator=new_disc, d_updates=state.d_updates + 1), metrics
+
+
+def g_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, Metrics]:
+    """One generator update against the current discriminator.
+
+    Args:
+        state: the training state (not modified).
+        batch: the real batch of this iteration; only its size is used (G makes as many).
+        key: the run's base PRNG key; the step key is folded from ``state.g_updates``.
+
+    Returns:
+        ``(new_state, metrics)`` with ``g_loss``, ``d_fake_g`` (mean D(G(z)) seen by G) and
+        ``g_grad_norm``.
+
+    Example:
+        >>> state, m = jax.jit(g_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+
+    """
+    cfg = state.config
+    loss = get_loss(cfg.loss)
+    gen, disc = state.generator, state.discriminator
+    batch_size = batch.shape[0]
+    kz, kg, kd = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 3)
+    z = sample_latent(kz, batch_size, cfg.latent_dim)
+
+    def loss_fn(params):
+        fake, rest = gen.apply(params, z, key=kg, compute_dtype=cfg.compute_dtype)
+        fake_logits, _ = disc.apply(disc.params, fake, key=kd, compute_dtype=cfg.compute_dtype)
+        fake_logits = fake_logits.astype(jnp.float32)
+        return loss.g_loss(fake_logits), (fake_logits, rest)
+
+    (g_loss, (fake_logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(gen.params)
+    new_gen = gen.apply_gradients(grads).replace(rest=rest)
+    metrics = {
+        "g_loss": g_loss,
+        "d_fake_g": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        "g_grad_norm": optax.tree.norm(grads),
+    }
+    return state.replace(generator=new_gen, g_updates=state.g_updates + 1), metrics
+
+
+def train_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, Metrics]:
+    """One full iteration: ``n_critic`` D updates, then one G update.
+
+    Args:
+        state: the training state (not modified).
+        batch: ``n_critic · B`` real samples; D update ``i`` uses the ``i``-th block of ``B``.
+        key: the run's base PRNG key.
+
+    Returns:
+        ``(new_state, metrics)``: the last D update's metrics merged with the G update's.
+
+    Example:
+        >>> state, m = train_step(state, real, jax.random.key(0))  # doctest: +SKIP
+
+    """
+    n_critic = state.config.n_critic
+    if batch.shape[0] % n_critic:
+        raise ValueError(
+            f"batch of {batch.shape[0]} does not split into n_critic={n_critic} equal D batches"
+        )
+    blocks = batch.reshape((n_critic, -1, *batch.shape[1:]))
+    metrics: Metrics = {}
+    for block in blocks:
+        state, metrics = d_update(state, block, key)
+    state, g_metrics = g_update(state, blocks[0], key)
+    return state, {**metrics, **g_metrics}
+
+
+d_step = jax.jit(d_update, donate_argnums=0)
+d_step.__doc__ = "``d_update`` compiled with ``jax.jit``, state donated. " + (
+    d_update.__doc__ or ""
+)
+g_step = jax.jit(g_update, donate_argnums=0)
+g_step.__doc__ = "``g_update`` compiled with ``jax.jit``, state donated. " + (
+    g_update.__doc__ or ""
+)
+train_step = jax.jit(train_update, donate_argnums=0)
+train_step.__doc__ = "``train_update`` compiled, state donated. " + (train_update.__doc__ or "")

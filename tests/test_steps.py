@@ -1,0 +1,223 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import jaxgan
+from jaxgan import models
+
+KEY = jax.random.key(42)
+
+
+def mlp_state(**overrides):
+    return jaxgan.create_state(
+        models.MLPGenerator, models.MLPDiscriminator, key=jax.random.key(0), **overrides
+    )
+
+
+def real_batch(n=16, shape=(28, 28, 1)):
+    return jax.random.uniform(jax.random.key(7), (n, *shape), minval=-1.0, maxval=1.0)
+
+
+def leaves_equal(a, b):
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    if len(la) != len(lb):
+        return False
+    return all(bool(jnp.array_equal(x, y)) for x, y in zip(la, lb, strict=True))
+
+
+def snapshot(tree):
+    return jax.tree.map(lambda x: np.array(x, copy=True), tree)
+
+
+def test_create_state_defaults_follow_dcgan():
+    state = mlp_state()
+    assert int(state.step) == 0 and int(state.d_updates) == 0
+    for player in (state.generator, state.discriminator):
+        hp = player.opt_state.hyperparams
+        np.testing.assert_allclose(hp["learning_rate"], 2e-4)
+        np.testing.assert_allclose(hp["b1"], 0.5)
+    assert state.config.latent_dim == 100 and state.config.loss == "non_saturating"
+
+
+def test_create_state_accepts_built_modules_and_any_optax_transform():
+    state = jaxgan.create_state(
+        models.MLPGenerator(rngs=nnx.Rngs(1)),
+        models.MLPDiscriminator(rngs=nnx.Rngs(2)),
+        g_optimizer=optax.sgd(0.1),
+        d_optimizer=optax.sgd(0.1),
+    )
+    new, _ = jaxgan.d_step(state, real_batch(), KEY)
+    assert int(new.d_updates) == 1
+
+
+def test_d_step_trains_only_the_discriminator():
+    state = mlp_state()
+    before = snapshot(state)
+    new, metrics = jax.jit(jaxgan.d_update)(state, real_batch(), KEY)
+    assert leaves_equal(new.generator.params, before.generator.params)
+    assert not leaves_equal(new.discriminator.params, before.discriminator.params)
+    assert int(new.d_updates) == 1 and int(new.g_updates) == 0
+    assert {"d_loss", "d_real", "d_fake", "d_grad_norm"} <= set(metrics)
+    assert 0 < float(metrics["d_real"]) < 1 and float(metrics["d_grad_norm"]) > 0
+
+
+def test_g_step_trains_only_the_generator():
+    state = mlp_state()
+    before = snapshot(state)
+    new, metrics = jax.jit(jaxgan.g_update)(state, real_batch(), KEY)
+    assert leaves_equal(new.discriminator.params, before.discriminator.params)
+    assert not leaves_equal(new.generator.params, before.generator.params)
+    assert {"g_loss", "d_fake_g", "g_grad_norm"} <= set(metrics)
+
+
+def test_non_donated_input_state_is_untouched():
+    state = mlp_state()
+    before = snapshot(state)
+    step = jax.jit(jaxgan.train_update)
+    step(state, real_batch(), KEY)
+    assert leaves_equal(state, before)
+
+
+def test_donating_step_consumes_its_input():
+    state = mlp_state()
+    new, _ = jaxgan.train_step(state, real_batch(), KEY)
+    assert int(new.step) == 1
+    deleted = [x.is_deleted() for x in jax.tree.leaves(state)]
+    assert any(deleted), "train_step should donate (reuse) the input state's buffers"
+
+
+def test_second_call_does_not_recompile():
+    step = jax.jit(lambda s, b, k: jaxgan.train_update(s, b, k), donate_argnums=0)
+    state = mlp_state()
+    for _ in range(3):
+        state, _ = step(state, real_batch(), KEY)
+    assert step._cache_size() == 1
+    state, _ = jaxgan.train_step(state, real_batch(), KEY)
+    size = jaxgan.train_step._cache_size()
+    for _ in range(2):
+        state, _ = jaxgan.train_step(state, real_batch(), KEY)
+    assert jaxgan.train_step._cache_size() == size
+
+
+def test_same_key_same_bits_and_other_key_differs():
+    results = []
+    for key in (KEY, KEY, jax.random.key(1)):
+        state, _ = jaxgan.train_step(mlp_state(), real_batch(), key)
+        state, _ = jaxgan.train_step(state, real_batch(), key)
+        results.append(state)
+    assert leaves_equal(results[0], results[1])
+    assert not leaves_equal(results[0].generator.params, results[2].generator.params)
+
+
+def test_golden_values_after_one_iteration():
+    """Pins the numerics of the seed MLP step (init, losses, Adam) on CPU."""
+    state, m = jaxgan.train_step(mlp_state(), real_batch(), KEY)
+    got = {k: float(v) for k, v in m.items()}
+    for player in ("generator", "discriminator"):
+        params = getattr(state, player).params
+        got[player] = float(sum(jnp.sum(jnp.abs(p)) for p in jax.tree.leaves(params)))
+    for name, value in GOLDEN.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-4, err_msg=name)
+
+
+# Recorded with jax 0.10.2 / flax 0.12.8 / optax 0.2.8 on x86-64 CPU (seed MLP, batch 16).
+GOLDEN = {
+    "d_loss": 1.4187438488006592,
+    "d_real": 0.4615474343299866,
+    "d_fake": 0.4623379409313202,
+    "d_grad_norm": 3.1574747562408447,
+    "g_loss": 0.854016900062561,
+    "d_fake_g": 0.4338720142841339,
+    "g_grad_norm": 1.340124249458313,
+    "generator": 8354.1611328125,
+    "discriminator": 2956.260498046875,
+}
+
+
+def test_n_critic_runs_several_d_updates_per_iteration():
+    state = mlp_state(n_critic=3)
+    state, _ = jaxgan.train_step(state, real_batch(12), KEY)
+    assert int(state.d_updates) == 3 and int(state.g_updates) == 1
+    with pytest.raises(ValueError, match="n_critic=3"):
+        jaxgan.train_step(state, real_batch(10), KEY)
+
+
+@pytest.mark.parametrize("loss", sorted(jaxgan.LOSSES))
+def test_every_loss_trains_a_step(loss):
+    _, m = jaxgan.train_step(mlp_state(loss=loss), real_batch(), KEY)
+    assert all(np.isfinite(float(v)) for v in m.values())
+
+
+def test_wgan_gp_and_r1_report_their_penalties():
+    _, m = jaxgan.train_step(
+        mlp_state(loss="wasserstein", gradient_penalty=10.0, r1=1.0), real_batch(), KEY
+    )
+    assert float(m["gradient_penalty"]) >= 0 and float(m["r1"]) > 0
+
+
+def test_bfloat16_compute_keeps_float32_parameters():
+    state, m = jaxgan.train_step(mlp_state(compute_dtype="bfloat16"), real_batch(), KEY)
+    assert {x.dtype for x in jax.tree.leaves(state.generator.params)} == {jnp.dtype("float32")}
+    assert np.isfinite(float(m["d_loss"]))
+
+
+def test_batchnorm_statistics_change_only_for_the_trained_player():
+    state = jaxgan.create_state(
+        lambda rngs: models.DCGANGenerator(width=4, rngs=rngs),
+        lambda rngs: models.DCGANDiscriminator(width=4, rngs=rngs),
+        key=jax.random.key(0),
+    )
+    g_rest = snapshot(state.generator.rest)
+    state, _ = jax.jit(jaxgan.d_update)(state, real_batch(4), KEY)
+    assert leaves_equal(state.generator.rest, g_rest), "D step must not touch G's statistics"
+    state, _ = jax.jit(jaxgan.g_update)(state, real_batch(4), KEY)
+    assert not leaves_equal(state.generator.rest, g_rest), "G step updates G's statistics"
+
+
+class TinyG(nnx.Module):
+    """A user-written generator without dropout (no rngs argument)."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.latent_dim = 4
+        self.linear = nnx.Linear(4, 2, rngs=rngs)
+
+    def __call__(self, z):
+        return self.linear(z)
+
+
+class TinyD(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(2, 1, rngs=rngs)
+
+    def __call__(self, x, *, rngs=None):
+        return self.linear(x)[:, 0]
+
+
+def test_user_defined_module_pair_trains_with_the_same_steps():
+    state = jaxgan.create_state(TinyG, TinyD, key=jax.random.key(0))
+    assert state.config.latent_dim == 4 and not state.generator.takes_rngs
+    data = jax.random.normal(jax.random.key(1), (64, 2))
+    state, history = jaxgan.fit(state, data, steps=20, batch_size=16)
+    assert int(state.step) == 20 and history["g_loss"].shape == (20,)
+    assert jaxgan.generate(state, jnp.zeros((3, 4))).shape == (3, 2)
+
+
+def test_bad_inputs_raise_clear_errors():
+    state = mlp_state()
+    with pytest.raises(ValueError, match=r"sample shape \(32, 32, 3\).*\(28, 28, 1\)"):
+        jaxgan.d_step(state, real_batch(4, (32, 32, 3)), KEY)
+    with pytest.raises(TypeError, match="to_model_input"):
+        jaxgan.d_step(state, jnp.zeros((4, 28, 28, 1), jnp.uint8), KEY)
+    with pytest.raises(ValueError, match=r"z must have shape \(batch, 100\)"):
+        jaxgan.generate(state, jnp.zeros((2, 64)))
+    with pytest.raises(TypeError, match="typed PRNG key"):
+        jaxgan.d_step(state, real_batch(4), jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="unknown loss"):
+        mlp_state(loss="bce")
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        jaxgan.default_optimizer(-1e-4)
+    with pytest.raises(ValueError, match="n_critic"):
+        mlp_state(n_critic=0)
