@@ -1,0 +1,62 @@
+"""jaxgan's data layer: `load(name)` for images and toy points, and their move to the device.
+
+Example:
+    >>> from jaxgan import data
+    >>> ds = data.load("fashion_mnist_sample", limit=8)
+    >>> data.to_model_input(ds.x).shape
+    (8, 28, 28, 1)
+
+"""
+
+from jaxgan.data.bundled import FASHION_MNIST_CLASSES, SAMPLE_NAME, load_fashion_mnist_sample
+from jaxgan.data.dataset import (
+    DataFormatError,
+    Dataset,
+    DatasetUnavailableError,
+    UnknownDatasetError,
+    check_image_shape,
+)
+from jaxgan.data.device import to_model_input, to_uint8_images
+from jaxgan.data.idx import encode_idx, load_idx, parse_idx, read_idx
+from jaxgan.data.registry import load, name_forms, names
+from jaxgan.data.stacked import STACKED_NUM_MODES, stack_digits, stacked_label_digits
+from jaxgan.data.tfds_source import has_tensorflow, load_tfds
+from jaxgan.data.toy import (
+    GRID25_SIGMA,
+    RING8_RADIUS,
+    RING8_SIGMA,
+    grid25_modes,
+    ring8_modes,
+    sample_mixture,
+)
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "GRID25_SIGMA",
+    "RING8_RADIUS",
+    "RING8_SIGMA",
+    "SAMPLE_NAME",
+    "STACKED_NUM_MODES",
+    "DataFormatError",
+    "Dataset",
+    "DatasetUnavailableError",
+    "UnknownDatasetError",
+    "check_image_shape",
+    "encode_idx",
+    "grid25_modes",
+    "has_tensorflow",
+    "load",
+    "load_fashion_mnist_sample",
+    "load_idx",
+    "load_tfds",
+    "name_forms",
+    "names",
+    "parse_idx",
+    "read_idx",
+    "ring8_modes",
+    "sample_mixture",
+    "stack_digits",
+    "stacked_label_digits",
+    "to_model_input",
+    "to_uint8_images",
+]
