@@ -101,7 +101,7 @@ class DCGANDiscriminator(nnx.Module):
 
     Example:
         >>> d = DCGANDiscriminator(width=8, rngs=nnx.Rngs(0))
-        >>> d(jax.numpy.zeros((2, 28, 28, 1))).shape
+        >>> d(jax.numpy.zeros((2, 28, 28, 1)), rngs=nnx.Rngs(dropout=0)).shape
         (2,)
 
     """
