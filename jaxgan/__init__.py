@@ -12,7 +12,7 @@ Example:
 
 """
 
-from jaxgan import data, losses, models, penalties
+from jaxgan import augment, data, losses, models, penalties
 from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
 from jaxgan.state import (
@@ -25,7 +25,16 @@ from jaxgan.state import (
     generate,
     sample_latent,
 )
-from jaxgan.steps import d_step, d_update, g_step, g_update, train_step, train_update
+from jaxgan.steps import (
+    d_step,
+    d_update,
+    ema_update,
+    g_step,
+    g_update,
+    split_batch,
+    train_step,
+    train_update,
+)
 
 __version__ = "0.1.0"
 
@@ -36,14 +45,16 @@ __all__ = [
     "Player",
     "StepConfig",
     "as_training_array",
+    "augment",
     "batch_indices",
     "choose_loop",
     "create_state",
-    "data",
     "d_step",
     "d_update",
+    "data",
     "default_optimizer",
     "discriminate",
+    "ema_update",
     "fit",
     "g_step",
     "g_update",
@@ -53,6 +64,7 @@ __all__ = [
     "models",
     "penalties",
     "sample_latent",
+    "split_batch",
     "train_step",
     "train_update",
 ]

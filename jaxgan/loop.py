@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.state import GANState
+from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
 
 Array = jax.Array
@@ -99,13 +99,17 @@ def batch_indices(
     return jax.lax.dynamic_slice_in_dim(slots, first_slot - first_epoch * per_epoch, num_slots)
 
 
-def _iteration(state: GANState, data: Array, indices: Array, key: Array):
-    """One iteration reading its batch by indices (n_critic, B) from the on-device data."""
-    return train_update(state, data[indices.reshape(-1)], key)
+TrainingData = Array | tuple[Array, Array]
+
+
+def _iteration(state: GANState, data: TrainingData, indices: Array, key: Array):
+    """Run one iteration reading its batch by indices (n_critic, B) from the on-device data."""
+    flat = indices.reshape(-1)
+    return train_update(state, jax.tree.map(lambda a: a[flat], data), key)
 
 
 @jax.jit(donate_argnums=0)
-def _scan_chunk(state: GANState, data: Array, indices: Array, active: Array, key: Array):
+def _scan_chunk(state: GANState, data: TrainingData, indices: Array, active: Array, key: Array):
     """Run ``len(indices)`` iterations in one ``lax.scan``, skipping those with ``active=False``.
 
     A fixed chunk length with a mask keeps one compiled program for every chunk, including the
@@ -122,12 +126,12 @@ def _scan_chunk(state: GANState, data: Array, indices: Array, active: Array, key
 
 
 @jax.jit(donate_argnums=0)
-def _python_step(state: GANState, data: Array, indices: Array, i: Array, key: Array):
+def _python_step(state: GANState, data: TrainingData, indices: Array, i: Array, key: Array):
     """Run iteration ``i`` of an index block (the Python-loop form)."""
     return _iteration(state, data, indices[i], key)
 
 
-def choose_loop(state: GANState, data: Array, batch_size: int) -> Literal["scan", "python"]:
+def choose_loop(state: GANState, data: TrainingData, batch_size: int) -> Literal["scan", "python"]:
     """Pick the loop form ``fit(loop="auto")`` uses on the current default backend.
 
     Args:
@@ -151,13 +155,26 @@ def choose_loop(state: GANState, data: Array, batch_size: int) -> Literal["scan"
     return "scan" if flops < SCAN_FLOPS_LIMIT_CPU else "python"
 
 
-def _validate(state: GANState, data: Array, steps: int, batch_size: int, steps_per_call: int):
+def _prepare_data(data) -> TrainingData:
+    """Put samples (and labels, for a ``(samples, labels)`` pair) on the device."""
+    if isinstance(data, tuple | list):
+        if len(data) != 2:
+            raise ValueError("data must be samples or a (samples, labels) pair")
+        return as_training_array(data[0]), jnp.asarray(data[1])
+    return as_training_array(data)
+
+
+def _validate(
+    state: GANState, data: TrainingData, steps: int, batch_size: int, steps_per_call: int
+):
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(steps_per_call, int) or steps_per_call < 1:
         raise ValueError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
+    data, labels = data if isinstance(data, tuple) else (data, None)
+    check_labels(state, labels, data.shape[0])
     if data.ndim < 2:
         raise ValueError(
             f"data must have shape (N, ...) with one row per example, got {data.shape}"
@@ -168,8 +185,12 @@ def _validate(state: GANState, data: Array, steps: int, batch_size: int, steps_p
             "lower --batch-size or use more data"
         )
     z = jax.ShapeDtypeStruct((1, state.config.latent_dim), jnp.float32)
+    fake_labels = None if labels is None else jax.ShapeDtypeStruct((1,), jnp.int32)
     fake = jax.eval_shape(
-        lambda s, z: s.generator.apply(s.generator.params, z, train=False)[0], state, z
+        lambda s, z, y: s.generator.apply(s.generator.params, z, y, train=False)[0],
+        state,
+        z,
+        fake_labels,
     )
     if tuple(fake.shape[1:]) != tuple(data.shape[1:]):
         raise ValueError(
@@ -180,7 +201,7 @@ def _validate(state: GANState, data: Array, steps: int, batch_size: int, steps_p
 
 def fit(
     state: GANState,
-    data: np.ndarray | Array,
+    data: np.ndarray | Array | tuple,
     *,
     steps: int,
     batch_size: int = 64,
@@ -196,7 +217,8 @@ def fit(
 
     Args:
         state: the training state; training continues from ``state.step``.
-        data: (N, ...) training examples: uint8 images or floats (images in [-1, 1]).
+        data: (N, ...) training examples: uint8 images or floats (images in [-1, 1]); for a
+            conditional GAN a ``(samples, labels)`` pair.
         steps: number of iterations (each ``n_critic`` D updates + one G update).
         batch_size: examples per D update.
         key: the run's base key (or an int seed); pass the same key when resuming.
@@ -214,7 +236,7 @@ def fit(
     """
     if isinstance(key, int):
         key = jax.random.key(key)
-    data = as_training_array(data)
+    data = _prepare_data(data)
     _validate(state, data, steps, batch_size, steps_per_call)
     if loop == "auto":
         loop = choose_loop(state, data, batch_size)
@@ -244,7 +266,7 @@ def fit(
             data_key,
             first_slot,
             num_slots=steps_per_call * n_critic,
-            num_examples=data.shape[0],
+            num_examples=jax.tree.leaves(data)[0].shape[0],
             batch_size=batch_size,
         ).reshape((steps_per_call, n_critic, batch_size))
         if loop == "scan":

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from jaxgan.augment import parse_policy
 from jaxgan.losses import GANLoss, get_loss
 
 Array = jax.Array
@@ -36,7 +37,15 @@ class StepConfig:
         latent_dim: size of the noise vector z fed to the generator.
         compute_dtype: dtype for forward/backward compute, e.g. ``"bfloat16"``; parameters and
             optimiser states stay float32 (mixed precision). ``None`` keeps float32.
-
+        num_classes: for class-conditional GANs: batches are ``(x, labels)``, the generator is
+            called ``G(z, labels)`` and the discriminator ``D(x, labels)``; fake labels are drawn
+            uniformly. ``None`` for unconditional GANs.
+        ema_decay: keep an exponential moving average of the generator's parameters with this
+            decay (e.g. 0.999); ``generate`` uses it. 0 disables it.
+        augment: DiffAugment policy applied to real and fake samples before D, e.g.
+            ``"color,translation,cutout"``; empty disables it.
+        pack: PacGAN's packing degree m: D judges m samples concatenated along the last axis
+            (build D for m× input channels). 1 disables it.
     """
 
     loss: str | GANLoss = "non_saturating"
@@ -45,6 +54,10 @@ class StepConfig:
     r1: float = 0.0
     latent_dim: int = 100
     compute_dtype: str | None = None
+    num_classes: int | None = None
+    ema_decay: float = 0.0
+    augment: str = ""
+    pack: int = 1
 
     def __post_init__(self) -> None:
         get_loss(self.loss)  # validates the name
@@ -54,6 +67,15 @@ class StepConfig:
             raise ValueError("penalty weights gradient_penalty and r1 must be ≥ 0")
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+        if self.num_classes is not None and (
+            not isinstance(self.num_classes, int) or self.num_classes < 2
+        ):
+            raise ValueError(f"num_classes must be an integer ≥ 2 or None, got {self.num_classes}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        parse_policy(self.augment)
+        if not isinstance(self.pack, int) or self.pack < 1:
+            raise ValueError(f"pack must be a positive integer, got {self.pack!r}")
         if self.compute_dtype not in (None, "float32", "bfloat16", "float16"):
             raise ValueError(
                 f"compute_dtype must be None, 'float32', 'bfloat16' or 'float16', "
@@ -71,7 +93,6 @@ class Player(struct.PyTreeNode):
         graphdef: static NNX graph definition of the module.
         tx: static optax transformation.
         takes_rngs: static; whether the module's ``__call__`` accepts ``rngs=``.
-
     """
 
     params: nnx.State
@@ -92,7 +113,6 @@ class Player(struct.PyTreeNode):
 
         Example:
             >>> model = state.generator.module(train=False)  # doctest: +SKIP
-
         """
         model = nnx.merge(self.graphdef, self.params, self.rest, copy=True)
         if train:
@@ -105,6 +125,7 @@ class Player(struct.PyTreeNode):
         self,
         params: nnx.State,
         inputs: Array,
+        labels: Array | None = None,
         *,
         key: Array | None = None,
         train: bool = True,
@@ -118,6 +139,7 @@ class Player(struct.PyTreeNode):
         Args:
             params: parameters to use (usually ``self.params``).
             inputs: a batch.
+            labels: class labels (B,) for conditional modules, passed as ``module(x, labels)``.
             key: PRNG key for dropout (required when ``train`` and the module uses dropout).
             train: training mode (batch statistics, dropout) or evaluation mode.
             compute_dtype: cast parameters and inputs to this dtype for the computation.
@@ -127,7 +149,6 @@ class Player(struct.PyTreeNode):
 
         Example:
             >>> out, rest = state.generator.apply(state.generator.params, z)  # doctest: +SKIP
-
         """
         if compute_dtype is not None:
             params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
@@ -137,11 +158,12 @@ class Player(struct.PyTreeNode):
             model.train()
         else:
             model.eval()
+        args = (inputs,) if labels is None else (inputs, labels)
         if self.takes_rngs:
             rngs = nnx.Rngs(dropout=key) if key is not None else None
-            outputs = model(inputs, rngs=rngs)
+            outputs = model(*args, rngs=rngs)
         else:
-            outputs = model(inputs)
+            outputs = model(*args)
         _, _, new_rest = nnx.split(model, nnx.Param, ...)
         return outputs, new_rest
 
@@ -156,7 +178,6 @@ class Player(struct.PyTreeNode):
 
         Example:
             >>> new = state.discriminator.apply_gradients(grads)  # doctest: +SKIP
-
         """
         updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
         return self.replace(params=optax.apply_updates(self.params, updates), opt_state=opt_state)
@@ -170,15 +191,17 @@ class GANState(struct.PyTreeNode):
         discriminator: the discriminator ``Player``.
         g_updates: number of generator updates done (int32 scalar); the run's step.
         d_updates: number of discriminator updates done (int32 scalar).
+        ema_params: exponential moving average of the generator's parameters (``None`` unless
+            ``config.ema_decay > 0``).
         config: static ``StepConfig``.
-
     """
 
     generator: Player
     discriminator: Player
     g_updates: Array
     d_updates: Array
-    config: StepConfig = struct.field(pytree_node=False)
+    ema_params: nnx.State | None = None
+    config: StepConfig = struct.field(pytree_node=False, default=StepConfig())
 
     @property
     def step(self) -> Array:
@@ -226,7 +249,6 @@ def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 
 
     Example:
         >>> tx = default_optimizer(1e-4)
-
     """
     if not learning_rate > 0:
         raise ValueError(f"learning rate must be > 0, got {learning_rate!r}")
@@ -268,7 +290,6 @@ def create_state(
         ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
         >>> int(state.step)
         0
-
     """
     modules = []
     for index, made in enumerate((generator, discriminator)):
@@ -283,11 +304,15 @@ def create_state(
     config = config or StepConfig(latent_dim=getattr(g_module, "latent_dim", 100))
     if config_overrides:
         config = dataclasses.replace(config, **config_overrides)
+    generator_player = _player(g_module, g_optimizer or default_optimizer())
     return GANState(
-        generator=_player(g_module, g_optimizer or default_optimizer()),
+        generator=generator_player,
         discriminator=_player(d_module, d_optimizer or default_optimizer()),
         g_updates=jnp.zeros((), jnp.int32),
         d_updates=jnp.zeros((), jnp.int32),
+        ema_params=(
+            jax.tree.map(jnp.copy, generator_player.params) if config.ema_decay > 0 else None
+        ),
         config=config,
     )
 
@@ -306,47 +331,86 @@ def sample_latent(key: Array, batch_size: int, latent_dim: int) -> Array:
     Example:
         >>> sample_latent(jax.random.key(0), 4, 100).shape
         (4, 100)
-
     """
     return jax.random.normal(key, (batch_size, latent_dim), jnp.float32)
 
 
-def generate(state: GANState, z: Array, *, key: Array | None = None, train: bool = False) -> Array:
+def generate(
+    state: GANState,
+    z: Array,
+    labels: Array | None = None,
+    *,
+    key: Array | None = None,
+    train: bool = False,
+    use_ema: bool = True,
+) -> Array:
     """Pure generator apply: samples ``G(z)`` in evaluation mode (running BatchNorm statistics).
 
     Args:
         state: the training state.
         z: noise (B, latent_dim).
+        labels: class labels (B,) for a conditional generator.
         key: dropout key, only used with ``train=True``.
         train: use training mode (batch statistics, dropout) instead.
+        use_ema: use the moving-average parameters when the state keeps them.
 
     Returns:
         Generated samples, float32, e.g. (B, 28, 28, 1) in [-1, 1].
 
     Example:
         >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))  # doctest: +SKIP
-
     """
     latent_dim = state.config.latent_dim
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"z must have shape (batch, {latent_dim}), got {tuple(z.shape)}")
-    out, _ = state.generator.apply(state.generator.params, z, key=key, train=train)
+    check_labels(state, labels, z.shape[0])
+    params = state.generator.params
+    if use_ema and state.ema_params is not None:
+        params = state.ema_params
+    out, _ = state.generator.apply(params, z, labels, key=key, train=train)
     return out.astype(jnp.float32)
 
 
-def discriminate(state: GANState, x: Array) -> Array:
+def check_labels(state: GANState, labels: Array | None, batch_size: int) -> None:
+    """Raise a one-line error when labels do not fit the state's (un)conditional setup.
+
+    Args:
+        state: the training state (``config.num_classes`` says whether labels are needed).
+        labels: the labels given, or ``None``.
+        batch_size: the number of samples they must label.
+
+    Example:
+        >>> check_labels(state, None, 64)  # unconditional: fine  # doctest: +SKIP
+    """
+    num_classes = state.config.num_classes
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError("this GAN is unconditional: pass no labels (or set num_classes)")
+        return
+    if labels is None:
+        raise ValueError(
+            f"this GAN is conditional on {num_classes} classes: pass labels, e.g. (samples, labels)"
+        )
+    if labels.shape != (batch_size,) or not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise ValueError(
+            f"labels must be integers of shape ({batch_size},), got {labels.dtype} {labels.shape}"
+        )
+
+
+def discriminate(state: GANState, x: Array, labels: Array | None = None) -> Array:
     """Pure discriminator apply in evaluation mode: the probability ``D(x) = sigmoid(logit)``.
 
     Args:
         state: the training state.
         x: a batch of samples.
+        labels: class labels for a conditional discriminator.
 
     Returns:
         float32 probabilities, one per sample (per packed group for PacGAN discriminators).
 
     Example:
         >>> p = discriminate(state, real_batch)  # doctest: +SKIP
-
     """
-    logits, _ = state.discriminator.apply(state.discriminator.params, x, train=False)
+    check_labels(state, labels, x.shape[0])
+    logits, _ = state.discriminator.apply(state.discriminator.params, x, labels, train=False)
     return jax.nn.sigmoid(logits.astype(jnp.float32))

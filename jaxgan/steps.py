@@ -20,10 +20,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 
+from jaxgan.augment import diff_augment, pack
 from jaxgan.losses import get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
-from jaxgan.state import GANState, sample_latent
+from jaxgan.state import GANState, check_labels, sample_latent
 
 Array = jax.Array
 Metrics = dict[str, Array]
@@ -51,12 +53,61 @@ def _check_real_batch(real: Array, sample_shape: tuple[int, ...]) -> None:
         )
 
 
-def d_update(state: GANState, real: Array, key: Array) -> tuple[GANState, Metrics]:
+Batch = Array | tuple[Array, Array]
+
+
+def split_batch(batch: Batch, state: GANState) -> tuple[Array, Array | None]:
+    """Return ``(samples, labels)`` of a batch, checking it fits the state's conditioning.
+
+    Args:
+        batch: samples, or ``(samples, labels)`` for a conditional GAN.
+        state: the training state.
+
+    Returns:
+        The samples and the integer labels (``None`` for unconditional GANs).
+
+    Example:
+        >>> x, y = split_batch((images, labels), state)  # doctest: +SKIP
+    """
+    if isinstance(batch, tuple | list):
+        if len(batch) != 2:
+            raise ValueError("a batch is either samples or a (samples, labels) pair")
+        x, labels = batch
+    else:
+        x, labels = batch, None
+    check_labels(state, labels, x.shape[0])
+    return x, labels
+
+
+def _fake_labels(state: GANState, key: Array, batch_size: int) -> Array | None:
+    """Labels for generated samples: uniform over the classes (None when unconditional)."""
+    num_classes = state.config.num_classes
+    if num_classes is None:
+        return None
+    return jax.random.randint(key, (batch_size,), 0, num_classes)
+
+
+def _discriminator_view(state: GANState, x: Array, key: Array) -> Array:
+    """Prepare what D sees of a batch: DiffAugment (when configured), then PacGAN packing."""
+    cfg = state.config
+    if cfg.augment:
+        x = diff_augment(x, key, cfg.augment)
+    return pack(x, cfg.pack)
+
+
+def _packed_labels(state: GANState, labels: Array | None) -> Array | None:
+    if labels is not None and state.config.pack > 1:
+        raise ValueError("packing (pack > 1) is not supported together with class labels")
+    return labels
+
+
+def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
     """One discriminator update on a real batch and an equally large generated batch.
 
     Args:
         state: the training state (not modified).
-        real: real samples (B, ...) as floats (images in [-1, 1]).
+        batch: real samples (B, ...) as floats (images in [-1, 1]), or ``(samples, labels)``
+            for a conditional GAN.
         key: the run's base PRNG key; the step key is folded from ``state.d_updates``.
 
     Returns:
@@ -65,38 +116,43 @@ def d_update(state: GANState, real: Array, key: Array) -> tuple[GANState, Metric
 
     Example:
         >>> state, m = jax.jit(d_update)(state, real, jax.random.key(0))  # doctest: +SKIP
-
     """
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    kz, kg, kreal, kfake, kpen, keps = jax.random.split(
-        _step_key(key, _D_STREAM, state.d_updates), 6
-    )
+    real, real_labels = split_batch(batch, state)
+    keys = jax.random.split(_step_key(key, _D_STREAM, state.d_updates), 9)
+    kz, ky, kg, kreal, kfake, kpen, keps, kaug_real, kaug_fake = keys
     z = sample_latent(kz, real.shape[0], cfg.latent_dim)
-    fake, _ = gen.apply(gen.params, z, key=kg, compute_dtype=cfg.compute_dtype)
+    fake_labels = _fake_labels(state, ky, real.shape[0])
+    fake, _ = gen.apply(gen.params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
     _check_real_batch(real, fake.shape[1:])
     fake = jax.lax.stop_gradient(fake).astype(real.dtype)
+    real_view = _discriminator_view(state, real, kaug_real)
+    fake_view = _discriminator_view(state, fake, kaug_fake)
+    real_labels = _packed_labels(state, real_labels)
+    fake_labels = _packed_labels(state, fake_labels)
 
     def loss_fn(params):
-        real_logits, rest = disc.apply(params, real, key=kreal, compute_dtype=cfg.compute_dtype)
+        def critic(x, labels, k, player=disc):
+            out, rest = player.apply(params, x, labels, key=k, compute_dtype=cfg.compute_dtype)
+            return out.astype(jnp.float32), rest
+
+        real_logits, rest = critic(real_view, real_labels, kreal)
         after_real = disc.replace(rest=rest)
-        fake_logits, rest = after_real.apply(
-            params, fake, key=kfake, compute_dtype=cfg.compute_dtype
-        )
-        real_logits, fake_logits = real_logits.astype(jnp.float32), fake_logits.astype(jnp.float32)
+        fake_logits, rest = critic(fake_view, fake_labels, kfake, after_real)
         total = loss.d_loss(real_logits, fake_logits)
         extras = {}
-
-        def critic(x):
-            out, _ = after_real.apply(params, x, key=kpen, compute_dtype=cfg.compute_dtype)
-            return out.astype(jnp.float32)
-
         if cfg.gradient_penalty > 0:
-            extras["gradient_penalty"] = gradient_penalty(critic, real, fake, keps)
+            # interpolate between real and fake as D sees them, with the real labels
+            extras["gradient_penalty"] = gradient_penalty(
+                lambda x: critic(x, real_labels, kpen, after_real)[0], real_view, fake_view, keps
+            )
             total = total + cfg.gradient_penalty * extras["gradient_penalty"]
         if cfg.r1 > 0:
-            extras["r1"] = r1_penalty(critic, real)
+            extras["r1"] = r1_penalty(
+                lambda x: critic(x, real_labels, kpen, after_real)[0], real_view
+            )
             total = total + cfg.r1 * extras["r1"]
         return total, (real_logits, fake_logits, rest, extras)
 
@@ -114,8 +170,26 @@ def d_update(state: GANState, real: Array, key: Array) -> tuple[GANState, Metric
     return state.replace(discriminator=new_disc, d_updates=state.d_updates + 1), metrics
 
 
-def g_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, Metrics]:
-    """One generator update against the current discriminator.
+def ema_update(ema: nnx.State, params: nnx.State, decay: float) -> nnx.State:
+    """Exponential moving average ``decay · ema + (1 − decay) · params``, leaf by leaf.
+
+    Args:
+        ema: the running average.
+        params: the new parameters.
+        decay: weight of the old average, in [0, 1).
+
+    Returns:
+        The new average (same structure).
+
+    Example:
+        >>> ema_update({"w": jnp.zeros(2)}, {"w": jnp.ones(2)}, 0.9)["w"].tolist()
+        [0.1, 0.1]
+    """
+    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
+    """One generator update against the current discriminator (and the EMA update, if kept).
 
     Args:
         state: the training state (not modified).
@@ -128,37 +202,46 @@ def g_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, Metri
 
     Example:
         >>> state, m = jax.jit(g_update)(state, real, jax.random.key(0))  # doctest: +SKIP
-
     """
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    batch_size = batch.shape[0]
-    kz, kg, kd = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 3)
+    batch_size = split_batch(batch, state)[0].shape[0]
+    kz, ky, kg, kd, kaug = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
     z = sample_latent(kz, batch_size, cfg.latent_dim)
+    fake_labels = _fake_labels(state, ky, batch_size)
 
     def loss_fn(params):
-        fake, rest = gen.apply(params, z, key=kg, compute_dtype=cfg.compute_dtype)
-        fake_logits, _ = disc.apply(disc.params, fake, key=kd, compute_dtype=cfg.compute_dtype)
+        fake, rest = gen.apply(params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
+        view = _discriminator_view(state, fake, kaug)
+        labels = _packed_labels(state, fake_labels)
+        fake_logits, _ = disc.apply(
+            disc.params, view, labels, key=kd, compute_dtype=cfg.compute_dtype
+        )
         fake_logits = fake_logits.astype(jnp.float32)
         return loss.g_loss(fake_logits), (fake_logits, rest)
 
     (g_loss, (fake_logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(gen.params)
     new_gen = gen.apply_gradients(grads).replace(rest=rest)
+    ema = state.ema_params
+    if ema is not None:
+        ema = ema_update(ema, new_gen.params, cfg.ema_decay)
     metrics = {
         "g_loss": g_loss,
         "d_fake_g": jnp.mean(jax.nn.sigmoid(fake_logits)),
         "g_grad_norm": optax.tree.norm(grads),
     }
-    return state.replace(generator=new_gen, g_updates=state.g_updates + 1), metrics
+    new_state = state.replace(generator=new_gen, g_updates=state.g_updates + 1, ema_params=ema)
+    return new_state, metrics
 
 
-def train_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, Metrics]:
+def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
     """One full iteration: ``n_critic`` D updates, then one G update.
 
     Args:
         state: the training state (not modified).
-        batch: ``n_critic · B`` real samples; D update ``i`` uses the ``i``-th block of ``B``.
+        batch: ``n_critic · B`` real samples (or ``(samples, labels)``); D update ``i`` uses the
+            ``i``-th block of ``B``.
         key: the run's base PRNG key.
 
     Returns:
@@ -166,18 +249,23 @@ def train_update(state: GANState, batch: Array, key: Array) -> tuple[GANState, M
 
     Example:
         >>> state, m = train_step(state, real, jax.random.key(0))  # doctest: +SKIP
-
     """
     n_critic = state.config.n_critic
-    if batch.shape[0] % n_critic:
+    x, labels = split_batch(batch, state)
+    if x.shape[0] % n_critic:
         raise ValueError(
-            f"batch of {batch.shape[0]} does not split into n_critic={n_critic} equal D batches"
+            f"batch of {x.shape[0]} does not split into n_critic={n_critic} equal D batches"
         )
-    blocks = batch.reshape((n_critic, -1, *batch.shape[1:]))
+
+    def block(i: int) -> Batch:
+        size = x.shape[0] // n_critic
+        xs = x[i * size : (i + 1) * size]
+        return xs if labels is None else (xs, labels[i * size : (i + 1) * size])
+
     metrics: Metrics = {}
-    for block in blocks:
-        state, metrics = d_update(state, block, key)
-    state, g_metrics = g_update(state, blocks[0], key)
+    for i in range(n_critic):
+        state, metrics = d_update(state, block(i), key)
+    state, g_metrics = g_update(state, block(0), key)
     return state, {**metrics, **g_metrics}
 
 

@@ -7,7 +7,13 @@ without randomness). Any user-written NNX module pair with these call signatures
 """
 
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from jaxgan.models.layers import UpConv, depth_to_space, subpixel_kernel
+from jaxgan.models.layers import (
+    ConditionalBatchNorm,
+    UpConv,
+    depth_to_space,
+    spectral_norm,
+    subpixel_kernel,
+)
 from jaxgan.models.mlp import (
     MLP,
     Maxout,
@@ -16,17 +22,22 @@ from jaxgan.models.mlp import (
     ToyDiscriminator,
     ToyGenerator,
 )
+from jaxgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
     "MLP",
+    "ConditionalBatchNorm",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
     "Maxout",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "ToyDiscriminator",
     "ToyGenerator",
     "UpConv",
     "depth_to_space",
+    "spectral_norm",
     "subpixel_kernel",
 ]

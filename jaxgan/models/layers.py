@@ -153,3 +153,129 @@ class UpConv(nnx.Module):
         if self.bias is not None:
             y = y + self.bias[...].astype(y.dtype)[None, None, None, :]
         return y
+
+
+class SpectralNorm(nnx.Module):
+    """A wrapper that divides a layer's weight matrix by its top singular value σ on every call.
+
+    σ is estimated by power iteration (``n_steps`` per call, Miyato et al. 2018). The vector ``u``
+    and the estimate ``sigma`` are ``BatchStat`` variables updated in training mode only, so the
+    steps treat them like BatchNorm statistics (only the player being trained updates them). The
+    wrapped layer's own parameter is never modified: the forward pass runs a copy of the layer
+    holding ``W / σ``, and gradients flow through the normalisation (σ's vectors are constants).
+
+    Args:
+        layer: a layer with one weight called ``kernel`` (``Linear``, ``Conv``) or
+            ``embedding`` (``Embed``); kernels are viewed as (fan_in, out) matrices.
+        n_steps: power-iteration steps per call.
+        eps: numerical floor for the vector norms.
+        rngs: randomness for the initial ``u``.
+
+    Example:
+        >>> sn = SpectralNorm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
+        >>> sn(jnp.ones((2, 4))).shape
+        (2, 3)
+    """
+
+    def __init__(self, layer: nnx.Module, *, n_steps: int = 1, eps: float = 1e-12, rngs: nnx.Rngs):
+        names = [
+            n for n in ("kernel", "embedding") if isinstance(getattr(layer, n, None), nnx.Param)
+        ]
+        if not names:
+            raise TypeError(f"SpectralNorm needs a layer with a kernel or embedding, got {layer}")
+        self.layer = layer
+        self.weight_name = names[0]
+        self.n_steps, self.eps = n_steps, eps
+        self.use_running_average = False
+        out = getattr(layer, self.weight_name).shape[-1]
+        u = jax.random.normal(rngs.params(), (1, out), jnp.float32)
+        self.u = nnx.BatchStat(u / jnp.linalg.norm(u))
+        self.sigma = nnx.BatchStat(jnp.ones((), jnp.float32))
+
+    def normalised_weight(self) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Return ``(W / σ, σ, u)`` after ``n_steps`` power-iteration steps from the stored u."""
+        w = getattr(self.layer, self.weight_name)[...]
+        matrix = w.reshape((-1, w.shape[-1]))
+        u = self.u[...].astype(matrix.dtype)
+        v = u
+        for _ in range(self.n_steps):
+            v = u @ matrix.T
+            v = v / (jnp.linalg.norm(v) + self.eps)
+            u = v @ matrix
+            u = u / (jnp.linalg.norm(u) + self.eps)
+        u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
+        sigma = (v @ matrix @ u.T)[0, 0]
+        return w / sigma, sigma, u
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Apply the wrapped layer with its spectrally normalised weight."""
+        weight, sigma, u = self.normalised_weight()
+        if not self.use_running_average:
+            self.u[...] = u.astype(self.u.dtype)
+            self.sigma[...] = sigma.astype(self.sigma.dtype)
+        layer = nnx.merge(*nnx.split(self.layer), copy=True)
+        getattr(layer, self.weight_name)[...] = weight
+        return layer(x)
+
+
+def spectral_norm(layer: nnx.Module, *, n_steps: int = 1, rngs: nnx.Rngs) -> SpectralNorm:
+    """Wrap any layer with ``SpectralNorm`` (see there).
+
+    Args:
+        layer: e.g. ``nnx.Conv``, ``nnx.Linear`` or ``nnx.Embed``.
+        n_steps: power-iteration steps per call.
+        rngs: randomness for the initial ``u``.
+
+    Returns:
+        The wrapped layer.
+
+    Example:
+        >>> sn = spectral_norm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
+        >>> sn(jnp.ones((2, 4))).shape
+        (2, 3)
+    """
+    return SpectralNorm(layer, n_steps=n_steps, rngs=rngs)
+
+
+class ConditionalBatchNorm(nnx.Module):
+    """BatchNorm whose scale and shift are chosen by a class label (de Vries et al. 2017).
+
+    With ``num_classes=None`` it is an ordinary ``nnx.BatchNorm`` and ignores labels.
+
+    Args:
+        num_features: channels.
+        num_classes: number of classes (None for unconditional).
+        rngs: initialisation randomness.
+
+    Example:
+        >>> bn = ConditionalBatchNorm(4, 10, rngs=nnx.Rngs(0))
+        >>> bn(jnp.ones((2, 3, 3, 4)), jnp.array([1, 7])).shape
+        (2, 3, 3, 4)
+    """
+
+    def __init__(self, num_features: int, num_classes: int | None = None, *, rngs: nnx.Rngs):
+        self.conditional = num_classes is not None
+        self.norm = nnx.BatchNorm(
+            num_features,
+            momentum=0.9,
+            use_scale=not self.conditional,
+            use_bias=not self.conditional,
+            rngs=rngs,
+        )
+        if self.conditional:
+            self.scale = nnx.Embed(
+                num_classes, num_features, embedding_init=nnx.initializers.ones, rngs=rngs
+            )
+            self.shift = nnx.Embed(
+                num_classes, num_features, embedding_init=nnx.initializers.zeros, rngs=rngs
+            )
+
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+        """Normalise ``x`` (B, ..., C), then apply the per-class scale and shift."""
+        y = self.norm(x)
+        if not self.conditional:
+            return y
+        if labels is None:
+            raise ValueError("conditional BatchNorm needs class labels")
+        expand = (slice(None),) + (None,) * (x.ndim - 2) + (slice(None),)
+        return y * self.scale(labels)[expand] + self.shift(labels)[expand]
