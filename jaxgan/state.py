@@ -9,6 +9,7 @@ through ``.replace(...)`` or the steps in ``jaxgan.steps``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -233,11 +234,14 @@ def _player(module: nnx.Module, tx: optax.GradientTransformation) -> Player:
     )
 
 
+@functools.cache
 def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999):
     """DCGAN's optimiser: Adam(lr 2e-4, β1 0.5, β2 0.999) with the learning rate injectable.
 
     The hyperparameters are wrapped in ``optax.inject_hyperparams`` so they live in the optimiser
-    state as arrays: changing them needs no recompilation (and they can be vmapped over).
+    state as arrays: changing them needs no recompilation (and they can be vmapped over). Equal
+    arguments return the same (stateless) transformation object, so two states built alike share
+    one compiled step instead of compiling twice.
 
     Args:
         learning_rate: Adam step size (> 0).

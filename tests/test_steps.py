@@ -100,6 +100,9 @@ def test_second_call_does_not_recompile():
     for _ in range(2):
         state, _ = jaxgan.train_step(state, real_batch(), KEY)
     assert jaxgan.train_step._cache_size() == size
+    # a second run built the same way reuses the compiled step
+    jaxgan.train_step(mlp_state(), real_batch(), KEY)
+    assert jaxgan.train_step._cache_size() == size
 
 
 def test_same_key_same_bits_and_other_key_differs():
