@@ -12,7 +12,7 @@ Example:
 
 """
 
-from jaxgan import augment, data, losses, models, penalties
+from jaxgan import augment, data, ensembles, losses, models, penalties
 from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
 from jaxgan.state import (
@@ -55,6 +55,7 @@ __all__ = [
     "default_optimizer",
     "discriminate",
     "ema_update",
+    "ensembles",
     "fit",
     "g_step",
     "g_update",

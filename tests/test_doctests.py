@@ -17,6 +17,7 @@ MODULES = [
     "jaxgan.models.dcgan",
     "jaxgan.state",
     "jaxgan.loop",
+    "jaxgan.ensembles",
 ]
 
 
