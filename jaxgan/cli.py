@@ -1,0 +1,295 @@
+"""The ``jaxgan`` command: argument parsing over ``jaxgan.run`` (no training logic here).
+
+Commands are subparsers, each added by one ``_add_<command>`` function and handled by one
+``_<command>`` function; add a command by writing that pair and listing it in ``COMMANDS``.
+Errors the user can fix (bad values, missing data, unusable folders, broken checkpoints) are
+printed as one line on stderr with exit status 2 (usage) or 1 (everything else); set
+``JAXGAN_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from jaxgan import config as cfg
+
+PROG = "jaxgan"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _presets_epilog() -> str:
+    lines = ["presets (jaxgan/presets/<name>.py; its first line says how to run it):"]
+    for name in cfg.preset_names():
+        c = cfg.load_preset(name)
+        length = f"{c.epochs:g} epochs" if c.epochs is not None else f"{c.steps} steps"
+        lines.append(f"  {name:<14} {c.model} on {c.data}, {length}, batch {c.batch_size}")
+    return "\n".join(lines)
+
+
+def _fields_epilog() -> str:
+    lines = [
+        "config fields (change any with --set FIELD=VALUE, repeat --set for more; see a",
+        "preset's values with: jaxgan train --preset NAME --print-config):",
+    ]
+    for name, text in cfg.field_help().items():
+        wrapped = textwrap.wrap(text, 58, subsequent_indent=" " * 21)
+        lines.append(f"  {name:<18} " + "\n".join(wrapped))
+    return "\n".join(lines)
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a GAN and write a run folder",
+        description=textwrap.fill(
+            "Train a GAN. With no arguments: the seed MLP GAN on the bundled Fashion-MNIST "
+            "sample (offline, a few minutes on a 2-core CPU). The run folder gets config.json, "
+            "metrics.jsonl, sample grids, loss.png and checkpoints; --resume continues it "
+            "exactly where it stopped.",
+            88,
+        ),
+        epilog=(
+            "examples:\n"
+            "  jaxgan train\n"
+            "  jaxgan train --preset ring8 --steps 20000 --out runs/ring8\n"
+            "  jaxgan train --preset dcgan-mnist --data idx:/data/mnist --set width=32\n"
+            "  jaxgan train --resume --out runs/ring8 --steps 40000\n\n"
+            f"{_presets_epilog()}\n\n{_fields_epilog()}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="preset name (default seed-mlp, listed below) or a .py file defining CONFIG",
+    )
+    parser.add_argument(
+        "--data", metavar="NAME", help="dataset, e.g. fashion_mnist_sample, mnist, idx:<folder>"
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--steps", type=int, metavar="N", help="training iterations (one G update each)"
+    )
+    length.add_argument(
+        "--epochs", type=float, metavar="E", help="passes over the data instead of --steps"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, metavar="B", help="examples per discriminator update"
+    )
+    parser.add_argument("--seed", type=int, metavar="S", help="random seed of the whole run")
+    parser.add_argument(
+        "--loss", metavar="NAME", help="GAN loss: non_saturating, minimax, hinge, ..."
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        metavar="LR",
+        help="Adam learning rate (of both players unless d_lr is set)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change any config field (listed below), e.g. --set lr=1e-4 --set g_hidden=256",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/<preset>-<date>-<time>)"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its latest checkpoint (bit-exact on CPU)",
+    )
+    mode.add_argument(
+        "--overwrite", action="store_true", help="replace the jaxgan run already in --out"
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved config as JSON and exit"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: only on a terminal)",
+    )
+    parser.set_defaults(handler=_train)
+
+
+def _add_sample(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sample",
+        help="write a grid of samples from a run's checkpoint",
+        description=textwrap.fill(
+            "Load a run's checkpoint and write n generated samples as one PNG grid "
+            "(for 2-D data: a scatter plot over the real data).",
+            88,
+        ),
+        epilog="example:\n  jaxgan sample --run runs/seed-mlp-20250101-120000 -n 64 --out grid.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--run", required=True, metavar="DIR", help="the run folder")
+    parser.add_argument(
+        "-n", type=int, default=64, metavar="N", help="number of samples (default 64)"
+    )
+    parser.add_argument("--out", metavar="PNG", help="output file (default <run>/sample.png)")
+    parser.add_argument(
+        "--step", type=int, metavar="STEP", help="checkpoint step (default: the latest)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="noise seed (default: the run's fixed sample-grid noise)",
+    )
+    parser.set_defaults(handler=_sample)
+
+
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_train, _add_sample)
+"""The functions that add each subcommand's parser, in help order."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``jaxgan`` argument parser with one subparser per command.
+
+    Returns:
+        The parser; each subcommand sets ``handler`` to the function that runs it.
+
+    Example:
+        >>> args = build_parser().parse_args(["train", "--steps", "100"])
+        >>> args.steps
+        100
+
+    """
+    parser = _Parser(
+        prog=PROG,
+        description="jaxgan: generative adversarial networks in JAX/Flax.",
+        epilog="run 'jaxgan <command> --help' for a command's options",
+    )
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", required=True, metavar="<command>"
+    )
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def train_config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
+    """Turn ``jaxgan train`` arguments into a ``TrainConfig``.
+
+    The base is the preset (``seed-mlp`` by default) or, with ``--resume``, the run folder's
+    saved config; then the explicit flags and ``--set`` overrides are applied.
+
+    Args:
+        args: parsed ``train`` arguments.
+
+    Returns:
+        The validated config.
+
+    Example:
+        >>> train_config_from_args(build_parser().parse_args(["train", "--lr", "1e-3"])).lr
+        0.001
+
+    """
+    if args.resume:
+        if not args.out:
+            raise cfg.ConfigError("--resume needs --out DIR, the run folder to continue")
+        from jaxgan.run import read_run_config
+
+        base = read_run_config(args.out)
+        if args.preset:
+            preset = cfg.load_preset(args.preset)
+            if preset.name != base.name:
+                raise cfg.ConfigError(
+                    f"{args.out} holds a {base.name!r} run, not {args.preset!r}; drop --preset"
+                )
+    else:
+        base = cfg.load_preset(args.preset or "seed-mlp")
+    overrides = cfg.parse_overrides(args.overrides)
+    flags = {
+        "data": args.data,
+        "steps": args.steps,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "loss": args.loss,
+        "lr": args.lr,
+    }
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    return cfg.apply_overrides(base, overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = train_config_from_args(args)
+    if args.print_config:
+        print(json.dumps(cfg.to_dict(config), indent=2))
+        return 0
+    from jaxgan.run import default_out_dir, train
+
+    out = args.out or default_out_dir(config)
+    try:
+        summary = train(
+            config, out, resume=args.resume, overwrite=args.overwrite, progress=args.progress
+        )
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: interrupted; continue with: jaxgan train --resume --out {out}",
+            file=sys.stderr,
+        )
+        return 130
+    print(summary.line())
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from jaxgan.run import sample
+
+    path = sample(args.run, args.out, n=args.n, step=args.step, seed=args.seed)
+    print(f"wrote {args.n} samples of {args.run} to {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jaxgan`` command line (the console script and ``python -m jaxgan``).
+
+    Args:
+        argv: arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 for a run-time error, 2 for a usage error.
+
+    Example:
+        >>> main(["train", "--steps", "200", "--out", "runs/quick"])  # doctest: +SKIP
+        0
+
+    """
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, OSError) as err:
+        if os.environ.get("JAXGAN_DEBUG"):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(err, cfg.ConfigError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

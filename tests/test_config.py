@@ -1,0 +1,193 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import pytest
+
+from jaxgan import config as cfg
+from jaxgan.config import ConfigError, TrainConfig
+from jaxgan.run import build_state
+
+REQUIRED_PRESETS = ("seed-mlp", "dcgan-mnist", "dcgan-cifar10", "ring8", "grid25")
+
+
+def test_the_required_presets_exist_and_say_how_to_run_them():
+    assert set(REQUIRED_PRESETS) <= set(cfg.preset_names())
+    folder = Path(cfg.__file__).parent / "presets"
+    for name in cfg.preset_names():
+        text = (folder / f"{name.replace('-', '_')}.py").read_text()
+        assert text.startswith('"""Run: ``jaxgan train'), name
+        assert f"--preset {name}" in text.splitlines()[0], name
+        assert cfg.load_preset(name).name == name
+
+
+def test_presets_pin_the_published_setups():
+    seed = cfg.load_preset("seed-mlp")
+    assert (seed.model, seed.data, seed.image_shape) == ("mlp", "fashion_mnist_sample", (28, 28, 1))
+    assert (seed.lr, seed.d_learning_rate, seed.b1, seed.batch_size) == (2e-4, 2e-4, 0.5, 64)
+    assert (seed.latent_dim, seed.g_hidden, seed.d_hidden, seed.g_dropout) == (100, 128, 128, 0.3)
+    for name in ("ring8", "grid25"):  # PacGAN, Lin et al. 2018 (../shared/ANCHORS.md)
+        toy = cfg.load_preset(name)
+        assert (toy.model, toy.data, toy.image_shape, toy.latent_dim) == ("toy", name, (2,), 2)
+        assert (toy.g_depth, toy.g_hidden, toy.batch_norm) == (4, 400, True)
+        assert (toy.d_depth, toy.d_hidden, toy.maxout_pieces) == (3, 200, 5)
+        assert (toy.lr, toy.b1, toy.batch_size, toy.epochs) == (1e-4, 0.8, 100, 400)
+    mnist, cifar = cfg.load_preset("dcgan-mnist"), cfg.load_preset("dcgan-cifar10")
+    assert (mnist.model, mnist.data, mnist.image_shape) == ("dcgan", "mnist", (28, 28, 1))
+    assert (cifar.model, cifar.data, cifar.image_shape) == ("dcgan", "cifar10", (32, 32, 3))
+
+
+@pytest.mark.parametrize("name", REQUIRED_PRESETS)
+def test_every_preset_builds_models_that_make_its_examples(name):
+    config = cfg.load_preset(name)
+    state = jax.eval_shape(lambda: build_state(config, key=0))  # shapes only: fast
+    z = jax.ShapeDtypeStruct((3, config.latent_dim), jax.numpy.float32)
+    fake = jax.eval_shape(
+        lambda s, z: s.generator.apply(s.generator.params, z, train=False)[0], state, z
+    )
+    assert fake.shape == (3, *config.image_shape)
+    assert state.config.latent_dim == config.latent_dim
+    assert state.generator.opt_state.hyperparams["learning_rate"].shape == ()
+
+
+@pytest.mark.parametrize("name", ["seed-mlp", "dcgan-mnist", "ring8"])
+def test_packing_builds_a_discriminator_for_packed_samples(name):
+    config = cfg.apply_overrides(cfg.load_preset(name), {"pack": 2, "ema_decay": 0.99})
+    state = jax.eval_shape(lambda: build_state(config, key=0))
+    assert (state.config.pack, state.config.ema_decay) == (2, 0.99)
+    assert state.ema_params is not None  # samples come from the moving average
+    packed = (3, *config.image_shape[:-1], 2 * config.image_shape[-1])
+    x = jax.ShapeDtypeStruct(packed, jax.numpy.float32)
+    logits = jax.eval_shape(
+        lambda s, x: s.discriminator.apply(s.discriminator.params, x, train=False)[0], state, x
+    )
+    assert logits.shape == (3,)
+
+
+def test_build_state_uses_the_configured_optimiser_and_game():
+    config = TrainConfig(lr=1e-3, d_lr=4e-3, b1=0.8, loss="hinge", n_critic=2, g_hidden=8)
+    state = build_state(dataclasses.replace(config, d_hidden=8))
+    assert float(state.generator.opt_state.hyperparams["learning_rate"]) == pytest.approx(1e-3)
+    assert float(state.discriminator.opt_state.hyperparams["learning_rate"]) == pytest.approx(4e-3)
+    assert float(state.discriminator.opt_state.hyperparams["b1"]) == pytest.approx(0.8)
+    assert (state.config.loss, state.config.n_critic) == ("hinge", 2)
+    same = build_state(dataclasses.replace(config, d_hidden=8))
+    other_seed = build_state(dataclasses.replace(config, d_hidden=8, seed=1))
+    kernel = lambda s: s.generator.params["hidden"]["kernel"][...]  # noqa: E731
+    assert (kernel(state) == kernel(same)).all()
+    assert not (kernel(state) == kernel(other_seed)).all()
+
+
+def test_unknown_preset_names_the_valid_ones_and_suggests_the_closest():
+    with pytest.raises(
+        ConfigError, match=r"unknown preset 'ring9'.*seed-mlp.*did you mean 'ring8'"
+    ):
+        cfg.load_preset("ring9")
+
+
+def test_a_preset_can_be_a_python_file(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("from jaxgan.config import TrainConfig\nCONFIG = TrainConfig(name='mine')\n")
+    assert cfg.load_preset(str(path)).name == "mine"
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="must define CONFIG"):
+        cfg.load_preset(str(tmp_path / "empty.py"))
+
+
+def test_overrides_are_parsed_by_field_type():
+    parsed = cfg.parse_overrides(
+        [
+            "lr=1e-4",
+            "batch_size=32",
+            "batch_norm=false",
+            "image_shape=32,32,3",
+            "d_lr=none",
+            "data=idx:/a=b",
+            "epochs=2.5",
+        ]
+    )
+    assert parsed == {
+        "lr": 1e-4,
+        "batch_size": 32,
+        "batch_norm": False,
+        "image_shape": (32, 32, 3),
+        "d_lr": None,
+        "data": "idx:/a=b",
+        "epochs": 2.5,
+    }
+    assert isinstance(parsed["batch_size"], int)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("lr", "must look like KEY=VALUE"),
+        ("learning_rate=1", "unknown config field 'learning_rate'"),
+        ("btach_size=3", "did you mean 'batch_size'"),
+        ("batch_size=many", "batch_size='many' is not a valid int"),
+        ("lr=none", "lr='none' is not a valid float"),
+    ],
+)
+def test_bad_overrides_get_one_line_errors(item, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        cfg.parse_overrides([item])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lr": -1e-4}, "lr must be > 0"),
+        ({"batch_size": 0}, "batch_size must be ≥ 1"),
+        ({"b1": 1.0}, r"b1 must be in \[0, 1\)"),
+        ({"loss": "wgan"}, "loss must be one of non_saturating"),
+        ({"model": "resnet"}, "model must be one of mlp, dcgan, toy"),
+        ({"checkpoint_every": 150}, "multiple of steps_per_call"),
+        ({"steps": 0}, "steps must be ≥ 1"),
+        ({"epochs": -1.0}, "epochs must be > 0"),
+        ({"image_shape": (2,)}, "makes images"),
+        ({"lr": float("nan")}, "must be finite"),
+        ({"width": 32}, "model 'mlp' does not use width"),
+        ({"batch_size": 2.5}, "batch_size must be int"),
+        ({"batch_size": 63, "pack": 2}, "multiple of pack 2"),
+        ({"augment": "blur"}, "unknown augmentation 'blur'"),
+        ({"ema_decay": 1.0}, r"ema_decay must be in \[0, 1\)"),
+        ({"name": "../x"}, "plain name"),
+    ],
+)
+def test_out_of_range_values_are_refused(changes, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        cfg.apply_overrides(cfg.load_preset("seed-mlp"), changes)
+    assert "\n" not in str(err.value)
+
+
+def test_setting_steps_clears_epochs_and_epochs_resolve_to_steps():
+    ring = cfg.load_preset("ring8")
+    assert cfg.resolve_steps(ring, 100_000) == 400_000  # 400 epochs of 1000 batches
+    quick = cfg.apply_overrides(ring, {"steps": 500})
+    assert (quick.steps, quick.epochs, cfg.resolve_steps(quick, 100_000)) == (500, None, 500)
+    assert cfg.resolve_steps(TrainConfig(epochs=1.5, batch_size=10, n_critic=2), 100) == 8
+    with pytest.raises(ConfigError, match="lower batch_size"):
+        cfg.resolve_steps(TrainConfig(epochs=1, batch_size=64), 10)
+
+
+@pytest.mark.parametrize("name", REQUIRED_PRESETS)
+def test_configs_round_trip_through_json(name):
+    config = cfg.load_preset(name)
+    again = cfg.from_dict(json.loads(json.dumps(cfg.to_dict(config))))
+    assert again == config
+    assert cfg.config_differences(config, again) == {}
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(ConfigError, match="unknown config field 'colour'"):
+        cfg.from_dict({"colour": "red"})
+
+
+def test_field_help_documents_every_field():
+    helps = cfg.field_help()
+    assert list(helps) == [f.name for f in dataclasses.fields(TrainConfig)]
+    for name, text in helps.items():
+        kind, _, words = text.partition(": ")
+        assert kind and len(words) > 8, name  # "float: Adam beta1"
