@@ -203,3 +203,25 @@ def test_overwrite_replaces_a_run_but_not_foreign_files(finished_run, tmp_path, 
     code, _, err = run_cli(capsys, "train", *TINY, "--out", str(copy), "--overwrite")
     assert code == 1 and "jaxgan did not write (notes.txt)" in err
     assert (copy / "notes.txt").read_text() == "mine" and (copy / "checkpoints" / "20").is_dir()
+
+
+def test_seeds_and_sweep_train_runs_together_and_write_a_summary(tmp_path, capsys):
+    out = tmp_path / "ens"
+    code, stdout, err = run_cli(
+        capsys, "train", "--preset", "ring8", "--steps", "10", "--out", str(out),
+        "--seeds", "2", "--sweep", "lr=1e-4,4e-4",
+        "--set", "data_limit=1000", "--set", "g_hidden=16", "--set", "d_hidden=16",
+        "--set", "g_depth=2", "--set", "d_depth=1", "--set", "maxout_pieces=2",
+        "--set", "steps_per_call=10",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "trained 4 runs together" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["runs"]) == 4
+    assert "modes" in (out / "summary.md").read_text()
+    code, _, err = run_cli(capsys, "train", "--seeds", "0", "--out", str(tmp_path / "bad"))
+    assert code == 2 and "--seeds must be at least 1" in err
+    code, _, err = run_cli(
+        capsys, "train", "--seeds", "2", "--sweep", "lr", "--out", str(tmp_path / "b2")
+    )
+    assert code != 0 and "name=v1,v2" in err
