@@ -12,7 +12,7 @@ Example:
 
 """
 
-from jaxgan import augment, data, ensembles, losses, models, penalties
+from jaxgan import augment, data, ensembles, losses, models, penalties, sharding
 from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
 from jaxgan.state import (
@@ -65,6 +65,7 @@ __all__ = [
     "models",
     "penalties",
     "sample_latent",
+    "sharding",
     "split_batch",
     "train_step",
     "train_update",

@@ -27,7 +27,9 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
+from jaxgan.sharding import DataParallel, as_data_parallel
 from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
 
@@ -102,14 +104,28 @@ def batch_indices(
 TrainingData = Array | tuple[Array, Array]
 
 
-def _iteration(state: GANState, data: TrainingData, indices: Array, key: Array):
+def _iteration(
+    state: GANState,
+    data: TrainingData,
+    indices: Array,
+    key: Array,
+    plan: DataParallel | None = None,
+):
     """Run one iteration reading its batch by indices (n_critic, B) from the on-device data."""
     flat = indices.reshape(-1)
-    return train_update(state, jax.tree.map(lambda a: a[flat], data), key)
+    update = train_update if plan is None else plan.wrap(train_update)
+    return update(state, jax.tree.map(lambda a: a[flat], data), key)
 
 
-@jax.jit(donate_argnums=0)
-def _scan_chunk(state: GANState, data: TrainingData, indices: Array, active: Array, key: Array):
+@jax.jit(donate_argnums=0, static_argnames="plan")
+def _scan_chunk(
+    state: GANState,
+    data: TrainingData,
+    indices: Array,
+    active: Array,
+    key: Array,
+    plan: DataParallel | None = None,
+):
     """Run ``len(indices)`` iterations in one ``lax.scan``, skipping those with ``active=False``.
 
     A fixed chunk length with a mask keeps one compiled program for every chunk, including the
@@ -118,17 +134,24 @@ def _scan_chunk(state: GANState, data: TrainingData, indices: Array, active: Arr
 
     def body(carry, inputs):
         idx, on = inputs
-        new, metrics = _iteration(carry, data, idx, key)
+        new, metrics = _iteration(carry, data, idx, key, plan)
         carry = jax.tree.map(lambda a, b: jnp.where(on, a, b), new, carry)
         return carry, metrics
 
     return jax.lax.scan(body, state, (indices, active))
 
 
-@jax.jit(donate_argnums=0)
-def _python_step(state: GANState, data: TrainingData, indices: Array, i: Array, key: Array):
+@jax.jit(donate_argnums=0, static_argnames="plan")
+def _python_step(
+    state: GANState,
+    data: TrainingData,
+    indices: Array,
+    i: Array,
+    key: Array,
+    plan: DataParallel | None = None,
+):
     """Run iteration ``i`` of an index block (the Python-loop form)."""
-    return _iteration(state, data, indices[i], key)
+    return _iteration(state, data, indices[i], key, plan)
 
 
 def choose_loop(state: GANState, data: TrainingData, batch_size: int) -> Literal["scan", "python"]:
@@ -209,6 +232,7 @@ def fit(
     loop: LoopForm = "auto",
     steps_per_call: int = 100,
     on_chunk: Callable[[int, History], None] | None = None,
+    mesh: Mesh | DataParallel | None = None,
 ) -> tuple[GANState, History]:
     """Train for ``steps`` iterations on an on-device dataset; return the new state and history.
 
@@ -225,6 +249,9 @@ def fit(
         loop: ``"auto"``, ``"scan"`` or ``"python"`` (see the module docstring).
         steps_per_call: iterations per compiled call (scan) or per index block (python).
         on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)``.
+        mesh: train data-parallel over this device mesh (``jaxgan.sharding.data_mesh``), or
+            by a ``jaxgan.sharding.DataParallel`` plan; ``batch_size`` is global and must
+            divide by the device count. None trains on the default device.
 
     Returns:
         ``(state, history)``; history maps each metric name (and ``"step"``) to a numpy array
@@ -242,6 +269,10 @@ def fit(
         loop = choose_loop(state, data, batch_size)
     if loop not in ("scan", "python"):
         raise ValueError(f"loop must be 'auto', 'scan' or 'python', got {loop!r}")
+    plan = None if mesh is None else as_data_parallel(mesh)
+    if plan is not None:
+        plan.check_batch(batch_size)
+        state, data, key = plan.place_state(state), plan.place_data(data), plan.replicate(key)
     n_critic = state.config.n_critic
     data_key = jax.random.fold_in(key, _DATA_STREAM)
     start = int(state.step)
@@ -271,12 +302,12 @@ def fit(
         ).reshape((steps_per_call, n_critic, batch_size))
         if loop == "scan":
             active = jnp.arange(steps_per_call) < count
-            state, metrics = _scan_chunk(state, data, indices, active, key)
+            state, metrics = _scan_chunk(state, data, indices, active, key, plan=plan)
             metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
         else:
             per_step = []
             for i in range(count):
-                state, m = _python_step(state, data, indices, jnp.int32(i), key)
+                state, m = _python_step(state, data, indices, jnp.int32(i), key, plan=plan)
                 per_step.append(m)
             metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
         done_steps += count

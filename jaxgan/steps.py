@@ -25,6 +25,7 @@ from flax import nnx
 from jaxgan.augment import diff_augment, pack
 from jaxgan.losses import get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
+from jaxgan.sharding import shard_examples
 from jaxgan.state import GANState, check_labels, sample_latent
 
 Array = jax.Array
@@ -120,10 +121,10 @@ def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    real, real_labels = split_batch(batch, state)
+    real, real_labels = shard_examples(split_batch(batch, state))
     keys = jax.random.split(_step_key(key, _D_STREAM, state.d_updates), 9)
     kz, ky, kg, kreal, kfake, kpen, keps, kaug_real, kaug_fake = keys
-    z = sample_latent(kz, real.shape[0], cfg.latent_dim)
+    z = shard_examples(sample_latent(kz, real.shape[0], cfg.latent_dim))
     fake_labels = _fake_labels(state, ky, real.shape[0])
     fake, _ = gen.apply(gen.params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
     _check_real_batch(real, fake.shape[1:])
@@ -208,7 +209,7 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     gen, disc = state.generator, state.discriminator
     batch_size = split_batch(batch, state)[0].shape[0]
     kz, ky, kg, kd, kaug = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
-    z = sample_latent(kz, batch_size, cfg.latent_dim)
+    z = shard_examples(sample_latent(kz, batch_size, cfg.latent_dim))
     fake_labels = _fake_labels(state, ky, batch_size)
 
     def loss_fn(params):
