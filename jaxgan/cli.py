@@ -122,6 +122,11 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace the jaxgan run already in --out"
     )
     parser.add_argument(
+        "--devices",
+        metavar="all|N",
+        help="train data-parallel over all (or N) devices; --batch-size is the global batch",
+    )
+    parser.add_argument(
         "--seeds",
         type=int,
         metavar="N",
@@ -246,6 +251,7 @@ def train_config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
         "seed": args.seed,
         "loss": args.loss,
         "lr": args.lr,
+        "devices": args.devices,
     }
     overrides.update({k: v for k, v in flags.items() if v is not None})
     return cfg.apply_overrides(base, overrides)

@@ -37,7 +37,15 @@ MODEL_FIELDS: dict[str, frozenset[str]] = {
 """The architecture fields each model family reads; the others are ignored by it."""
 
 RESUMABLE_FIELDS = frozenset(
-    {"steps", "epochs", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
+    {
+        "steps",
+        "epochs",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "devices",
+    }
 )
 """Fields that may differ from the saved config when a run is resumed (length and outputs)."""
 
@@ -109,6 +117,11 @@ class TrainConfig:
     seed: int = _field(0, "seed of initialisation, data order, noise and sample grids")
     loop: str = _field("auto", "training loop form: auto, scan or python")
     steps_per_call: int = _field(100, "iterations per compiled call")
+    devices: str | None = _field(
+        None,
+        "train data-parallel over this many devices ('all' or a count; batch_size is global "
+        "and must divide by it); None: the default device",
+    )
     # outputs
     log_every: int = _field(100, "iterations per row of metrics.jsonl")
     sample_every: int = _field(1000, "iterations between sample grids")
@@ -512,6 +525,10 @@ def _check_values(c: TrainConfig) -> None:
     _require(bool(c.data.strip()), "data must name a dataset, e.g. fashion_mnist_sample")
     _require(
         c.loop in ("auto", "scan", "python"), f"loop must be auto, scan or python, got {c.loop!r}"
+    )
+    _require(
+        c.devices is None or c.devices == "all" or (c.devices.isdigit() and int(c.devices) > 0),
+        f"devices must be 'all' or a positive count, got {c.devices!r}",
     )
     _require(
         c.upsample in ("auto", "transpose", "subpixel"),

@@ -35,7 +35,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxgan import data, models, viz
+from jaxgan import data, models, sharding, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
 from jaxgan.config import (
     RESUMABLE_FIELDS,
@@ -569,6 +569,7 @@ def train(
     keys = run_keys(config)
     state = build_state(config, keys.init)
     _check_model_output(state, dataset)
+    plan = _data_parallel_plan(config)
     if resume:
         with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
             state, _ = saved.restore(state)
@@ -582,7 +583,17 @@ def train(
     else:
         _prepare_new_run_folder(out, config)
     with RunCheckpoints(out / CHECKPOINTS_DIR, keep=config.keep_checkpoints) as ckpts:
-        return _train_loop(config, state, dataset, total, keys, out, ckpts, progress)
+        return _train_loop(config, state, dataset, total, keys, out, ckpts, progress, plan)
+
+
+def _data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
+    """Build the mesh plan of ``config.devices`` (checked before any file is written), or None."""
+    if config.devices is None:
+        return None
+    devices = "all" if config.devices == "all" else int(config.devices)
+    plan = sharding.as_data_parallel(sharding.data_mesh(devices))
+    plan.check_batch(config.batch_size)
+    return plan
 
 
 def _check_model_output(state: GANState, dataset: data.Dataset) -> None:
@@ -604,9 +615,12 @@ def _train_loop(
     out: Path,
     ckpts: RunCheckpoints,
     progress: bool | None,
+    plan: sharding.DataParallel | None = None,
 ) -> TrainSummary:
     start = step = int(state.step)
     images = data.to_model_input(dataset.x)
+    if plan is not None:
+        images = plan.place_data(images)  # placed once, not again for every segment
     num_shown = config.scatter_points if config.is_points else config.grid_size**2
     fixed_z = _sample_latent(keys.noise, num_shown, config.latent_dim)
     real_shown = dataset.x[: config.scatter_points] if config.is_points else dataset.x[:0]
@@ -646,6 +660,7 @@ def _train_loop(
                 loop=config.loop,
                 steps_per_call=config.steps_per_call,
                 on_chunk=on_chunk,
+                mesh=plan,
             )
             step = end
             if step % config.sample_every == 0 or step == total:

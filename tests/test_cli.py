@@ -225,3 +225,16 @@ def test_seeds_and_sweep_train_runs_together_and_write_a_summary(tmp_path, capsy
         capsys, "train", "--seeds", "2", "--sweep", "lr", "--out", str(tmp_path / "b2")
     )
     assert code != 0 and "name=v1,v2" in err
+
+
+def test_devices_flag_trains_data_parallel_or_refuses_cleanly(tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "train", *TINY, "--steps", "20", "--devices", "1", "--out", str(tmp_path / "d1")
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "d1" / "config.json").read_text())["devices"] == "1"
+    code, _, err = run_cli(
+        capsys, "train", *TINY, "--steps", "20", "--devices", "64", "--out", str(tmp_path / "d64")
+    )
+    assert code == 1 and "64 devices was asked for" in err
+    assert not (tmp_path / "d64").exists()  # nothing written for a run that cannot start
