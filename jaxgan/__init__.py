@@ -12,7 +12,7 @@ Example:
 
 """
 
-from jaxgan import augment, data, ensembles, losses, models, penalties, sharding
+from jaxgan import augment, data, ensembles, losses, metrics, models, penalties, sharding
 from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
 from jaxgan.state import (
@@ -62,6 +62,7 @@ __all__ = [
     "generate",
     "get_loss",
     "losses",
+    "metrics",
     "models",
     "penalties",
     "sample_latent",

@@ -1,0 +1,83 @@
+"""Evaluation metrics for generators, each number tied to the feature space it was computed in.
+
+- Similarity: :func:`frechet_distance` (FD; "FID" only in the TF-Inception space), KID.
+- Quality / diversity: improved precision & recall (k=3), density & coverage (k=5), the
+  Inception-style score, class-histogram KL, Stacked-MNIST mode count, 2-D mixture modes.
+- Feature spaces: :func:`load_classifier` (jaxgan's MNIST / Fashion-MNIST CNNs, checksummed).
+- :func:`evaluate_images` / :func:`save_report_panel`: the report with real-vs-real floors.
+
+Example:
+    >>> import numpy as np
+    >>> from jaxgan import metrics
+    >>> x = np.random.default_rng(0).normal(size=(500, 4))
+    >>> round(metrics.frechet_distance_from_features(x, x), 6)
+    0.0
+
+"""
+
+from jaxgan.metrics.classifier import Classifier, WeightsChecksumError, load_classifier, to_uint8
+from jaxgan.metrics.fid import (
+    FIDResult,
+    download_inception_weights,
+    fid,
+    fid_features,
+    fid_from_features,
+    load_inception,
+)
+from jaxgan.metrics.frechet import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+)
+from jaxgan.metrics.inception_preprocess import FIDProtocol
+from jaxgan.metrics.inception_score import inception_score
+from jaxgan.metrics.kid import kernel_inception_distance, polynomial_mmd2
+from jaxgan.metrics.mixture import mixture_metrics
+from jaxgan.metrics.modes import (
+    class_histogram,
+    class_histogram_kl,
+    stacked_mnist_digits,
+    stacked_mnist_modes,
+)
+from jaxgan.metrics.neighbours import (
+    count_within_radii,
+    kth_neighbour_distances,
+    nearest_neighbours,
+    pairwise_distances,
+)
+from jaxgan.metrics.prdc import density_coverage, prdc, precision_recall
+from jaxgan.metrics.report import evaluate_images, save_report_panel
+
+__all__ = [
+    "Classifier",
+    "FIDProtocol",
+    "FIDResult",
+    "WeightsChecksumError",
+    "class_histogram",
+    "class_histogram_kl",
+    "count_within_radii",
+    "density_coverage",
+    "download_inception_weights",
+    "evaluate_images",
+    "feature_statistics",
+    "fid",
+    "fid_features",
+    "fid_from_features",
+    "frechet_distance",
+    "frechet_distance_from_features",
+    "inception_score",
+    "kernel_inception_distance",
+    "kth_neighbour_distances",
+    "load_classifier",
+    "load_inception",
+    "mixture_metrics",
+    "nearest_neighbours",
+    "pairwise_distances",
+    "polynomial_mmd2",
+    "prdc",
+    "precision_recall",
+    "save_report_panel",
+    "stacked_mnist_digits",
+    "stacked_mnist_modes",
+    "to_uint8",
+]

@@ -1,0 +1,604 @@
+"""Dataset classifiers trained by jaxgan: a small Flax NNX CNN, its training step, weight files.
+
+The classifiers give an offline evaluation space: their 128-d penultimate features (before the ReLU)
+serve FD / KID / PRDC, their predictions serve class-histogram KL, Stacked-MNIST mode counts and an
+Inception-style score. Numbers computed here are only comparable with numbers from the same
+weights, so :attr:`Classifier.feature_space` names the classifier and its weight checksum.
+
+The features are multiplied by a fixed ``feature_scale`` stored with the weights (1 / RMS of the
+raw features over the training images, see :func:`feature_rms`), so their mean squared entry is
+≈ 1. Raw activations are several times larger (MNIST: RMS 6.8), which puts ``xᵀy / d`` near 20
+and makes KID's cubic kernel ``(xᵀy / d + 1)³`` heavy-tailed (real-vs-real KID std > 100).
+FD scales by ``feature_scale²``; precision, recall, density and coverage do not change.
+
+Weights live next to this module in ``weights/<name>.npz`` (plain arrays, read with
+``allow_pickle=False``) with ``weights/<name>.json`` (sha256 of the .npz, accuracy, data split,
+the command that produced it). :func:`load_classifier` refuses a file whose sha256 differs.
+They are produced by ``scripts/train_classifier.py``, which calls :func:`train_classifier`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import time
+import zipfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+__all__ = [
+    "WEIGHTS_DIR",
+    "AugmentConfig",
+    "Classifier",
+    "ClassifierCNN",
+    "ClassifierConfig",
+    "TrainConfig",
+    "WeightsChecksumError",
+    "augment_images",
+    "feature_rms",
+    "load_classifier",
+    "save_classifier",
+    "to_uint8",
+    "train_classifier",
+]
+
+#: Folder of the cached classifier weights shipped with jaxgan.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_FORMAT = "jaxgan-classifier-v1"
+
+
+class WeightsChecksumError(ValueError):
+    """A cached weight file does not match the sha256 recorded in its metadata."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig:
+    """Architecture of :class:`ClassifierCNN`.
+
+    Attributes:
+        image_size: height = width of the input images (28 for MNIST, 32 for CIFAR-10).
+        channels: input channels (1 grayscale, 3 RGB).
+        num_classes: output classes.
+        widths: channels of the stages; each is ``convs_per_stage`` 3×3 convs + a 2×2 max-pool.
+        convs_per_stage: 3×3 conv + ReLU layers per stage.
+        feature_dim: width of the penultimate dense layer (the feature space).
+        dropout: dropout rate before the classification head (training only).
+
+    Example:
+        >>> ClassifierConfig(image_size=32, channels=3).feature_dim
+        128
+
+    """
+
+    image_size: int = 28
+    channels: int = 1
+    num_classes: int = 10
+    widths: tuple[int, ...] = (32, 64)
+    convs_per_stage: int = 1
+    feature_dim: int = 128
+    dropout: float = 0.3
+
+
+class ClassifierCNN(nnx.Module):
+    """Stages of 3×3 Conv+ReLU then MaxPool, a dense feature layer and a linear head.
+
+    Example:
+        >>> model = ClassifierCNN(ClassifierConfig(), rngs=nnx.Rngs(0))
+        >>> features, logits = model(jnp.zeros((2, 28, 28, 1)))  # doctest: +SKIP
+        >>> features.shape, logits.shape  # doctest: +SKIP
+        ((2, 128), (2, 10))
+
+    """
+
+    def __init__(self, config: ClassifierConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        stages, c = [], config.channels
+        for width in config.widths:
+            convs = []
+            for _ in range(config.convs_per_stage):
+                convs.append(nnx.Conv(c, width, (3, 3), rngs=rngs))
+                c = width
+            stages.append(nnx.List(convs))
+        self.stages = nnx.List(stages)
+        side = config.image_size // 2 ** len(config.widths)
+        self.dense = nnx.Linear(c * side * side, config.feature_dim, rngs=rngs)
+        self.head = nnx.Linear(config.feature_dim, config.num_classes, rngs=rngs)
+        self.dropout = nnx.Dropout(config.dropout)
+
+    def __call__(
+        self, x: jax.Array, *, rngs: nnx.Rngs | None = None, deterministic: bool = True
+    ) -> tuple[jax.Array, jax.Array]:
+        """Map normalised images ``(B, H, W, C)`` in [−1, 1] to ``(features, logits)``.
+
+        Args:
+            x: images scaled to [−1, 1], NHWC.
+            rngs: carries the ``dropout`` key when ``deterministic`` is False.
+            deterministic: disable dropout (evaluation).
+
+        Returns:
+            ``(features (B, feature_dim) before the ReLU, logits (B, num_classes))``.
+
+        """
+        for stage in self.stages:
+            for conv in stage:
+                x = jax.nn.relu(conv(x))
+            x = nnx.max_pool(x, (2, 2), (2, 2))
+        features = self.dense(x.reshape(x.shape[0], -1))
+        h = self.dropout(jax.nn.relu(features), deterministic=deterministic, rngs=rngs)
+        return features, self.head(h)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Random affine augmentation applied per training image.
+
+    Attributes:
+        rotate_degrees: rotation drawn from ±this.
+        scale: zoom factor drawn from 1 ± this.
+        translate: shift in pixels drawn from ±this per axis.
+        hflip: flip horizontally with probability 1/2.
+        elastic: standard deviation in pixels of a smooth random displacement field (a 4×4 grid
+            of Gaussian offsets, bicubically upsampled); 0 disables it.
+
+    Example:
+        >>> AugmentConfig(rotate_degrees=0.0).translate
+        2.0
+
+    """
+
+    rotate_degrees: float = 10.0
+    scale: float = 0.1
+    translate: float = 2.0
+    hflip: bool = False
+    elastic: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for :func:`train_classifier`.
+
+    Attributes:
+        epochs: passes over the training set.
+        batch_size: images per step.
+        learning_rate: peak AdamW learning rate (warm-up then cosine decay to 0).
+        weight_decay: AdamW decoupled weight decay.
+        augment: augmentation, or None for none.
+        seed: seed of initialisation, shuffling, dropout and augmentation.
+
+    Example:
+        >>> TrainConfig(epochs=1).batch_size
+        128
+
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    augment: AugmentConfig | None = AugmentConfig()
+    seed: int = 0
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Quantise float images to uint8 exactly as saving them to PNG would.
+
+    Args:
+        images: float array; uint8 input is returned unchanged.
+        value_range: the ``(low, high)`` that map to 0 and 255 (generators with tanh: (−1, 1)).
+
+    Returns:
+        uint8 array of the same shape: ``round((x − low) / (high − low) · 255)`` clipped to 0..255.
+
+    Example:
+        >>> to_uint8(np.array([-1.0, 0.0, 1.0])).tolist()
+        [0, 128, 255]
+
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.floating):
+        raise TypeError(f"images must be uint8 or float, got {images.dtype}")
+    low, high = value_range
+    scaled = (images.astype(np.float64) - low) / (high - low) * 255.0
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _normalise(images: jax.Array) -> jax.Array:
+    return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def augment_images(key: jax.Array, images: jax.Array, config: AugmentConfig) -> jax.Array:
+    """Warp every image by its own random rotation, zoom, shift, flip and elastic field.
+
+    Args:
+        key: PRNG key.
+        images: float images ``(B, H, W, C)``.
+        config: augmentation ranges.
+
+    Returns:
+        Augmented images of the same shape; pixels sampled outside repeat the border.
+
+    Example:
+        >>> x = jnp.zeros((2, 28, 28, 1))
+        >>> augment_images(jax.random.key(0), x, AugmentConfig()).shape  # doctest: +SKIP
+        (2, 28, 28, 1)
+
+    """
+    b, h, w, c = images.shape
+    k_rot, k_scale, k_shift, k_flip, k_elastic = jax.random.split(key, 5)
+    angle = jnp.deg2rad(jax.random.uniform(k_rot, (b,), minval=-1.0, maxval=1.0)
+                        * config.rotate_degrees)
+    zoom = 1.0 + config.scale * jax.random.uniform(k_scale, (b,), minval=-1.0, maxval=1.0)
+    shift = config.translate * jax.random.uniform(k_shift, (b, 2), minval=-1.0, maxval=1.0)
+    flip = jax.random.bernoulli(k_flip, 0.5, (b,)) & config.hflip
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
+                          indexing="ij")
+    coarse = config.elastic * jax.random.normal(k_elastic, (b, 4, 4, 2))
+    field = jax.image.resize(coarse, (b, h, w, 2), method="cubic")
+
+    def warp(image, a, s, t, f, dyx):
+        y, x = yy - cy - t[0], xx - cx - t[1]
+        x = jnp.where(f, -x, x)
+        src_y = (jnp.cos(a) * y - jnp.sin(a) * x) / s + cy + dyx[..., 0]
+        src_x = (jnp.sin(a) * y + jnp.cos(a) * x) / s + cx + dyx[..., 1]
+        sample = partial(jax.scipy.ndimage.map_coordinates, coordinates=[src_y, src_x], order=1,
+                         mode="nearest")
+        return jnp.stack([sample(image[..., ch]) for ch in range(c)], axis=-1)
+
+    return jax.vmap(warp)(images, angle, zoom, shift, flip, field)
+
+
+class _TrainState(NamedTuple):
+    params: nnx.State
+    opt_state: optax.OptState
+    step: jax.Array
+
+
+def _make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
+                     augment: AugmentConfig | None, key: jax.Array) -> Callable:
+    """Build the pure, jitted ``(state, images_uint8, labels) -> (state, metrics)`` step."""
+
+    def loss_fn(params, x, y, step_key):
+        model = nnx.merge(graphdef, params)
+        _, logits = model(x, rngs=nnx.Rngs(dropout=step_key), deterministic=False)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+    def step(state: _TrainState, images: jax.Array, labels: jax.Array):
+        step_key = jax.random.fold_in(key, state.step)
+        x = _normalise(images)
+        if augment is not None:
+            x = augment_images(jax.random.fold_in(step_key, 1), x, augment)
+        (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, x, labels, jax.random.fold_in(step_key, 2))
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return _TrainState(params, opt_state, state.step + 1), {"loss": loss, "accuracy": acc}
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def _check_images(images: np.ndarray, config: ClassifierConfig) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"classifier expects uint8 images (0..255), got {images.dtype}; convert "
+                        "float images with jaxgan.metrics.classifier.to_uint8(x, value_range=...)")
+    if images.ndim == 3 and config.channels == 1:
+        images = images[..., None]
+    expected = (config.image_size, config.image_size, config.channels)
+    if images.ndim != 4 or images.shape[1:] != expected:
+        raise ValueError(f"classifier expects images of shape (N, {', '.join(map(str, expected))})"
+                         f", got {images.shape}")
+    return images
+
+
+def train_classifier(
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: ClassifierConfig,
+    train: TrainConfig,
+    *,
+    log: Callable[[str], None] | None = print,
+) -> tuple[nnx.GraphDef, nnx.State]:
+    """Train a :class:`ClassifierCNN` with AdamW, augmentation and dropout (one jitted step).
+
+    Args:
+        images: uint8 training images ``(N, H, W, C)`` (or ``(N, H, W)`` for one channel).
+        labels: integer labels ``(N,)``.
+        config: the architecture.
+        train: optimisation settings.
+        log: called with one line per epoch; None for silence.
+
+    Returns:
+        ``(graphdef, params)`` of the trained model; wrap them in :class:`Classifier`.
+
+    Example:
+        >>> x, y = np.zeros((16, 28, 28, 1), np.uint8), np.arange(16) % 10
+        >>> graphdef, params = train_classifier(  # doctest: +SKIP
+        ...     x, y, ClassifierConfig(), TrainConfig(epochs=1, batch_size=8), log=None)
+
+    """
+    images = _check_images(images, config)
+    labels = np.asarray(labels).astype(np.int32)
+    if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= config.num_classes:
+        raise ValueError(f"labels must be ({len(images)},) ints in [0, {config.num_classes}), got "
+                         f"shape {labels.shape}")
+    steps_per_epoch = len(images) // train.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size {train.batch_size} exceeds the {len(images)} training images")
+    total = steps_per_epoch * train.epochs
+    schedule = optax.warmup_cosine_decay_schedule(0.0, train.learning_rate,
+                                                  min(500, total // 10 + 1), total)
+    tx = optax.adamw(schedule, weight_decay=train.weight_decay)
+    key = jax.random.key(train.seed)
+    graphdef, params = nnx.split(ClassifierCNN(config, rngs=nnx.Rngs(jax.random.fold_in(key, 0))))
+    state = _TrainState(params, tx.init(params), jnp.zeros((), jnp.int32))
+    step = _make_train_step(graphdef, tx, train.augment, jax.random.fold_in(key, 1))
+    order_rng = np.random.default_rng(train.seed)
+    for epoch in range(train.epochs):
+        start, order = time.perf_counter(), order_rng.permutation(len(images))
+        metrics = []
+        for i in range(steps_per_epoch):
+            batch = order[i * train.batch_size:(i + 1) * train.batch_size]
+            state, m = step(state, images[batch], labels[batch])
+            metrics.append(m)
+        if log is not None:
+            mean = jax.tree.map(lambda *v: float(np.mean(v)), *metrics)
+            log(f"epoch {epoch + 1}/{train.epochs}: loss {mean['loss']:.4f} "
+                f"train-acc {mean['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)")
+    return graphdef, state.params
+
+
+@partial(jax.jit, static_argnums=0)
+def _forward(graphdef: nnx.GraphDef, params: nnx.State, images: jax.Array):
+    return nnx.merge(graphdef, params)(_normalise(images))
+
+
+@dataclasses.dataclass(frozen=True)
+class Classifier:
+    """A trained classifier: features, logits, probabilities and labels of uint8 images.
+
+    Attributes:
+        config: the architecture.
+        graphdef: the static Flax NNX graph definition.
+        params: the parameter state.
+        metadata: provenance (name, sha256, accuracy, data split, command).
+
+    Example:
+        >>> clf = load_classifier("mnist")  # doctest: +SKIP
+        >>> clf.features(np.zeros((4, 28, 28, 1), np.uint8)).shape  # doctest: +SKIP
+        (4, 128)
+
+    """
+
+    config: ClassifierConfig
+    graphdef: nnx.GraphDef
+    params: nnx.State
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def feature_space(self) -> str:
+        """Name of the feature space, to print beside every number computed in it."""
+        sha = self.metadata.get("sha256", "untracked")[:12]
+        name = self.metadata.get("name", "unnamed")
+        return (f"jaxgan-{name}-cnn/penultimate-{self.config.feature_dim}"
+                f"×{self.feature_scale:.4g} (sha256 {sha})")
+
+    @property
+    def feature_scale(self) -> float:
+        """Fixed factor applied to the raw penultimate activations (1.0 when not recorded)."""
+        return float(self.metadata.get("feature_scale", 1.0))
+
+    def apply(self, images: np.ndarray, *, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network in fixed-size batches.
+
+        Args:
+            images: uint8 images ``(N, H, W, C)``.
+            batch_size: images per compiled call (the last batch is padded).
+
+        Returns:
+            ``(features (N, feature_dim), logits (N, num_classes))`` as float32 NumPy arrays;
+            features are multiplied by :attr:`feature_scale`.
+
+        """
+        images = _check_images(images, self.config)
+        n = len(images)
+        size = max(1, min(batch_size, n))
+        features, logits = [], []
+        for start in range(0, n, size):
+            chunk = images[start:start + size]
+            pad = size - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.uint8)])
+            f, lg = _forward(self.graphdef, self.params, jnp.asarray(chunk))
+            features.append(np.asarray(f)[:size - pad] * np.float32(self.feature_scale))
+            logits.append(np.asarray(lg)[:size - pad])
+        return np.concatenate(features), np.concatenate(logits)
+
+    def features(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+        """Penultimate-layer features ``(N, feature_dim)`` of uint8 images."""
+        return self.apply(images, batch_size=batch_size)[0]
+
+    def probabilities(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+        """Softmax class probabilities ``(N, num_classes)`` of uint8 images."""
+        logits = self.apply(images, batch_size=batch_size)[1]
+        return np.asarray(jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1),
+                          dtype=np.float64)
+
+    def predict(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+        """Predicted class ids ``(N,)`` of uint8 images."""
+        return np.argmax(self.apply(images, batch_size=batch_size)[1], axis=-1)
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """Fraction of ``images`` whose predicted class equals ``labels``."""
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
+
+
+def feature_rms(classifier: Classifier, images: np.ndarray) -> float:
+    """Root-mean-square entry of the classifier's raw (unscaled) features on ``images``.
+
+    ``scripts/train_classifier.py`` stores ``1 / feature_rms(model, training_images)`` as the
+    weights' ``feature_scale``.
+
+    Args:
+        classifier: the classifier (its recorded ``feature_scale`` is ignored).
+        images: uint8 images, normally the training set.
+
+    Returns:
+        ``sqrt(mean(raw_features²))``.
+
+    Example:
+        >>> feature_rms(load_classifier("mnist"), images)  # doctest: +SKIP
+        6.8...
+
+    """
+    raw = dataclasses.replace(classifier, metadata={**classifier.metadata, "feature_scale": 1.0})
+    features = raw.features(images).astype(np.float64)
+    return float(np.sqrt(np.mean(features**2)))
+
+
+def _flat_params(params: nnx.State) -> tuple[dict[str, Any], Any]:
+    """Leaves of the parameter tree keyed ``"convs/0/kernel"``-style, and the tree structure."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(params))
+    names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+             for path, _ in leaves]
+    return {n: v for n, (_, v) in zip(names, leaves, strict=True)}, treedef
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_classifier(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    config: ClassifierConfig,
+    directory: str | Path,
+    name: str,
+    metadata: dict[str, Any],
+) -> Path:
+    """Write ``<directory>/<name>.npz`` (plain arrays) and ``<name>.json`` (sha256 + metadata).
+
+    Args:
+        graphdef: the model's graph definition (from :func:`train_classifier`).
+        params: the trained parameter state.
+        config: the architecture, stored so loading can rebuild the model.
+        directory: output folder (created if missing).
+        name: file stem, e.g. ``"mnist"``.
+        metadata: JSON-able provenance: accuracy, data split, command, training time.
+
+    Returns:
+        Path of the JSON metadata file.
+
+    Example:
+        >>> save_classifier(gd, params, cfg, "weights", "mnist", {"accuracy": {}})  # doctest: +SKIP
+
+    """
+    del graphdef  # rebuilt from config on load; kept in the signature for symmetry with training
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays, _ = _flat_params(params)
+    npz_path = directory / f"{name}.npz"
+    with npz_path.open("wb") as f:
+        np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+    record = {"format": _FORMAT, "name": name, "weights_file": npz_path.name,
+              "sha256": _sha256(npz_path), "config": dataclasses.asdict(config), **metadata}
+    json_path = directory / f"{name}.json"
+    json_path.write_text(_dump_json(record))
+    return json_path
+
+
+def _dump_json(record: dict[str, Any]) -> str:
+    """Indented JSON with lists of numbers kept on one line (e.g. held-out indices)."""
+    text = json.dumps(record, indent=1)
+    return re.sub(r"\[\s+([-\d.,\s]+?)\s+\]",
+                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
+
+
+def _metadata_path(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".json", ".npz"):
+        return path.with_suffix(".json")
+    if path.parent != Path(".") or path.is_dir():
+        raise ValueError(f"pass a classifier name (one of {_available()}) or a .json/.npz path, "
+                         f"got {name_or_path}")
+    return WEIGHTS_DIR / f"{name_or_path}.json"
+
+
+def _available() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+
+
+def load_classifier(name_or_path: str | Path = "mnist") -> Classifier:
+    """Load cached classifier weights after checking their sha256.
+
+    Args:
+        name_or_path: a cached name (``"mnist"``, ``"fashion_mnist"``) or the path of a
+            ``.json``/``.npz`` pair written by :func:`save_classifier`.
+
+    Returns:
+        The :class:`Classifier`.
+
+    Raises:
+        FileNotFoundError: the metadata or weight file is missing.
+        WeightsChecksumError: the .npz does not match the recorded sha256 (corrupt or replaced).
+        ValueError: the files are malformed or do not fit the recorded architecture.
+
+    Example:
+        >>> load_classifier("mnist").metadata["name"]  # doctest: +SKIP
+        'mnist'
+
+    """
+    json_path = _metadata_path(name_or_path)
+    if not json_path.is_file():
+        raise FileNotFoundError(f"no classifier metadata at {json_path}; cached classifiers: "
+                                f"{_available()} (train one with scripts/train_classifier.py)")
+    try:
+        meta = json.loads(json_path.read_text())
+        config = ClassifierConfig(**{**meta["config"], "widths": tuple(meta["config"]["widths"])})
+        npz_path = json_path.parent / meta["weights_file"]
+        expected = meta["sha256"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{json_path} is not valid classifier metadata ({err!r}); restore it from "
+                         "git or re-run scripts/train_classifier.py") from None
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{json_path} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+    if not npz_path.is_file():
+        raise FileNotFoundError(f"classifier weights {npz_path} are missing; restore them from git "
+                                "or re-run scripts/train_classifier.py")
+    actual = _sha256(npz_path)
+    if actual != expected:
+        raise WeightsChecksumError(
+            f"{npz_path} has sha256 {actual[:16]}…, expected {expected[:16]}… from "
+            f"{json_path.name}; the file is corrupt or was replaced: restore it from git or re-run "
+            "scripts/train_classifier.py")
+    abstract = nnx.eval_shape(lambda: ClassifierCNN(config, rngs=nnx.Rngs(0)))
+    graphdef, abstract_params = nnx.split(abstract)
+    shapes, treedef = _flat_params(abstract_params)
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ValueError(f"{npz_path} is not a readable .npz of plain arrays ({err})") from None
+    if set(arrays) != set(shapes):
+        raise ValueError(f"{npz_path} holds arrays {sorted(arrays)}, the architecture expects "
+                         f"{sorted(shapes)}")
+    for key, spec in shapes.items():
+        if arrays[key].shape != spec.shape or arrays[key].dtype != spec.dtype:
+            raise ValueError(f"{npz_path}: {key} is {arrays[key].dtype}{arrays[key].shape}, the "
+                             f"architecture expects {spec.dtype}{spec.shape}")
+    pure = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[k]) for k in shapes])
+    nnx.replace_by_pure_dict(abstract_params, pure)
+    return Classifier(config, graphdef, abstract_params, meta)

