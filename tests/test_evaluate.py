@@ -1,0 +1,56 @@
+"""jaxgan eval: reports for image runs and 2-D mixture runs, and clear errors."""
+
+import json
+
+import pytest
+
+from jaxgan import cli
+
+TINY_IMAGES = [
+    "--batch-size", "32", "--steps", "20",
+    "--set", "data_limit=256", "--set", "g_hidden=16", "--set", "d_hidden=16",
+    "--set", "steps_per_call=10", "--set", "log_every=10", "--set", "sample_every=20",
+    "--set", "checkpoint_every=20",
+]  # fmt: skip
+TINY_RING = [
+    "--preset", "ring8", "--steps", "10",
+    "--set", "data_limit=1000", "--set", "g_hidden=16", "--set", "d_hidden=16",
+    "--set", "g_depth=2", "--set", "d_depth=1", "--set", "maxout_pieces=2",
+    "--set", "steps_per_call=10", "--set", "log_every=10", "--set", "sample_every=10",
+    "--set", "checkpoint_every=10",
+]  # fmt: skip
+
+
+def test_eval_of_an_image_run_reports_all_three_criteria_beside_floors(tmp_path, capsys):
+    run = tmp_path / "img"
+    assert cli.main(["train", *TINY_IMAGES, "--out", str(run)]) == 0
+    assert cli.main(["eval", "--run", str(run), "-n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion_mnist" in out and "real-vs-real floor" in out
+    report = json.loads((run / "eval" / "report.json").read_text())
+    assert report["step"] == 20
+    assert {"precision", "density"} <= set(report["quality"])
+    assert {"recall", "coverage"} <= set(report["diversity"])
+    assert {"fd", "kid"} <= set(report["similarity"])
+    # a 20-step generator is far from the data; real test images are close to real train images
+    fd = report["similarity"]["fd"]
+    assert fd["value"] > 10 * fd["floor"]
+    assert (run / "eval" / "report.png").stat().st_size > 1000
+
+
+def test_eval_of_a_ring8_run_uses_pacgan_mode_metrics(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert cli.main(["train", *TINY_RING, "--out", str(run)]) == 0
+    assert cli.main(["eval", "--run", str(run)]) == 0
+    report = json.loads((run / "eval" / "report.json").read_text())
+    assert report["protocol"]["N_gen"] == 2500
+    assert report["diversity"]["modes"]["floor"] == 8  # real points cover every mode
+    assert 0.98 < report["quality"]["high_quality"]["floor"] < 1.0  # P(|N(0,σ²I)| < 3σ) = 0.989
+
+
+def test_eval_bad_input_is_one_line(tmp_path, capsys):
+    assert cli.main(["eval", "--run", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing" in err
+    with pytest.raises(SystemExit):
+        cli.main(["eval"])  # --run is required
