@@ -203,6 +203,11 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", metavar="DIR", help="report folder (default <run>/eval)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the noise")
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help="evaluate the best checkpoint by the run's track_metric (kept in <run>/best)",
+    )
     parser.set_defaults(handler=_eval)
 
 
@@ -361,6 +366,7 @@ def _eval(args: argparse.Namespace) -> int:
         classifier=args.classifier,
         out_dir=args.out,
         seed=args.seed,
+        best=args.best,
     )
     print("\n".join(report_lines(report)))
     print(f"report: {Path(args.out or Path(args.run) / 'eval') / 'report.json'}")

@@ -129,6 +129,12 @@ class TrainConfig:
         1000, "iterations between checkpoints (multiple of steps_per_call and log_every)"
     )
     keep_checkpoints: int = _field(3, "number of most recent checkpoints kept")
+    track_metric: str | None = _field(
+        None,
+        "measure this metric at every sample grid and keep the best checkpoint in best/: "
+        "fd or kid (images, classifier feature space), modes or high_quality (ring8/grid25)",
+    )
+    track_samples: int = _field(1000, "generated samples per tracked measurement")
     grid_size: int = _field(8, "sample grids show grid_size × grid_size images")
     scatter_points: int = _field(2500, "generated points in 2-D scatter plots")
 
@@ -574,6 +580,7 @@ def _check_values(c: TrainConfig) -> None:
         "keep_checkpoints",
         "grid_size",
         "scatter_points",
+        "track_samples",
     )
     for name in positive:
         value = getattr(c, name)
@@ -602,6 +609,11 @@ def _check_values(c: TrainConfig) -> None:
         f"data_limit must be ≥ 1 or none, got {c.data_limit}",
     )
     _require(c.seed >= 0, f"seed must be ≥ 0, got {c.seed}")
+    tracked = ("fd", "kid", "modes", "high_quality")
+    _require(
+        c.track_metric is None or c.track_metric in tracked,
+        f"track_metric must be one of {', '.join(tracked)} or none, got {c.track_metric!r}",
+    )
     _require(
         c.batch_size % c.pack == 0, f"batch_size {c.batch_size} must be a multiple of pack {c.pack}"
     )

@@ -107,6 +107,7 @@ def evaluate_run(
     classifier: str | None = None,
     out_dir: str | Path | None = None,
     seed: int = 0,
+    best: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a run folder's checkpoint and write ``report.json`` and ``report.png``.
 
@@ -118,6 +119,7 @@ def evaluate_run(
         classifier: feature-space classifier name or path (default from the run's data).
         out_dir: where to write the report (default ``<run_dir>/eval``).
         seed: seed of the generator noise.
+        best: evaluate the best checkpoint by the run's tracked metric.
 
     Returns:
         The report dict (also saved as JSON).
@@ -126,7 +128,7 @@ def evaluate_run(
         >>> report = evaluate_run("runs/seed-mlp")  # doctest: +SKIP
         >>> report["similarity"]["frechet_distance"]["value"]  # doctest: +SKIP
     """
-    config, state, meta = load_run(run_dir, step)
+    config, state, meta = load_run(run_dir, step, best=best)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
@@ -222,3 +224,84 @@ def report_lines(report: dict[str, Any]) -> list[str]:
             )
             lines.append(f"{section:<10} {name:<22} {text}{floor_text}")
     return lines
+
+
+TRACKED = {"fd": "min", "kid": "min", "modes": "max", "high_quality": "max"}
+"""Metrics training can track (``TrainConfig.track_metric``): is lower or higher better."""
+
+
+class MetricTracker:
+    """Compute one metric of the generator during training, cheaply and always the same way.
+
+    Images: FD or KID in the dataset classifier's feature space between ``num_samples`` generated
+    images and the first ``num_samples`` training images (whose features are computed once).
+    2-D mixtures: PacGAN's mode count or high-quality fraction on ``num_samples`` points. The
+    generator noise is fixed, so successive values differ only by training.
+
+    Args:
+        config: the run's config (its data picks the feature space).
+        dataset: the training data.
+        metric: a name from ``TRACKED``.
+        num_samples: generated (and real) samples per measurement.
+        seed: seed of the fixed noise.
+
+    Example:
+        >>> tracker = MetricTracker(config, dataset, "fd", 1000)  # doctest: +SKIP
+        >>> tracker(state)  # doctest: +SKIP
+        42.1
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: data.Dataset,
+        metric: str,
+        num_samples: int = 1000,
+        seed: int = 0,
+    ):
+        if metric not in TRACKED:
+            raise ValueError(f"unknown tracked metric {metric!r}: use one of {', '.join(TRACKED)}")
+        points = config.data in MIXTURES
+        if points != (metric in ("modes", "high_quality")):
+            kind = "2-D mixtures" if points else "images"
+            fits = "modes, high_quality" if points else "fd, kid"
+            raise ValueError(f"track_metric {metric!r} does not fit {kind}: use one of {fits}")
+        self.metric, self.num_samples = metric, num_samples
+        self.key = jax.random.key(seed)
+        self.better = TRACKED[metric]
+        if points:
+            self.modes, self.sigma = MIXTURES[config.data][0](), MIXTURES[config.data][1]
+        else:
+            self.classifier = _classifier_for(config, None)
+            self.real = self.classifier.features(dataset.x[:num_samples])
+
+    def __call__(self, state: GANState) -> float:
+        """Return the metric of ``state``'s generator."""
+        fake = generate_samples(state, self.num_samples, self.key)
+        if self.metric in ("modes", "high_quality"):
+            return float(metrics.mixture_metrics(fake, self.modes, self.sigma)[self.metric])
+        features = self.classifier.features(metrics.to_uint8(fake))
+        if self.metric == "fd":
+            return float(metrics.frechet_distance_from_features(features, self.real))
+        size = min(1000, len(features), len(self.real))
+        return float(
+            metrics.kernel_inception_distance(features, self.real, subset_size=size)["kid_mean"]
+        )
+
+    def improves(self, value: float, best: float | None) -> bool:
+        """Whether ``value`` beats ``best`` (always true when there is no best yet).
+
+        Args:
+            value: the new measurement.
+            best: the best so far, or None.
+
+        Returns:
+            True when the new value is better.
+
+        Example:
+            >>> MetricTracker.improves(type("T", (), {"better": "min"})(), 1.0, 2.0)
+            True
+        """
+        if best is None or not math.isfinite(best):
+            return math.isfinite(value) or best is None
+        return value < best if self.better == "min" else value > best

@@ -58,8 +58,21 @@ LOSS_PLOT = "loss.png"
 SUMMARY_FILE = "summary.json"
 SAMPLES_DIR = "samples"
 CHECKPOINTS_DIR = "checkpoints"
+BEST_DIR = "best"
+TRACK_FILE = "track.jsonl"
 RUN_ENTRIES = frozenset(
-    {CONFIG_FILE, METRICS_FILE, LOSS_PLOT, SUMMARY_FILE, SAMPLES_DIR, CHECKPOINTS_DIR, "sample.png"}
+    {
+        CONFIG_FILE,
+        METRICS_FILE,
+        LOSS_PLOT,
+        SUMMARY_FILE,
+        SAMPLES_DIR,
+        CHECKPOINTS_DIR,
+        "sample.png",
+        BEST_DIR,
+        TRACK_FILE,
+        "eval",
+    }
 )
 """Names ``train`` writes into a run folder (``overwrite`` removes only these)."""
 
@@ -570,6 +583,11 @@ def train(
     state = build_state(config, keys.init)
     _check_model_output(state, dataset)
     plan = _data_parallel_plan(config)
+    tracker = None
+    if config.track_metric is not None:  # built (and checked) before any file is written
+        from jaxgan.evaluate import MetricTracker
+
+        tracker = MetricTracker(config, dataset, config.track_metric, config.track_samples)
     if resume:
         with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
             state, _ = saved.restore(state)
@@ -583,7 +601,7 @@ def train(
     else:
         _prepare_new_run_folder(out, config)
     with RunCheckpoints(out / CHECKPOINTS_DIR, keep=config.keep_checkpoints) as ckpts:
-        return _train_loop(config, state, dataset, total, keys, out, ckpts, progress, plan)
+        return _train_loop(config, state, dataset, total, keys, out, ckpts, progress, plan, tracker)
 
 
 def _data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
@@ -606,6 +624,33 @@ def _check_model_output(state: GANState, dataset: data.Dataset) -> None:
         )
 
 
+def _read_track(out: Path, step: int) -> list[dict[str, Any]]:
+    """Tracked-metric rows up to ``step`` (later ones, from before a resume, are dropped)."""
+    path = out / TRACK_FILE
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [row for row in rows if row["step"] <= step]
+    _write_text_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
+    return rows
+
+
+def _track(
+    out: Path, tracker: Any, state: GANState, step: int, best: float | None, config: TrainConfig
+) -> float | None:
+    """Measure the tracked metric, log it, and keep the checkpoint when it is the best so far."""
+    value = tracker(state)
+    improved = tracker.improves(value, best)
+    with open(out / TRACK_FILE, "a") as log:
+        log.write(json.dumps({"step": step, "metric": tracker.metric, "value": value}) + "\n")
+    if improved:
+        meta = {"step": step, "config": to_dict(config), tracker.metric: value}
+        with RunCheckpoints(out / BEST_DIR, keep=1) as best_ckpts:
+            best_ckpts.save(step, state, meta)
+        return value
+    return best
+
+
 def _train_loop(
     config: TrainConfig,
     state: GANState,
@@ -616,11 +661,17 @@ def _train_loop(
     ckpts: RunCheckpoints,
     progress: bool | None,
     plan: sharding.DataParallel | None = None,
+    tracker: Any = None,
 ) -> TrainSummary:
     start = step = int(state.step)
     images = data.to_model_input(dataset.x)
     if plan is not None:
         images = plan.place_data(images)  # placed once, not again for every segment
+    best = None
+    if tracker is not None:
+        for row in _read_track(out, step):
+            if tracker.improves(row["value"], best):
+                best = row["value"]
     num_shown = config.scatter_points if config.is_points else config.grid_size**2
     fixed_z = _sample_latent(keys.noise, num_shown, config.latent_dim)
     real_shown = dataset.x[: config.scatter_points] if config.is_points else dataset.x[:0]
@@ -668,6 +719,8 @@ def _train_loop(
                     config, state, fixed_z, real_shown, out / SAMPLES_DIR / f"step_{step:07d}.png"
                 )
                 viz.save_loss_curves(read_metrics(out), out / LOSS_PLOT, title=config.name)
+                if tracker is not None:
+                    best = _track(out, tracker, state, step, best, config)
             if step % config.checkpoint_every == 0 or step == total:
                 meta = {
                     "step": step,
@@ -693,13 +746,14 @@ def _train_loop(
 
 
 def load_run(
-    run_dir: PathLike, step: int | None = None
+    run_dir: PathLike, step: int | None = None, *, best: bool = False
 ) -> tuple[TrainConfig, GANState, dict[str, Any]]:
     """Rebuild a run's state from its config and a checkpoint.
 
     Args:
         run_dir: the run folder.
         step: the checkpoint step (None: the latest).
+        best: load the best checkpoint by the tracked metric (``track_metric``) instead.
 
     Returns:
         ``(config, state, checkpoint metadata)``.
@@ -714,7 +768,12 @@ def load_run(
     """
     config = read_run_config(run_dir)
     template = build_state(config)
-    with RunCheckpoints(Path(run_dir) / CHECKPOINTS_DIR, read_only=True) as ckpts:
+    folder = Path(run_dir) / (BEST_DIR if best else CHECKPOINTS_DIR)
+    if best and not folder.is_dir():
+        raise CheckpointNotFoundError(
+            f"{run_dir} has no best checkpoint: train with --set track_metric=fd (or modes)"
+        )
+    with RunCheckpoints(folder, read_only=True) as ckpts:
         state, meta = ckpts.restore(template, step)
     return config, state, meta
 

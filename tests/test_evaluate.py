@@ -54,3 +54,21 @@ def test_eval_bad_input_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "missing" in err
     with pytest.raises(SystemExit):
         cli.main(["eval"])  # --run is required
+
+
+def test_training_tracks_a_metric_and_keeps_the_best_checkpoint(tmp_path, capsys):
+    run = tmp_path / "tracked"
+    argv = ["train", *TINY_IMAGES, "--set", "sample_every=10", "--set", "track_metric=fd"]
+    argv += ["--set", "track_samples=200", "--out", str(run)]
+    assert cli.main(argv) == 0
+    rows = [json.loads(line) for line in (run / "track.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [10, 20]
+    best = min(rows, key=lambda row: row["value"])
+    assert sorted(p.name for p in (run / "best").iterdir()) == [str(best["step"])]
+    assert cli.main(["eval", "--run", str(run), "--best", "-n", "100"]) == 0
+    assert json.loads((run / "eval" / "report.json").read_text())["step"] == best["step"]
+    # a metric that does not fit the data fails before anything is written
+    bad = ["train", *TINY_IMAGES, "--set", "track_metric=modes", "--out", str(tmp_path / "bad")]
+    assert cli.main(bad) == 1
+    assert "does not fit images" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
