@@ -13,9 +13,10 @@ Two loop forms run the same pure ``train_update``:
 - ``"python"``: a Python loop over the jitted iteration (one dispatch per iteration).
 
 ``"auto"`` picks from measurements (benchmarks/RESULTS.md, ../shared/ANCHORS.md): scan on GPU
-and TPU, where dispatch dominates small models; on CPU scan only for launch-bound models (below
-``SCAN_FLOPS_LIMIT_CPU`` FLOPs per iteration, e.g. the seed MLP), since XLA:CPU runs large
-convolutions inside a loop body several times slower than as a top-level program.
+and TPU, where dispatch dominates small models; on CPU scan only for launch-bound models without
+convolutions (below ``SCAN_FLOPS_LIMIT_CPU`` FLOPs per iteration, e.g. the seed MLP), since
+XLA:CPU runs convolutions inside a loop body several times slower than as a top-level program
+(≈9× for DCGAN at width 64, ≈5× at width 8).
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ def choose_loop(state: GANState, data: TrainingData, batch_size: int) -> Literal
         return "scan"
     indices = jax.ShapeDtypeStruct((state.config.n_critic, batch_size), jnp.int32)
     lowered = jax.jit(_iteration).lower(state, data, indices, jax.random.key(0))
+    if "convolution" in lowered.as_text():
+        return "python"  # conv steps inside an XLA:CPU loop body ran 5-9x slower (any width)
     flops = (lowered.cost_analysis() or {}).get("flops", float("inf"))
     return "scan" if flops < SCAN_FLOPS_LIMIT_CPU else "python"
 

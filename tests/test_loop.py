@@ -85,6 +85,12 @@ def test_auto_loop_follows_the_cpu_measurements():
     images = jnp.zeros((256, 28, 28, 1))
     assert jaxgan.choose_loop(mlp, images, 64) == "scan"
     assert jaxgan.choose_loop(dcgan, images, 64) == "python"
+    tiny_dcgan = jaxgan.create_state(
+        lambda rngs: models.DCGANGenerator(width=8, rngs=rngs),
+        lambda rngs: models.DCGANDiscriminator(width=8, rngs=rngs),
+        key=jax.random.key(0),
+    )
+    assert jaxgan.choose_loop(tiny_dcgan, images, 64) == "python"  # few FLOPs, but convs
 
 
 def test_on_chunk_reports_progress_and_uint8_images_are_accepted():

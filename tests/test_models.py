@@ -95,3 +95,5 @@ def test_toy_models_and_packing():
     assert g(jnp.zeros((6, 2))).shape == (6, 2)
     d = models.ToyDiscriminator(pack=2, rngs=nnx.Rngs(0))
     assert d(jnp.zeros((6, 2))).shape == (3,)
+    with pytest.raises(ValueError, match="not both"):
+        d(jnp.zeros((3, 4)))  # already packed by StepConfig.pack

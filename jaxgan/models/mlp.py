@@ -216,7 +216,7 @@ class ToyDiscriminator(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
-        self.pack = pack
+        self.pack, self.in_dim = pack, in_dim
         sizes = (in_dim * pack, *([hidden] * depth))
         self.layers = nnx.List(
             [Maxout(a, b, pieces, rngs=rngs) for a, b in itertools.pairwise(sizes)]
@@ -225,6 +225,11 @@ class ToyDiscriminator(nnx.Module):
 
     def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
         """Return one logit per sample (per packed group when ``pack`` > 1)."""
+        if x.shape[-1] != self.in_dim:
+            raise ValueError(
+                f"ToyDiscriminator(in_dim={self.in_dim}) got samples of width {x.shape[-1]}; "
+                "pack with either ToyDiscriminator(pack=m) or StepConfig.pack=m, not both"
+            )
         x = x.reshape((x.shape[0] // self.pack, -1))
         for layer in self.layers:
             x = layer(x)
