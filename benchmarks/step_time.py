@@ -1,0 +1,932 @@
+"""Time jaxgan's compiled steps and fit loops against PyTorch, on whatever device JAX sees.
+
+Run from the repository root:
+
+    python benchmarks/step_time.py --quick                 # < 1 min on a 2-core CPU
+    python benchmarks/step_time.py                         # MLP + DCGAN, batch 64 and 256
+    python benchmarks/step_time.py --dtype bf16 --archs mlp
+    python benchmarks/step_time.py --backend cpu --no-compile --batch-sizes 64
+
+For every (architecture, batch size[, DCGAN upsampling]) it times, each from a fresh state:
+``train_step`` (one fused D+G iteration), ``d_step`` and ``g_step`` alone and alternated
+("2 jits"), and ``jaxgan.fit`` with ``loop="auto"`` (the library default), ``"scan"`` and
+``"python"``. The first call (trace + compile + one run) is reported apart from steady state;
+steady state is ``--repeats`` timed repeats after ``--warmup`` calls, each repeat ending in
+``block_until_ready``; the table shows the median and min–max over repeats. FLOPs per iteration
+come from XLA's cost analysis of the lowered step. With PyTorch installed the same
+architectures run in the same process (eager and ``torch.compile``) on the same device, and
+every jaxgan row gets its ratio to them. Output: a printed table, a JSON file and a PNG chart.
+
+The script holds no training logic: every step it times is ``jaxgan.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jax
+import numpy as np
+
+import jaxgan
+from jaxgan import models
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BACKEND_ALIASES = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda", "tpu": "tpu"}
+JAX_FORMS = ("fused", "d_step", "g_step", "two_jits", "fit_auto", "fit_scan", "fit_python")
+FORM_LABELS = {
+    "fused": "jax train_step (fused D+G)",
+    "d_step": "jax d_step (D update only)",
+    "g_step": "jax g_step (G update only)",
+    "two_jits": "jax d_step + g_step (2 jits)",
+    "fit_auto": "jax fit loop=auto",
+    "fit_scan": "jax fit loop=scan",
+    "fit_python": "jax fit loop=python",
+    "torch_eager": "torch eager iteration",
+    "torch_eager_d": "torch eager D step only",
+    "torch_eager_g": "torch eager G step only",
+    "torch_compile": "torch.compile iteration",
+}
+UPDATE_FORMS = {"d_step", "g_step", "torch_eager_d", "torch_eager_g"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """One benchmarked architecture: how to build the jaxgan pair and its defaults.
+
+    Attributes:
+        name: human-readable name for tables.
+        generator: ``(upsample, width, rngs) -> nnx.Module``.
+        discriminator: ``(width, rngs) -> nnx.Module``.
+        image_shape: (H, W, C) of the data.
+        steps_per_call: default iterations per ``fit`` call (scan length).
+        has_upsample: whether the ``--upsample`` variants apply.
+
+    """
+
+    name: str
+    generator: Callable[..., Any]
+    discriminator: Callable[..., Any]
+    image_shape: tuple[int, int, int]
+    steps_per_call: int
+    has_upsample: bool
+
+
+ARCHS = {
+    "mlp": Arch(
+        "seed MLP",
+        lambda upsample, width, rngs: models.MLPGenerator(rngs=rngs),
+        lambda width, rngs: models.MLPDiscriminator(rngs=rngs),
+        (28, 28, 1),
+        steps_per_call=50,
+        has_upsample=False,
+    ),
+    "dcgan": Arch(
+        "DCGAN 28x28",
+        lambda upsample, width, rngs: models.DCGANGenerator(
+            width=width, upsample=upsample, rngs=rngs
+        ),
+        lambda width, rngs: models.DCGANDiscriminator(width=width, rngs=rngs),
+        (28, 28, 1),
+        steps_per_call=10,
+        has_upsample=True,
+    ),
+}
+# SN-ResNet 32x32 goes here once jaxgan.models has it (one entry; the torch twin is optional).
+
+
+@dataclasses.dataclass
+class Timing:
+    """Result of ``measure``: the first call and the steady-state seconds per iteration.
+
+    Attributes:
+        first_call_s: wall time of the first call (trace + compile + one run).
+        seconds_per_iteration: one value per timed repeat.
+        calls_per_repeat: calls in each timed repeat.
+
+    """
+
+    first_call_s: float
+    seconds_per_iteration: list[float]
+    calls_per_repeat: int
+
+
+def measure(
+    run: Callable[[int], None],
+    *,
+    iterations_per_call: int = 1,
+    repeats: int = 5,
+    warmup: int = 1,
+    target_s: float = 2.0,
+    max_s: float = 60.0,
+) -> Timing:
+    """Time ``run(n)`` (n calls, then block until the results are ready).
+
+    The first call is timed alone (it compiles). After ``warmup`` more calls, the number of calls
+    per repeat is chosen so all repeats take about ``target_s``; repeats stop early once they
+    have taken ``max_s`` (at least one repeat always runs).
+
+    Args:
+        run: runs ``n`` calls and blocks until their outputs are ready.
+        iterations_per_call: training iterations one call performs (e.g. a fit chunk).
+        repeats: timed repeats.
+        warmup: untimed calls after the first one.
+        target_s: wanted total time of the timed repeats.
+        max_s: time after which no further repeat starts.
+
+    Returns:
+        A ``Timing``.
+
+    Example:
+        >>> t = measure(lambda n: None, repeats=2)
+        >>> len(t.seconds_per_iteration)
+        2
+
+    """
+    start = time.perf_counter()
+    run(1)
+    first = time.perf_counter() - start
+    estimate = first
+    for _ in range(warmup):
+        start = time.perf_counter()
+        run(1)
+        estimate = time.perf_counter() - start
+    calls = max(1, round(target_s / repeats / max(estimate, 1e-9)))
+    samples: list[float] = []
+    began = time.perf_counter()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(calls)
+        samples.append((time.perf_counter() - start) / (calls * iterations_per_call))
+        if time.perf_counter() - began > max_s:
+            break
+    return Timing(first, samples, calls)
+
+
+def summarize(timing: Timing) -> dict[str, Any]:
+    """Turn a ``Timing`` into JSON-ready statistics (it/s and ms/it: median, min, max).
+
+    Args:
+        timing: the measurement.
+
+    Returns:
+        A dict with ``first_call_s``, ``it_per_s``, ``ms_per_it``, ``repeats``,
+        ``calls_per_repeat``.
+
+    Example:
+        >>> summarize(Timing(1.0, [0.5, 0.25], 1))["it_per_s"]["median"]
+        3.0
+
+    """
+    secs = timing.seconds_per_iteration
+    rates = [1.0 / s for s in secs]
+    return {
+        "first_call_s": timing.first_call_s,
+        "it_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)},
+        "ms_per_it": {
+            "median": 1e3 * statistics.median(secs),
+            "min": 1e3 * min(secs),
+            "max": 1e3 * max(secs),
+        },
+        "repeats": len(secs),
+        "calls_per_repeat": timing.calls_per_repeat,
+    }
+
+
+def _flops(jitted: Any, *args: Any) -> float | None:
+    """FLOPs of one call from XLA's cost analysis of the lowered program (None if unknown)."""
+    try:
+        cost = jitted.lower(*args).cost_analysis()
+    except Exception:  # cost analysis is optional on some backends
+        return None
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    return float(flops) if flops is not None and flops > 0 else None
+
+
+def _new_state(arch: Arch, upsample: str, width: int, dtype: str, tx: Any, seed: int = 0):
+    """A fresh state; the one optax ``tx`` object is shared so equal setups share programs.
+
+    (``tx`` is a static field compared by identity: a new ``default_optimizer()`` per state
+    would recompile every step for every new state.)
+    """
+    compute_dtype = "bfloat16" if dtype == "bf16" else None
+    return jaxgan.create_state(
+        lambda rngs: arch.generator(upsample, width, rngs),
+        lambda rngs: arch.discriminator(width, rngs),
+        key=jax.random.key(seed),
+        g_optimizer=tx,
+        d_optimizer=tx,
+        compute_dtype=compute_dtype,
+    )
+
+
+def _step_runner(steps: Sequence[Any], state: Any, batch: jax.Array, key: jax.Array):
+    """``run(n)`` applying the jitted (donating) ``steps`` in order, n times, then blocking."""
+    box = [state]
+
+    def run(n: int) -> None:
+        s, out = box[0], None
+        for _ in range(n):
+            for step in steps:
+                s, out = step(s, batch, key)
+        jax.block_until_ready((s, out))
+        box[0] = s
+
+    return run
+
+
+def _fit_runner(state: Any, data: jax.Array, batch_size: int, loop: str, per_call: int):
+    """``run(n)``: one ``jaxgan.fit`` call of ``n`` chunks of ``per_call`` iterations."""
+    box = [state]
+
+    def run(n: int) -> None:
+        s, _ = jaxgan.fit(
+            box[0],
+            data,
+            steps=n * per_call,
+            batch_size=batch_size,
+            key=0,
+            loop=loop,
+            steps_per_call=per_call,
+        )
+        box[0] = jax.block_until_ready(s)
+
+    return run
+
+
+def fit_overhead_s(run: Callable[[int], None], repeats: int = 3) -> float:
+    """Median wall time of a ``fit`` call with zero steps: validation and loop choice only.
+
+    Args:
+        run: a runner from ``_fit_runner`` (``run(0)`` trains nothing).
+        repeats: calls to time.
+
+    Returns:
+        Seconds per call (the fixed cost every ``fit`` call pays on top of its iterations).
+
+    Example:
+        >>> fit_overhead_s(lambda n: None) < 0.1
+        True
+
+    """
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(0)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_jax(
+    arch_name: str,
+    batch_size: int,
+    upsample: str,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Time every requested jaxgan form for one (arch, batch, upsample) setup.
+
+    Args:
+        arch_name: a key of ``ARCHS``.
+        batch_size: examples per D update.
+        upsample: DCGAN upsampling implementation (``"auto"``, ``"transpose"``, ``"subpixel"``).
+        args: parsed command line (forms, repeats, dtype, ...).
+
+    Returns:
+        One record per form (see ``run_benchmark``).
+
+    Example:
+        >>> rows = bench_jax("mlp", 64, "auto", parse_args(["--quick"]))  # doctest: +SKIP
+
+    """
+    arch = ARCHS[arch_name]
+    key = jax.random.key(0)
+    per_call = args.steps_per_call or arch.steps_per_call
+    examples = max(4 * batch_size, 1024)
+    data = jax.random.uniform(
+        jax.random.key(1), (examples, *arch.image_shape), minval=-1.0, maxval=1.0
+    )
+    batch = data[:batch_size]
+    jax.block_until_ready(batch)
+    tx = jaxgan.default_optimizer()  # Adam(2e-4, b1=0.5, b2=0.999)
+    runners = {
+        "fused": lambda s: _step_runner([jaxgan.train_step], s, batch, key),
+        "d_step": lambda s: _step_runner([jaxgan.d_step], s, batch, key),
+        "g_step": lambda s: _step_runner([jaxgan.g_step], s, batch, key),
+        "two_jits": lambda s: _step_runner([jaxgan.d_step, jaxgan.g_step], s, batch, key),
+        "fit_auto": lambda s: _fit_runner(s, data, batch_size, "auto", per_call),
+        "fit_scan": lambda s: _fit_runner(s, data, batch_size, "scan", per_call),
+        "fit_python": lambda s: _fit_runner(s, data, batch_size, "python", per_call),
+    }
+    rows = []
+    for form in (f for f in JAX_FORMS if f in args.forms):
+        run = runners[form](_new_state(arch, upsample, args.width, args.dtype, tx))
+        fit_form = form.startswith("fit_")
+        timing = measure(
+            run,
+            iterations_per_call=per_call if fit_form else 1,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            target_s=args.target_seconds,
+            max_s=args.max_seconds,
+        )
+        extra: dict[str, Any] = {"upsample": upsample if arch.has_upsample else None}
+        if fit_form:
+            # steady state of the loop: the fixed cost of each fit call (validation, loop
+            # choice) is measured apart and taken out; it is reported in its own field
+            overhead = fit_overhead_s(run)
+            per_repeat = timing.calls_per_repeat * per_call
+            raw = summarize(timing)["it_per_s"]
+            timing.seconds_per_iteration = [
+                max(s - overhead / per_repeat, 1e-12) for s in timing.seconds_per_iteration
+            ]
+            extra.update(
+                steps_per_call=per_call,
+                iterations_per_fit_call=per_repeat,
+                fit_call_overhead_s=overhead,
+                it_per_s_with_call_overhead=raw,
+            )
+        rows.append({**_record(arch_name, batch_size, args.dtype, "jax", form, timing), **extra})
+    # after the timings, so that no first call above found its trace already cached
+    probe = _new_state(arch, upsample, args.width, args.dtype, tx)
+    d, g = _flops(jaxgan.d_step, probe, batch, key), _flops(jaxgan.g_step, probe, batch, key)
+    flops = {
+        "d_step": d,
+        "g_step": g,
+        "two_jits": d + g if d and g else None,
+        "fused": _flops(jaxgan.train_step, probe, batch, key),
+    }
+    chosen = jaxgan.choose_loop(probe, data, batch_size)
+    programs = {"fused": {"fused"}, "d_step": {"d"}, "g_step": {"g"}, "two_jits": {"d", "g"}}
+    compiled: set[str] = set()
+    for row in rows:
+        row["flops_per_it"] = flops.get(row["form"], flops["fused"])
+        if row["form"].startswith("fit_"):
+            row["loop"] = chosen if row["form"] == "fit_auto" else row["form"][4:]
+        # the same program already ran in this setup: the first call did not compile
+        needs = programs.get(row["form"], {f"fit_{row.get('loop')}"})
+        row["compiled_earlier"] = needs <= compiled
+        compiled |= needs
+        _with_flop_rate(row)
+    return rows
+
+
+def _record(arch: str, batch: int, dtype: str, framework: str, form: str, timing: Timing):
+    return {
+        "arch": arch,
+        "batch": batch,
+        "dtype": dtype,
+        "framework": framework,
+        "form": form,
+        "label": FORM_LABELS[form],
+        "unit": "update" if form in UPDATE_FORMS else "iteration",
+        "status": "ok",
+        **summarize(timing),
+    }
+
+
+def _with_flop_rate(row: dict[str, Any]) -> dict[str, Any]:
+    flops = row.get("flops_per_it")
+    row["gflop_per_s"] = flops * row["it_per_s"]["median"] / 1e9 if flops else None
+    return row
+
+
+def load_torch_baselines() -> tuple[ModuleType | None, str]:
+    """Import ``benchmarks/torch_baselines.py`` if PyTorch is installed.
+
+    Returns:
+        ``(module, "")``, or ``(None, reason)`` when torch cannot be imported.
+
+    Example:
+        >>> module, reason = load_torch_baselines()
+
+    """
+    path = Path(__file__).resolve().with_name("torch_baselines.py")
+    spec = importlib.util.spec_from_file_location("jaxgan_torch_baselines", path)
+    if spec is None or spec.loader is None:
+        return None, f"cannot load {path}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as err:
+        sys.modules.pop(spec.name, None)
+        return None, f"PyTorch not installed ({err}); pip install 'jaxgan[torch]'"
+    return module, ""
+
+
+def torch_device_for(backend: str, torch: ModuleType) -> tuple[str | None, str]:
+    """Pick the PyTorch device that matches the JAX backend.
+
+    Args:
+        backend: ``jax.default_backend()``.
+        torch: the imported torch module.
+
+    Returns:
+        ``(device, "")`` or ``(None, reason)`` when PyTorch cannot run on the same device.
+
+    Example:
+        >>> torch_device_for("cpu", torch)  # doctest: +SKIP
+        ('cpu', '')
+
+    """
+    if backend == "cpu":
+        return "cpu", ""
+    if backend in ("gpu", "cuda") and torch.cuda.is_available():
+        return "cuda", ""
+    return None, f"no PyTorch device matches the JAX backend {backend!r}"
+
+
+def _na(arch: str, batch: int, dtype: str, form: str, reason: str) -> dict[str, Any]:
+    return {
+        "arch": arch,
+        "batch": batch,
+        "dtype": dtype,
+        "framework": "torch",
+        "form": form,
+        "label": FORM_LABELS[form],
+        "unit": "iteration",
+        "status": "n/a",
+        "reason": reason,
+    }
+
+
+def bench_torch(
+    baselines: ModuleType, device: str, arch: str, batch_size: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Time the PyTorch twin: eager D step, G step and iteration, and torch.compile iteration.
+
+    Args:
+        baselines: the ``torch_baselines`` module.
+        device: torch device string.
+        arch: ``"mlp"`` or ``"dcgan"``.
+        batch_size: examples per D update.
+        args: parsed command line.
+
+    Returns:
+        Records like ``bench_jax``'s; a failed torch.compile gives an ``"n/a"`` record.
+
+    Example:
+        >>> rows = bench_torch(tb, "cpu", "mlp", 64, parse_args(["--quick"]))  # doctest: +SKIP
+
+    """
+    bf16 = args.dtype == "bf16"
+    real = baselines.random_images(batch_size, device=device)
+    dev = baselines.torch.device(device)
+
+    def runner(step: Callable[[], Any]) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                step()
+            baselines.synchronize(dev)
+
+        return run
+
+    opts = {
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "target_s": args.target_seconds,
+        "max_s": args.max_seconds,
+    }
+    rows = []
+    eager = baselines.make_gan(arch, device=device, width=args.width, bf16=bf16)
+    for form, step in (
+        ("torch_eager", lambda: eager.iteration(real)),
+        ("torch_eager_d", lambda: eager.d_step(real)),
+        ("torch_eager_g", lambda: eager.g_step(batch_size)),
+    ):
+        timing = measure(runner(step), **opts)
+        rows.append(_record(arch, batch_size, args.dtype, "torch", form, timing))
+    if args.no_compile:
+        rows.append(_na(arch, batch_size, args.dtype, "torch_compile", "skipped (--no-compile)"))
+        return rows
+    try:
+        compiled = baselines.make_gan(
+            arch, device=device, width=args.width, bf16=bf16, compile_models=True
+        )
+        timing = measure(runner(lambda: compiled.iteration(real)), **opts)
+    except Exception as err:  # torch.compile failures are reported, not fatal
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        reason = f"{type(err).__name__}: {first_line}"
+        rows.append(_na(arch, batch_size, args.dtype, "torch_compile", reason))
+    else:
+        rows.append(_record(arch, batch_size, args.dtype, "torch", "torch_compile", timing))
+    return rows
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Give each jaxgan row its speed ratio to PyTorch eager and torch.compile (same setup).
+
+    A ratio compares iterations per second (D step alone with D step alone, G with G); > 1
+    means jaxgan is faster. Rows without a matching measured PyTorch row get ``None``.
+
+    Args:
+        rows: all records of a run (modified in place).
+
+    Example:
+        >>> add_ratios([])
+
+    """
+    base = {
+        (r["arch"], r["batch"], r["dtype"], r["form"]): r["it_per_s"]["median"]
+        for r in rows
+        if r["framework"] == "torch" and r["status"] == "ok"
+    }
+    match = {"d_step": "torch_eager_d", "g_step": "torch_eager_g"}
+    for row in rows:
+        if row["framework"] != "jax":
+            continue
+        setup = (row["arch"], row["batch"], row["dtype"])
+        eager = base.get((*setup, match.get(row["form"], "torch_eager")))
+        compiled = None if row["form"] in match else base.get((*setup, "torch_compile"))
+        rate = row["it_per_s"]["median"]
+        row["vs_torch_eager"] = rate / eager if eager else None
+        row["vs_torch_compile"] = rate / compiled if compiled else None
+
+
+def machine_info(args: argparse.Namespace, torch_reason: str, torch_device: str | None):
+    """Describe the machine, the software and the settings of this run.
+
+    Args:
+        args: parsed command line.
+        torch_reason: why PyTorch is not measured ("" when it is).
+        torch_device: the torch device used, if any.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+        >>> info = machine_info(parse_args([]), "", "cpu")  # doctest: +SKIP
+
+    """
+    import flax
+    import jaxlib
+    import optax
+
+    device = jax.devices()[0]
+    info: dict[str, Any] = {
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "host_cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "load_average_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "jax_backend": jax.default_backend(),
+        "jax_device": f"{device.platform}: {device.device_kind}",
+        "jax_device_count": jax.device_count(),
+        "dtype": args.dtype,
+        "torch": None,
+        "torch_device": torch_device,
+        "torch_threads": None,
+        "torch_note": torch_reason or None,
+    }
+    if "torch" in sys.modules and not torch_reason:
+        torch = sys.modules["torch"]
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}" if value >= 10 else f"{value:.{digits + 1}f}"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Render the records as one Markdown table per (arch, batch, dtype).
+
+    Args:
+        rows: records of ``run_benchmark``.
+
+    Returns:
+        The tables as text (Markdown, readable in a terminal).
+
+    Example:
+        >>> format_table([])
+        ''
+
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["arch"], row["batch"], row["dtype"]), []).append(row)
+    out = []
+    for (arch, batch, dtype), group in groups.items():
+        loads = [r["load_average"] for r in group if r.get("load_average")]
+        load = f", 1-min load {loads[0]:.2f}" if loads else ""
+        out.append(f"\n### {ARCHS[arch].name}, batch {batch}, {dtype}{load}\n")
+        out.append(
+            "| form | upsample | it/s median | min–max | ms/it | first call s | GFLOP/s "
+            "| × torch eager | × torch.compile |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for r in group:
+            if r["status"] != "ok":
+                out.append(f"| {r['label']} | | n/a | {r['reason']} | | | | | |")
+                continue
+            label = r["label"]
+            if r.get("loop") and r["form"] == "fit_auto":
+                label += f" (→ {r['loop']})"
+            if r.get("steps_per_call"):
+                label += (
+                    f", {r['steps_per_call']}/chunk, +{1e3 * r['fit_call_overhead_s']:.0f} ms"
+                    " per fit call"
+                )
+            ips = r["it_per_s"]
+            ratio_e, ratio_c = r.get("vs_torch_eager"), r.get("vs_torch_compile")
+            out.append(
+                f"| {label} | {r.get('upsample') or ''} | {_fmt(ips['median'])} "
+                f"| {_fmt(ips['min'])}–{_fmt(ips['max'])} | {_fmt(r['ms_per_it']['median'], 2)} "
+                f"| {r['first_call_s']:.2f}{' (reused)' if r.get('compiled_earlier') else ''} "
+                f"| {_fmt(r.get('gflop_per_s'))} "
+                f"| {f'{ratio_e:.2f}×' if ratio_e else '-'} "
+                f"| {f'{ratio_c:.2f}×' if ratio_c else '-'} |"
+            )
+    return "\n".join(out).lstrip("\n")
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Save a bar chart of iterations per second: one panel per (arch, batch, dtype).
+
+    Args:
+        rows: records of ``run_benchmark``.
+        path: PNG file to write.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> plot(rows, Path("step_time.png"))  # doctest: +SKIP
+
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] == "ok" and row["unit"] == "iteration":
+            groups.setdefault((row["arch"], row["batch"], row["dtype"]), []).append(row)
+    fig, axes = plt.subplots(
+        len(groups) or 1,
+        1,
+        figsize=(8, 0.35 * max(len(g) for g in groups.values()) * len(groups) + 1.2 * len(groups))
+        if groups
+        else (8, 2),
+        squeeze=False,
+    )
+    for ax, ((arch, batch, dtype), group) in zip(axes[:, 0], groups.items(), strict=False):
+        labels = [
+            r["label"].replace("jax ", "")
+            + (f" (→ {r['loop']})" if r["form"] == "fit_auto" else "")
+            + (f" [{r['upsample']}]" if r.get("upsample") else "")
+            for r in group
+        ]
+        med = np.array([r["it_per_s"]["median"] for r in group])
+        err = np.array(
+            [
+                [m - r["it_per_s"]["min"], r["it_per_s"]["max"] - m]
+                for m, r in zip(med, group, strict=True)
+            ]
+        ).T
+        colors = ["tab:orange" if r["framework"] == "torch" else "tab:blue" for r in group]
+        ax.barh(range(len(group)), med, xerr=err, color=colors)
+        ax.set_yticks(range(len(group)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("iterations / s (median, min–max)")
+        ax.set_title(f"{ARCHS[arch].name}, batch {batch}, {dtype}", fontsize=9)
+        for i, m in enumerate(med):
+            ax.text(m, i, f" {_fmt(m)}", va="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _select_backend(name: str | None) -> None:
+    if name is None:
+        return
+    platform_name = BACKEND_ALIASES[name]
+    jax.config.update("jax_platforms", platform_name)
+    got = jax.default_backend()
+    if BACKEND_ALIASES.get(got, got) != platform_name:
+        raise ValueError(
+            f"--backend {name} requested but JAX already runs on {got!r}; "
+            f"start a fresh process (or set JAX_PLATFORMS={platform_name})"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring and ``--help``).
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The namespace, with ``--quick`` defaults applied.
+
+    Example:
+        >>> parse_args(["--quick"]).archs
+        ['mlp']
+
+    """
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=None)
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=None)
+    p.add_argument(
+        "--upsample",
+        nargs="+",
+        choices=["auto", "transpose", "subpixel"],
+        default=["transpose", "subpixel"],
+        help="DCGAN upsampling variants to time",
+    )
+    p.add_argument("--forms", nargs="+", choices=JAX_FORMS, default=list(JAX_FORMS))
+    p.add_argument(
+        "--dtype",
+        choices=["f32", "bf16"],
+        default="f32",
+        help="bf16: StepConfig.compute_dtype='bfloat16' / torch.autocast(bfloat16)",
+    )
+    p.add_argument("--width", type=int, default=64, help="DCGAN width (64 = the tutorial)")
+    p.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=None,
+        help="iterations per fit call (default per arch: MLP 50, DCGAN 10)",
+    )
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument(
+        "--target-seconds",
+        type=float,
+        default=None,
+        help="wanted total duration of one form's timed repeats",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=120.0,
+        help="no new repeat of a form starts after this many seconds",
+    )
+    p.add_argument(
+        "--backend",
+        choices=sorted(BACKEND_ALIASES),
+        default=None,
+        help="force the JAX backend (default: whatever JAX picks)",
+    )
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="torch.set_num_threads (default: os.cpu_count())",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="seed MLP, batch 64, short repeats, no torch.compile (< 1 min, 2 CPUs)",
+    )
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--name", default=None, help="file stem (default step_time_<backend>_<dtype>)")
+    p.add_argument("--no-plot", action="store_true")
+    args = p.parse_args(argv)
+    quick = args.quick
+    args.archs = args.archs or (["mlp"] if quick else ["mlp", "dcgan"])
+    args.batch_sizes = args.batch_sizes or ([64] if quick else [64, 256])
+    args.repeats = args.repeats or (3 if quick else 5)
+    args.target_seconds = args.target_seconds or (0.5 if quick else 3.0)
+    args.steps_per_call = args.steps_per_call or (20 if quick else None)
+    args.no_compile = args.no_compile or quick
+    if min(args.batch_sizes) < 1 or args.repeats < 1 or args.width < 1:
+        p.error("--batch-sizes, --repeats and --width must be positive")
+    return args
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every requested measurement and return the JSON-ready report.
+
+    Args:
+        args: from ``parse_args``.
+
+    Returns:
+        ``{"meta": machine_info(...), "results": [record, ...]}``; a record has ``arch``,
+        ``batch``, ``dtype``, ``framework``, ``form``, ``label``, ``unit``, ``status`` and, when
+        measured, ``first_call_s``, ``it_per_s``/``ms_per_it`` (median/min/max), ``repeats``,
+        ``load_average`` and for jaxgan ``flops_per_it``, ``gflop_per_s``, ``vs_torch_eager``,
+        ``vs_torch_compile`` (and ``loop``/``steps_per_call`` for fit).
+
+    Example:
+        >>> report = run_benchmark(parse_args(["--quick", "--no-torch"]))  # doctest: +SKIP
+
+    """
+    _select_backend(args.backend)
+    backend = jax.default_backend()
+    baselines, torch_reason, torch_device = None, "skipped (--no-torch)", None
+    if not args.no_torch:
+        baselines, torch_reason = load_torch_baselines()
+        if baselines is not None:
+            torch_device, torch_reason = torch_device_for(backend, baselines.torch)
+            if torch_device is None:
+                baselines = None
+            else:
+                baselines.torch.set_num_threads(args.threads)
+    meta = machine_info(args, torch_reason, torch_device)
+    rows: list[dict[str, Any]] = []
+    for arch in args.archs:
+        for batch in args.batch_sizes:
+            load = os.getloadavg()[0]
+            variants = args.upsample if ARCHS[arch].has_upsample else ["auto"]
+            for upsample in variants:
+                for row in bench_jax(arch, batch, upsample, args):
+                    rows.append({**row, "load_average": load})
+                    _progress(rows[-1])
+            if baselines is not None:
+                for row in bench_torch(baselines, torch_device, arch, batch, args):
+                    rows.append({**row, "load_average": load})
+                    _progress(rows[-1])
+            else:
+                rows.append({**_na(arch, batch, args.dtype, "torch_eager", torch_reason)})
+    add_ratios(rows)
+    meta["load_average_end"] = list(os.getloadavg())
+    return {"meta": meta, "results": rows}
+
+
+def _progress(row: dict[str, Any]) -> None:
+    if row["status"] == "ok":
+        msg = f"{row['it_per_s']['median']:.2f} it/s, first call {row['first_call_s']:.2f} s"
+    else:
+        msg = f"n/a ({row['reason']})"
+    up = f" [{row['upsample']}]" if row.get("upsample") else ""
+    print(f"  {row['arch']} b{row['batch']} {row['label']}{up}: {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark from the command line; print the table, write JSON and PNG.
+
+    Args:
+        argv: arguments (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The report dict, with the written paths under ``"files"``.
+
+    Example:
+        >>> report = main(["--quick", "--out-dir", "/tmp/bench"])  # doctest: +SKIP
+
+    """
+    args = parse_args(argv)
+    report = run_benchmark(args)
+    meta = report["meta"]
+    print(
+        f"{meta['jax_device']} | {meta['host_cpu']} × {meta['cpu_count']} | jax {meta['jax']} "
+        f"| flax {meta['flax']} | torch {meta['torch'] or 'n/a'} "
+        f"({meta['torch_threads'] or '-'} threads) | {meta['date_utc']} "
+        f"| load {meta['load_average_start'][0]:.2f} → {meta['load_average_end'][0]:.2f}"
+    )
+    print(format_table(report["results"]))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = args.name or f"step_time_{meta['jax_backend']}_{args.dtype}" + (
+        "_quick" if args.quick else ""
+    )
+    json_path = args.out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(report, indent=1) + "\n")
+    report["files"] = {"json": str(json_path)}
+    if not args.no_plot:
+        report["files"]["png"] = str(plot(report["results"], args.out_dir / f"{stem}.png"))
+    print(f"wrote {', '.join(report['files'].values())}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

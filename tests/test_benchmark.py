@@ -1,0 +1,125 @@
+"""Smoke test of benchmarks/step_time.py --quick: structure of its outputs, never its speed."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "step_time.py"
+JAX_FORMS = {"fused", "d_step", "g_step", "two_jits", "fit_auto", "fit_scan", "fit_python"}
+
+
+@pytest.fixture(scope="module")
+def step_time():
+    spec = importlib.util.spec_from_file_location("jaxgan_bench_step_time", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def torch_importable():
+    return importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture(scope="module")
+def quick_report(step_time, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return step_time.main(["--quick", "--out-dir", str(out)]), out
+
+
+def test_quick_run_times_every_jax_form_with_stats_and_flops(quick_report):
+    report, _ = quick_report
+    jax_rows = {r["form"]: r for r in report["results"] if r["framework"] == "jax"}
+    assert set(jax_rows) == JAX_FORMS
+    for row in jax_rows.values():
+        assert (row["arch"], row["batch"], row["dtype"], row["status"]) == ("mlp", 64, "f32", "ok")
+        ips, ms = row["it_per_s"], row["ms_per_it"]
+        assert 0 < ips["min"] <= ips["median"] <= ips["max"]
+        assert ms["median"] == pytest.approx(1e3 / ips["median"], rel=0.5)
+        assert row["first_call_s"] > 0 and row["repeats"] >= 1
+        assert row["flops_per_it"] > 0 and row["gflop_per_s"] > 0  # XLA:CPU cost analysis
+        assert row["load_average"] >= 0
+    assert jax_rows["fit_auto"]["loop"] in ("scan", "python")
+    assert jax_rows["fit_python"]["loop"] == "python"
+    assert jax_rows["fit_scan"]["steps_per_call"] == 20
+    assert jax_rows["fit_scan"]["fit_call_overhead_s"] >= 0
+    # the fused step does the work of d_step + g_step: same FLOPs up to rounding
+    fused, two = jax_rows["fused"]["flops_per_it"], jax_rows["two_jits"]["flops_per_it"]
+    assert fused == pytest.approx(two, rel=0.05)
+    meta = report["meta"]
+    for key in ("date_utc", "host_cpu", "jax", "jaxlib", "flax", "jax_device", "jax_backend"):
+        assert meta[key], key
+    assert len(meta["load_average_start"]) == 3 and len(meta["load_average_end"]) == 3
+
+
+def test_quick_run_compares_with_pytorch_or_says_why_not(quick_report):
+    report, _ = quick_report
+    torch_rows = {r["form"]: r for r in report["results"] if r["framework"] == "torch"}
+    fused = next(r for r in report["results"] if r["form"] == "fused")
+    if torch_importable():
+        assert torch_rows["torch_eager"]["status"] == "ok"
+        assert {"torch_eager_d", "torch_eager_g"} <= set(torch_rows)
+        assert torch_rows["torch_compile"]["status"] == "n/a"
+        assert "no-compile" in torch_rows["torch_compile"]["reason"]
+        ratio = fused["it_per_s"]["median"] / torch_rows["torch_eager"]["it_per_s"]["median"]
+        assert fused["vs_torch_eager"] == pytest.approx(ratio)
+        assert report["meta"]["torch_threads"] >= 1
+    else:
+        assert torch_rows["torch_eager"]["status"] == "n/a"
+        assert "not installed" in torch_rows["torch_eager"]["reason"]
+        assert fused["vs_torch_eager"] is None
+
+
+def test_quick_run_writes_json_png_and_a_table(quick_report, step_time, capsys):
+    report, out = quick_report
+    files = report["files"]
+    assert Path(files["json"]).parent == out
+    saved = json.loads(Path(files["json"]).read_text())
+    assert saved["results"] == json.loads(json.dumps(report["results"]))
+    assert Path(files["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = step_time.format_table(report["results"])
+    assert "| form |" in table and "× torch eager" in table
+    assert table.count("\n| jax ") == len(JAX_FORMS)
+
+
+def test_missing_torch_is_reported_not_raised(step_time, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    module, reason = step_time.load_torch_baselines()
+    assert module is None and "not installed" in reason and "jaxgan[torch]" in reason
+
+
+def test_ratios_match_like_with_like(step_time):
+    def row(framework, form, rate, dtype="f32"):
+        return {
+            "arch": "mlp",
+            "batch": 64,
+            "dtype": dtype,
+            "framework": framework,
+            "form": form,
+            "status": "ok",
+            "it_per_s": {"median": rate},
+        }
+
+    rows = [
+        row("torch", "torch_eager", 100.0),
+        row("torch", "torch_eager_d", 400.0),
+        row("torch", "torch_compile", 50.0),
+        row("jax", "fused", 300.0),
+        row("jax", "d_step", 200.0),
+        row("jax", "fused", 300.0, dtype="bf16"),
+    ]
+    step_time.add_ratios(rows)
+    assert (rows[3]["vs_torch_eager"], rows[3]["vs_torch_compile"]) == (3.0, 6.0)
+    assert (rows[4]["vs_torch_eager"], rows[4]["vs_torch_compile"]) == (0.5, None)
+    assert rows[5]["vs_torch_eager"] is None  # no bf16 PyTorch row to compare with
+
+
+def test_measure_reports_first_call_apart_and_every_repeat(step_time):
+    calls = []
+    timing = step_time.measure(calls.append, repeats=3, warmup=2, target_s=0.0)
+    assert calls == [1, 1, 1, 1, 1, 1]  # first call, 2 warm-up calls, 3 repeats of 1 call
+    assert len(timing.seconds_per_iteration) == 3 and timing.first_call_s >= 0
