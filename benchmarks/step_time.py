@@ -735,11 +735,18 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
 
 
 def _select_backend(name: str | None) -> None:
+    """Make ``name`` JAX's backend, or raise a one-line ``ValueError`` saying why not."""
     if name is None:
         return
     platform_name = BACKEND_ALIASES[name]
     jax.config.update("jax_platforms", platform_name)
-    got = jax.default_backend()
+    try:
+        got = jax.default_backend()
+    except (RuntimeError, AssertionError) as err:
+        raise ValueError(
+            f"--backend {name}: JAX cannot start a {platform_name!r} backend here "
+            f"({type(err).__name__}); install the matching jax plugin or drop --backend"
+        ) from None
     if BACKEND_ALIASES.get(got, got) != platform_name:
         raise ValueError(
             f"--backend {name} requested but JAX already runs on {got!r}; "
@@ -929,4 +936,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as err:
+        sys.exit(f"error: {err}")
