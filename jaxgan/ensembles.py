@@ -56,6 +56,7 @@ from jaxgan.loop import (
     as_training_array,
     batch_indices,
     choose_loop,
+    run_chunks,
 )
 from jaxgan.state import GANState, StepConfig, generate, sample_latent
 from jaxgan.steps import train_update
@@ -692,53 +693,32 @@ def fit_ensemble(
     if loop not in ("scan", "python"):
         raise ValueError(f"loop must be 'auto', 'scan' or 'python', got {loop!r}")
     n_critic = stacked.config.n_critic
-    start = int(counters[0])
-    history: dict[str, list[np.ndarray]] = {}
-    pending = None
+    num_examples = jax.tree.leaves(data)[0].shape[0]
 
-    def collect(done):
-        end, metrics = done
-        host = {name: np.asarray(value) for name, value in metrics.items()}
-        for name, value in host.items():
-            history.setdefault(name, []).append(value)
-        count = len(next(iter(host.values())))
-        history.setdefault("step", []).append(np.arange(end - count + 1, end + 1))
-        if on_chunk is not None:
-            on_chunk(end, host)
-
-    done_steps = 0
-    while done_steps < steps:
-        count = min(steps_per_call, steps - done_steps)
-        first_slot = jnp.asarray((start + done_steps) * n_critic, jnp.int32)
+    def chunk_indices(first_slot: Array) -> Array:
         indices = _chunk_indices(
             keys,
             data_key,
             first_slot,
             num_slots=steps_per_call * n_critic,
-            num_examples=jax.tree.leaves(data)[0].shape[0],
+            num_examples=num_examples,
             batch_size=batch_size,
         )
         # (steps_per_call, [N,] n_critic, B): iteration t reads slots t·n_critic ... +n_critic−1
-        indices = jnp.moveaxis(
-            indices.reshape((steps_per_call, n_critic, *indices.shape[1:])), 1, -2
-        )
-        if loop == "scan":
-            active = jnp.arange(steps_per_call) < count
-            stacked, metrics = _scan_chunk(stacked, data, indices, active, keys)
-            metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
-        else:
-            per_step = []
-            for i in range(count):
-                stacked, m = _python_step(stacked, data, indices, jnp.int32(i), keys)
-                per_step.append(m)
-            metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
-        done_steps += count
-        if pending is not None:
-            collect(pending)
-        pending = (start + done_steps, metrics)
-    if pending is not None:
-        collect(pending)
-    return stacked, {name: np.concatenate(parts) for name, parts in history.items()}
+        return jnp.moveaxis(indices.reshape((steps_per_call, n_critic, *indices.shape[1:])), 1, -2)
+
+    return run_chunks(
+        stacked,
+        steps=steps,
+        steps_per_call=steps_per_call,
+        start=int(counters[0]),
+        n_critic=n_critic,
+        loop=loop,
+        chunk_indices=chunk_indices,
+        scan_chunk=lambda s, idx, active: _scan_chunk(s, data, idx, active, keys),
+        python_step=lambda s, idx, i: _python_step(s, data, idx, i, keys),
+        on_chunk=on_chunk,
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation

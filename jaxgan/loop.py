@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -296,7 +296,69 @@ def fit(
         state, data, key = plan.place_state(state), plan.place_data(data), plan.replicate(key)
     n_critic = state.config.n_critic
     data_key = jax.random.fold_in(key, _DATA_STREAM)
-    start = int(state.step)
+    num_examples = jax.tree.leaves(data)[0].shape[0]
+
+    def chunk_indices(first_slot: Array) -> Array:
+        return batch_indices(
+            data_key,
+            first_slot,
+            num_slots=steps_per_call * n_critic,
+            num_examples=num_examples,
+            batch_size=batch_size,
+        ).reshape((steps_per_call, n_critic, batch_size))
+
+    return run_chunks(
+        state,
+        steps=steps,
+        steps_per_call=steps_per_call,
+        start=int(state.step),
+        n_critic=n_critic,
+        loop=loop,
+        chunk_indices=chunk_indices,
+        scan_chunk=lambda s, idx, active: _scan_chunk(s, data, idx, active, key, plan=plan),
+        python_step=lambda s, idx, i: _python_step(s, data, idx, i, key, plan=plan),
+        on_chunk=on_chunk,
+    )
+
+
+def run_chunks(
+    state: Any,
+    *,
+    steps: int,
+    steps_per_call: int,
+    start: int,
+    n_critic: int,
+    loop: Literal["scan", "python"],
+    chunk_indices: Callable[[Array], Array],
+    scan_chunk: Callable[[Any, Array, Array], tuple[Any, dict[str, Array]]],
+    python_step: Callable[[Any, Array, Array], tuple[Any, dict[str, Array]]],
+    on_chunk: Callable[[int, History], None] | None = None,
+) -> tuple[Any, History]:
+    """Drive training chunk by chunk: the host loop shared by ``fit`` and ``fit_ensemble``.
+
+    Each chunk reads ``chunk_indices(first_slot)`` (leading axis ``steps_per_call``) and runs
+    either ``scan_chunk(state, indices, active)`` once or ``python_step(state, indices, i)`` per
+    iteration. A chunk's metrics are fetched to the host only after the next chunk has been
+    dispatched, so the device never waits for the host.
+
+    Args:
+        state: the (single or stacked) state; donated to the chunk functions.
+        steps: iterations to run.
+        steps_per_call: iterations per chunk (the compiled chunk length).
+        start: the state's step before training.
+        n_critic: batch slots per iteration.
+        loop: ``"scan"`` or ``"python"``.
+        chunk_indices: first batch slot (int32) → index block of the chunk.
+        scan_chunk: runs a whole chunk; iterations with ``active=False`` are skipped.
+        python_step: runs iteration ``i`` of the chunk.
+        on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)``.
+
+    Returns:
+        ``(state, history)``: each metric (and ``"step"``) concatenated over iterations.
+
+    Example:
+        >>> state, history = run_chunks(state, steps=10, ...)  # doctest: +SKIP
+    """
     pending: tuple[int, dict[str, Array]] | None = None
     history: dict[str, list[np.ndarray]] = {}
 
@@ -313,22 +375,15 @@ def fit(
     done_steps = 0
     while done_steps < steps:
         count = min(steps_per_call, steps - done_steps)
-        first_slot = jnp.asarray((start + done_steps) * n_critic, jnp.int32)
-        indices = batch_indices(
-            data_key,
-            first_slot,
-            num_slots=steps_per_call * n_critic,
-            num_examples=jax.tree.leaves(data)[0].shape[0],
-            batch_size=batch_size,
-        ).reshape((steps_per_call, n_critic, batch_size))
+        indices = chunk_indices(jnp.asarray((start + done_steps) * n_critic, jnp.int32))
         if loop == "scan":
             active = jnp.arange(steps_per_call) < count
-            state, metrics = _scan_chunk(state, data, indices, active, key, plan=plan)
+            state, metrics = scan_chunk(state, indices, active)
             metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
         else:
             per_step = []
             for i in range(count):
-                state, m = _python_step(state, data, indices, jnp.int32(i), key, plan=plan)
+                state, m = python_step(state, indices, jnp.int32(i))
                 per_step.append(m)
             metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
         done_steps += count
