@@ -211,10 +211,11 @@ class SpectralNorm(nnx.Module):
         """Apply the wrapped layer with its spectrally normalised weight."""
         weight, sigma, u = self.normalised_weight()
         if not self.use_running_average:
-            self.u[...] = u.astype(self.u.dtype)
-            self.sigma[...] = sigma.astype(self.sigma.dtype)
+            # whole-value assignment: `[...] =` traces a scatter per call (3× slower SNGAN traces)
+            self.u.value = u.astype(self.u.dtype)
+            self.sigma.value = sigma.astype(self.sigma.dtype)
         layer = nnx.merge(*nnx.split(self.layer), copy=True)
-        getattr(layer, self.weight_name)[...] = weight
+        getattr(layer, self.weight_name).value = weight
         return layer(x)
 
 
