@@ -6,6 +6,7 @@ Run from the repository root:
     python benchmarks/step_time.py                         # MLP + DCGAN, batch 64 and 256
     python benchmarks/step_time.py --dtype bf16 --archs mlp
     python benchmarks/step_time.py --backend cpu --no-compile --batch-sizes 64
+    python benchmarks/step_time.py --archs sn-resnet --quick --forms fused   # SNGAN CIFAR, slow
 
 For every (architecture, batch size[, DCGAN upsampling]) it times, each from a fresh state:
 ``train_step`` (one fused D+G iteration), ``d_step`` and ``g_step`` alone and alternated
@@ -73,6 +74,11 @@ class Arch:
         image_shape: (H, W, C) of the data.
         steps_per_call: default iterations per ``fit`` call (scan length).
         has_upsample: whether the ``--upsample`` variants apply.
+        loss: the GAN loss of the setup.
+        n_critic: D updates per iteration (each on its own batch; the fused step and the fit
+            loops do all of them, the "2 jits" form runs ``d_step`` this many times).
+        default_width: ``--width`` when not given (the width passed to the factories).
+        torch_twin: whether benchmarks/torch_baselines.py has a PyTorch twin of it.
 
     """
 
@@ -82,6 +88,10 @@ class Arch:
     image_shape: tuple[int, int, int]
     steps_per_call: int
     has_upsample: bool
+    loss: str = "non_saturating"
+    n_critic: int = 1
+    default_width: int = 64
+    torch_twin: bool = True
 
 
 ARCHS = {
@@ -103,8 +113,22 @@ ARCHS = {
         steps_per_call=10,
         has_upsample=True,
     ),
+    # SNGAN's CIFAR-10 setup (presets/sngan_cifar10.py): G blocks of 2·width channels (256),
+    # D blocks of width (128), z 128, hinge loss, 5 D updates per G update. Its Adam is
+    # (2e-4, 0, 0.9); the shared benchmark optimiser (2e-4, 0.5, 0.999) costs the same.
+    "sn-resnet": Arch(
+        "SN-ResNet 32x32 (SNGAN CIFAR, hinge, n_critic 5)",
+        lambda upsample, width, rngs: models.ResNetGenerator(128, width=2 * width, rngs=rngs),
+        lambda width, rngs: models.ResNetDiscriminator(width=width, rngs=rngs),
+        (32, 32, 3),
+        steps_per_call=5,
+        has_upsample=False,
+        loss="hinge",
+        n_critic=5,
+        default_width=128,
+        torch_twin=False,
+    ),
 }
-# SN-ResNet 32x32 goes here once jaxgan.models has it (one entry; the torch twin is optional).
 
 
 @dataclasses.dataclass
@@ -231,6 +255,8 @@ def _new_state(arch: Arch, upsample: str, width: int, dtype: str, tx: Any, seed:
         g_optimizer=tx,
         d_optimizer=tx,
         compute_dtype=compute_dtype,
+        loss=arch.loss,
+        n_critic=arch.n_critic,
     )
 
 
@@ -313,27 +339,30 @@ def bench_jax(
 
     """
     arch = ARCHS[arch_name]
+    width = args.width or arch.default_width
     key = jax.random.key(0)
     per_call = args.steps_per_call or arch.steps_per_call
-    examples = max(4 * batch_size, 1024)
+    examples = max(4 * batch_size * arch.n_critic, 1024)
     data = jax.random.uniform(
         jax.random.key(1), (examples, *arch.image_shape), minval=-1.0, maxval=1.0
     )
     batch = data[:batch_size]
-    jax.block_until_ready(batch)
+    iteration_batch = data[: batch_size * arch.n_critic]  # n_critic D batches of batch_size
+    jax.block_until_ready(iteration_batch)
     tx = jaxgan.default_optimizer()  # Adam(2e-4, b1=0.5, b2=0.999)
+    two_jits = [jaxgan.d_step] * arch.n_critic + [jaxgan.g_step]
     runners = {
-        "fused": lambda s: _step_runner([jaxgan.train_step], s, batch, key),
+        "fused": lambda s: _step_runner([jaxgan.train_step], s, iteration_batch, key),
         "d_step": lambda s: _step_runner([jaxgan.d_step], s, batch, key),
         "g_step": lambda s: _step_runner([jaxgan.g_step], s, batch, key),
-        "two_jits": lambda s: _step_runner([jaxgan.d_step, jaxgan.g_step], s, batch, key),
+        "two_jits": lambda s: _step_runner(two_jits, s, batch, key),
         "fit_auto": lambda s: _fit_runner(s, data, batch_size, "auto", per_call),
         "fit_scan": lambda s: _fit_runner(s, data, batch_size, "scan", per_call),
         "fit_python": lambda s: _fit_runner(s, data, batch_size, "python", per_call),
     }
     rows = []
     for form in (f for f in JAX_FORMS if f in args.forms):
-        run = runners[form](_new_state(arch, upsample, args.width, args.dtype, tx))
+        run = runners[form](_new_state(arch, upsample, width, args.dtype, tx))
         fit_form = form.startswith("fit_")
         timing = measure(
             run,
@@ -343,7 +372,12 @@ def bench_jax(
             target_s=args.target_seconds,
             max_s=args.max_seconds,
         )
-        extra: dict[str, Any] = {"upsample": upsample if arch.has_upsample else None}
+        extra: dict[str, Any] = {
+            "upsample": upsample if arch.has_upsample else None,
+            "width": width if arch_name != "mlp" else None,
+            "loss": arch.loss,
+            "n_critic": arch.n_critic,
+        }
         if fit_form:
             # steady state of the loop: the fixed cost of each fit call (validation, loop
             # choice) is measured apart and taken out; it is reported in its own field
@@ -361,13 +395,13 @@ def bench_jax(
             )
         rows.append({**_record(arch_name, batch_size, args.dtype, "jax", form, timing), **extra})
     # after the timings, so that no first call above found its trace already cached
-    probe = _new_state(arch, upsample, args.width, args.dtype, tx)
+    probe = _new_state(arch, upsample, width, args.dtype, tx)
     d, g = _flops(jaxgan.d_step, probe, batch, key), _flops(jaxgan.g_step, probe, batch, key)
     flops = {
         "d_step": d,
         "g_step": g,
-        "two_jits": d + g if d and g else None,
-        "fused": _flops(jaxgan.train_step, probe, batch, key),
+        "two_jits": arch.n_critic * d + g if d and g else None,
+        "fused": _flops(jaxgan.train_step, probe, iteration_batch, key),
     }
     chosen = jaxgan.choose_loop(probe, data, batch_size)
     programs = {"fused": {"fused"}, "d_step": {"d"}, "g_step": {"g"}, "two_jits": {"d", "g"}}
@@ -502,7 +536,8 @@ def bench_torch(
         "max_s": args.max_seconds,
     }
     rows = []
-    eager = baselines.make_gan(arch, device=device, width=args.width, bf16=bf16)
+    width = args.width or ARCHS[arch].default_width
+    eager = baselines.make_gan(arch, device=device, width=width, bf16=bf16)
     for form, step in (
         ("torch_eager", lambda: eager.iteration(real)),
         ("torch_eager_d", lambda: eager.d_step(real)),
@@ -515,7 +550,7 @@ def bench_torch(
         return rows
     try:
         compiled = baselines.make_gan(
-            arch, device=device, width=args.width, bf16=bf16, compile_models=True
+            arch, device=device, width=width, bf16=bf16, compile_models=True
         )
         timing = measure(runner(lambda: compiled.iteration(real)), **opts)
     except Exception as err:  # torch.compile failures are reported, not fatal
@@ -785,12 +820,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="f32",
         help="bf16: StepConfig.compute_dtype='bfloat16' / torch.autocast(bfloat16)",
     )
-    p.add_argument("--width", type=int, default=64, help="DCGAN width (64 = the tutorial)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="model width (default per arch: DCGAN 64 = the tutorial; SN-ResNet 128 = D "
+        "channels, G gets twice as many, as in SNGAN)",
+    )
     p.add_argument(
         "--steps-per-call",
         type=int,
         default=None,
-        help="iterations per fit call (default per arch: MLP 50, DCGAN 10)",
+        help="iterations per fit call (default per arch: MLP 50, DCGAN 10, SN-ResNet 5)",
     )
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--warmup", type=int, default=1)
@@ -836,7 +877,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.target_seconds = args.target_seconds or (0.5 if quick else 3.0)
     args.steps_per_call = args.steps_per_call or (20 if quick else None)
     args.no_compile = args.no_compile or quick
-    if min(args.batch_sizes) < 1 or args.repeats < 1 or args.width < 1:
+    if min(args.batch_sizes) < 1 or args.repeats < 1 or (args.width or 1) < 1:
         p.error("--batch-sizes, --repeats and --width must be positive")
     return args
 
@@ -879,12 +920,15 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 for row in bench_jax(arch, batch, upsample, args):
                     rows.append({**row, "load_average": load})
                     _progress(rows[-1])
-            if baselines is not None:
+            if baselines is not None and ARCHS[arch].torch_twin:
                 for row in bench_torch(baselines, torch_device, arch, batch, args):
                     rows.append({**row, "load_average": load})
                     _progress(rows[-1])
             else:
-                rows.append({**_na(arch, batch, args.dtype, "torch_eager", torch_reason)})
+                reason = torch_reason
+                if not ARCHS[arch].torch_twin:
+                    reason = "no PyTorch twin of this architecture in torch_baselines.py"
+                rows.append({**_na(arch, batch, args.dtype, "torch_eager", reason)})
     add_ratios(rows)
     meta["load_average_end"] = list(os.getloadavg())
     return {"meta": meta, "results": rows}

@@ -36,7 +36,8 @@ def _presets_epilog() -> str:
     for name in cfg.preset_names():
         c = cfg.load_preset(name)
         length = f"{c.epochs:g} epochs" if c.epochs is not None else f"{c.steps} steps"
-        lines.append(f"  {name:<14} {c.model} on {c.data}, {length}, batch {c.batch_size}")
+        model = f"conditional {c.model}" if c.conditional else c.model
+        lines.append(f"  {name:<16} {model} on {c.data}, {length}, batch {c.batch_size}")
     return "\n".join(lines)
 
 
@@ -67,6 +68,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
             "  jaxgan train\n"
             "  jaxgan train --preset ring8 --steps 20000 --out runs/ring8\n"
             "  jaxgan train --preset dcgan-mnist --data idx:/data/mnist --set width=32\n"
+            "  jaxgan train --preset cgan-pd-cifar10 --data idx:/data/cifar10-idx  # labelled\n"
             "  jaxgan train --resume --out runs/ring8 --steps 40000\n\n"
             f"{_presets_epilog()}\n\n{_fields_epilog()}"
         ),
@@ -159,7 +161,8 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         help="write a grid of samples from a run's checkpoint",
         description=textwrap.fill(
             "Load a run's checkpoint and write n generated samples as one PNG grid "
-            "(for 2-D data: a scatter plot over the real data).",
+            "(for 2-D data: a scatter plot over the real data; for a conditional run: one "
+            "class per row).",
             88,
         ),
         epilog="example:\n  jaxgan sample --run runs/seed-mlp-20250101-120000 -n 64 --out grid.png",

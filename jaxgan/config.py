@@ -26,15 +26,22 @@ from typing import Any
 from jaxgan.augment import parse_policy
 from jaxgan.losses import LOSSES
 
-MODELS = ("mlp", "dcgan", "toy")
+MODELS = ("mlp", "dcgan", "toy", "resnet")
 """Model families a config can name (see ``jaxgan.run.build_models``)."""
 
 MODEL_FIELDS: dict[str, frozenset[str]] = {
     "mlp": frozenset({"g_hidden", "d_hidden", "g_dropout", "d_dropout"}),
     "dcgan": frozenset({"width", "kernel_size", "upsample", "d_dropout"}),
     "toy": frozenset({"g_hidden", "d_hidden", "g_depth", "d_depth", "maxout_pieces", "batch_norm"}),
+    "resnet": frozenset({"width", "d_width"}),
 }
 """The architecture fields each model family reads; the others are ignored by it."""
+
+CONDITIONAL_MODELS = ("resnet",)
+"""Model families that can condition on class labels (``conditional=True``)."""
+
+RESNET_IMAGE_SIZE = (32, 32)
+"""Height and width the SN-ResNet family makes (SNGAN's CIFAR-10 architecture)."""
 
 RESUMABLE_FIELDS = frozenset(
     {
@@ -79,6 +86,11 @@ class TrainConfig:
     # data
     data: str = _field("fashion_mnist_sample", "dataset name for jaxgan.data.load")
     data_limit: int | None = _field(None, "use only the first N training examples (None: all)")
+    data_split: str = _field(
+        "train",
+        "split trained on (stacked_mnist from the 10k MNIST test digits: test); evaluation "
+        "compares with the same split",
+    )
     image_shape: tuple[int, ...] | None = _field(
         (28, 28, 1), "shape of one example the model makes, e.g. 28,28,1 or 2 (None: from data)"
     )
@@ -89,13 +101,24 @@ class TrainConfig:
     d_hidden: int = _field(128, "discriminator hidden width (mlp, toy)")
     g_dropout: float = _field(0.3, "generator dropout rate (mlp)")
     d_dropout: float = _field(0.0, "discriminator dropout rate (mlp, dcgan)")
-    width: int = _field(64, "channels of the last G / first D convolution (dcgan)")
+    width: int = _field(
+        64, "channels of the last G / first D convolution (dcgan); of every G block (resnet)"
+    )
+    d_width: int | None = _field(None, "channels of every D block (resnet; None: width)")
     kernel_size: int = _field(5, "convolution kernel size (dcgan)")
     upsample: str = _field("auto", "G up-sampling: auto, transpose or subpixel (dcgan)")
     g_depth: int = _field(4, "generator hidden layers (toy)")
     d_depth: int = _field(3, "discriminator maxout layers (toy)")
     maxout_pieces: int = _field(5, "pieces per maxout unit (toy)")
     batch_norm: bool = _field(True, "BatchNorm in the generator (toy)")
+    conditional: bool = _field(
+        False,
+        "class-conditional GAN on the data's labels: conditional BatchNorm in G, projection D "
+        f"({', '.join(CONDITIONAL_MODELS)})",
+    )
+    num_classes: int | None = _field(
+        None, "classes of a conditional run (None: from the training data's labels)"
+    )
     # game
     loss: str = _field("non_saturating", f"GAN loss: {', '.join(LOSSES)}")
     n_critic: int = _field(1, "discriminator updates per generator update")
@@ -110,6 +133,10 @@ class TrainConfig:
     d_lr: float | None = _field(None, "Adam learning rate of D (None: same as lr)")
     b1: float = _field(0.5, "Adam beta1")
     b2: float = _field(0.999, "Adam beta2")
+    lr_schedule: str = _field(
+        "constant",
+        "constant, or linear: both players' updates shrink linearly to 0 over the run's steps",
+    )
     # schedule
     steps: int = _field(10_000, "training iterations (one G update each)")
     epochs: float | None = _field(None, "train this many passes over the data instead of steps")
@@ -521,6 +548,33 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_model_family(c: TrainConfig) -> None:
+    """Check what a model family can make: image sizes and class conditioning."""
+    _require(c.d_width is None or c.d_width >= 1, f"d_width must be ≥ 1 or none, got {c.d_width}")
+    if c.model == "resnet" and c.image_shape is not None and len(c.image_shape) == 3:
+        size = "×".join(map(str, RESNET_IMAGE_SIZE))
+        _require(
+            tuple(c.image_shape[:2]) == RESNET_IMAGE_SIZE,
+            f"model 'resnet' makes {size} images, got image_shape {c.image_shape}; "
+            f"use {size} data such as cifar10 or another model",
+        )
+    if c.conditional:
+        _require(
+            c.model in CONDITIONAL_MODELS,
+            f"conditional=true needs a model that takes labels ({', '.join(CONDITIONAL_MODELS)}), "
+            f"not {c.model!r}; set model=resnet or conditional=false",
+        )
+        _require(c.pack == 1, "packing (pack > 1) cannot be combined with conditional=true")
+    _require(
+        c.num_classes is None or c.conditional,
+        "num_classes applies only to conditional runs; set conditional=true or num_classes=none",
+    )
+    _require(
+        c.num_classes is None or c.num_classes >= 2,
+        f"num_classes must be ≥ 2 or none, got {c.num_classes}",
+    )
+
+
 def _check_values(c: TrainConfig) -> None:
     _require(
         bool(c.name) and "/" not in c.name and "\\" not in c.name and not c.name.startswith("."),
@@ -560,6 +614,7 @@ def _check_values(c: TrainConfig) -> None:
                 len(c.image_shape) == 3,
                 f"model {c.model!r} makes images: image_shape must be H,W,C, got {c.image_shape}",
             )
+    _check_model_family(c)
     positive = (
         "latent_dim",
         "g_hidden",
@@ -604,6 +659,18 @@ def _check_values(c: TrainConfig) -> None:
         raise ConfigError(str(err)) from None
     _require(not (policy and c.is_points), "augment (DiffAugment) works on images, not points")
     _require(c.epochs is None or c.epochs > 0, f"epochs must be > 0, got {c.epochs}")
+    _require(
+        c.lr_schedule in ("constant", "linear"),
+        f"lr_schedule must be constant or linear, got {c.lr_schedule!r}",
+    )
+    _require(
+        c.lr_schedule == "constant" or c.epochs is None,
+        "lr_schedule=linear decays over steps: give steps (--steps) instead of epochs",
+    )
+    _require(
+        c.data_split in ("train", "test"),
+        f"data_split must be train or test, got {c.data_split!r}",
+    )
     _require(
         c.data_limit is None or c.data_limit >= 1,
         f"data_limit must be ≥ 1 or none, got {c.data_limit}",

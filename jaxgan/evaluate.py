@@ -9,6 +9,9 @@ run's data and names it with every number:
 - 28×28×1 images: FD, KID, precision/recall, density/coverage and classifier statistics in the
   feature space of jaxgan's MNIST or Fashion-MNIST classifier, beside train-vs-test floors at the
   same N (``jaxgan.metrics.evaluate_images``).
+
+A conditional run's generator is given balanced class labels (``generate_samples``). Samples
+come from the EMA weights when the run keeps them (``ema_decay > 0``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import data, metrics, viz
@@ -27,6 +31,7 @@ from jaxgan.run import load_run
 from jaxgan.state import GANState, generate, sample_latent
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
+_generate = jax.jit(generate)
 MIXTURES = {
     "ring8": (data.ring8_modes, data.RING8_SIGMA),
     "grid25": (data.grid25_modes, data.GRID25_SIGMA),
@@ -38,8 +43,11 @@ def generate_samples(
 ) -> np.ndarray:
     """Draw ``num`` generator samples in evaluation mode (EMA weights when kept), in batches.
 
+    A conditional generator gets balanced labels, ``arange(num) % num_classes`` (the uniform
+    class distribution the training step draws fake labels from, without sampling noise).
+
     Args:
-        state: a trained state (unconditional).
+        state: a trained state.
         num: number of samples.
         key: PRNG key of the noise.
         batch_size: samples per compiled call.
@@ -50,15 +58,15 @@ def generate_samples(
     Example:
         >>> fake = generate_samples(state, 2500, jax.random.key(0))  # doctest: +SKIP
     """
-    if state.config.num_classes is not None:
-        raise ValueError("evaluate_run handles unconditional GANs; pass labels to generate()")
-    make = jax.jit(generate)
+    num_classes = state.config.num_classes
     parts = []
     for i, start in enumerate(range(0, num, batch_size)):
-        z = sample_latent(
-            jax.random.fold_in(key, i), min(batch_size, num - start), state.config.latent_dim
-        )
-        parts.append(np.asarray(make(state, z)))
+        size = min(batch_size, num - start)
+        z = sample_latent(jax.random.fold_in(key, i), size, state.config.latent_dim)
+        labels = None
+        if num_classes is not None:
+            labels = jnp.arange(start, start + size, dtype=jnp.int32) % num_classes
+        parts.append(np.asarray(_generate(state, z, labels)))
     return np.concatenate(parts)
 
 
@@ -134,7 +142,7 @@ def evaluate_run(
     key = jax.random.key(seed)
     if config.data in MIXTURES:
         n = num_samples or 2500
-        real = data.load(config.data, "train", limit=max(n, 2500)).x
+        real = data.load(config.data, config.data_split, limit=max(n, 2500)).x
         fake = generate_samples(state, n, key)
         report = _mixture_report(config, fake, real)
         viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=MIXTURES[config.data][0]())
@@ -143,7 +151,7 @@ def evaluate_run(
         fake = generate_samples(state, n, key)
         clf = _classifier_for(config, classifier or "mnist")
         digits = metrics.stacked_mnist_digits(metrics.to_uint8(fake), clf.predict)
-        real = data.load(config.data, "train", limit=n).x
+        real = data.load(config.data, config.data_split, limit=n).x
         floor = metrics.stacked_mnist_modes(metrics.stacked_mnist_digits(real, clf.predict))
         got = metrics.stacked_mnist_modes(digits)
         space = clf.feature_space
@@ -152,7 +160,7 @@ def evaluate_run(
                 "feature_space": space,
                 "N_gen": n,
                 "N_ref": len(real),
-                "reference": f"{config.data} train",
+                "reference": f"{config.data} {config.data_split}",
             },
             "diversity": {
                 "modes": {"value": got["modes"], "floor": floor["modes"], "space": space},
@@ -164,7 +172,7 @@ def evaluate_run(
         clf = _classifier_for(config, classifier)
         test = data.load(config.data, "test")
         n = min(num_samples or 10_000, len(test))
-        train = data.load(config.data, "train", limit=max(n, 10_000))
+        train = data.load(config.data, config.data_split, limit=max(n, 10_000))
         fake = generate_samples(state, n, key)
         report = metrics.evaluate_images(
             fake,
@@ -173,7 +181,7 @@ def evaluate_run(
             feature_space=clf.feature_space,
             probabilities_fn=clf.probabilities,
             name=config.name,
-            reference_split=f"{config.data} train[:{len(train)}]",
+            reference_split=f"{config.data} {config.data_split}[:{len(train)}]",
             floor_real=test.x[:n],
             floor_split=f"{config.data} test[:{n}]",
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -201,14 +203,18 @@ def run_keys(config: TrainConfig) -> RunKeys:
 def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     """Return the generator and discriminator factories (``rngs -> module``) a config names.
 
+    A conditional config (``conditional=True``, ``model="resnet"``) gives SNGAN's generator with
+    conditional BatchNorm and a projection discriminator over ``num_classes`` classes.
+
     Args:
-        config: a config with ``image_shape`` set (``load_training_data`` fills it from data).
+        config: a config with ``image_shape`` set (``load_training_data`` fills it from data),
+            and ``num_classes`` too when it is conditional.
 
     Returns:
         ``(generator_factory, discriminator_factory)`` for ``jaxgan.create_state``.
 
     Raises:
-        ConfigError: ``image_shape`` is unset.
+        ConfigError: ``image_shape`` (or, for a conditional config, ``num_classes``) is unset.
 
     Example:
         >>> g, d = build_models(TrainConfig())
@@ -220,8 +226,17 @@ def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     if shape is None:
         raise ConfigError("image_shape is unset; resolve it from the data with load_training_data")
     c = config
+    num_classes = _num_classes(config)
     # the discriminator judges `pack` samples stacked along the last axis (jaxgan.augment.pack)
     d_shape = (*shape[:-1], shape[-1] * c.pack)
+    if c.model == "resnet":
+        d_width = c.width if c.d_width is None else c.d_width
+        return (
+            lambda rngs: models.ResNetGenerator(
+                c.latent_dim, shape, c.width, num_classes, rngs=rngs
+            ),
+            lambda rngs: models.ResNetDiscriminator(d_shape, d_width, num_classes, rngs=rngs),
+        )
     if c.model == "mlp":
         return (
             lambda rngs: models.MLPGenerator(
@@ -248,6 +263,18 @@ def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     )
 
 
+def _num_classes(config: TrainConfig) -> int | None:
+    """Return the class count the models condition on (None for unconditional configs)."""
+    if not config.conditional:
+        return None
+    if config.num_classes is None:
+        raise ConfigError(
+            "num_classes is unset for a conditional config; resolve it from the data with "
+            "load_training_data or set num_classes"
+        )
+    return config.num_classes
+
+
 def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANState:
     """Build the initial ``GANState`` (models, Adam optimisers, ``StepConfig``) of a config.
 
@@ -271,6 +298,10 @@ def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANS
     elif isinstance(key, int):
         key = jax.random.key(key)
     g_factory, d_factory = build_models(config)
+    # lr_schedule=linear: each optimiser decays over its own number of updates in the run
+    linear = config.lr_schedule == "linear"
+    g_decay = config.steps if linear else None
+    d_decay = config.steps * config.n_critic if linear else None
     step_config = StepConfig(
         loss=config.loss,
         n_critic=config.n_critic,
@@ -281,13 +312,14 @@ def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANS
         ema_decay=config.ema_decay,
         augment=config.augment,
         pack=config.pack,
+        num_classes=_num_classes(config),
     )
     return create_state(
         g_factory,
         d_factory,
         key=key,
-        g_optimizer=default_optimizer(config.lr, config.b1, config.b2),
-        d_optimizer=default_optimizer(config.d_learning_rate, config.b1, config.b2),
+        g_optimizer=default_optimizer(config.lr, config.b1, config.b2, g_decay),
+        d_optimizer=default_optimizer(config.d_learning_rate, config.b1, config.b2, d_decay),
         config=step_config,
     )
 
@@ -296,13 +328,15 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
     """Load the config's training split and check it fits the model's example shape.
 
     Args:
-        config: the config; an unset ``image_shape`` is taken from the data.
+        config: the config; an unset ``image_shape`` is taken from the data, and so is an unset
+            ``num_classes`` of a conditional config (from the labels).
 
     Returns:
-        ``(config with image_shape set, dataset)``.
+        ``(config with image_shape (and num_classes) set, dataset)``.
 
     Raises:
-        ValueError: unknown dataset, or examples whose shape the model cannot make.
+        ValueError: unknown dataset, examples whose shape the model cannot make, or a
+            conditional config whose data has no labels (or more classes than configured).
         FileNotFoundError: the dataset is not available offline.
 
     Example:
@@ -311,7 +345,10 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
         (128, 28, 28, 1)
 
     """
-    dataset = data.load(config.data, "train", limit=config.data_limit)
+    try:
+        dataset = data.load(config.data, config.data_split, limit=config.data_limit)
+    except data.DatasetUnavailableError as err:
+        raise data.DatasetUnavailableError(f"{err}{_unavailable_hint(config.data)}") from None
     if config.image_shape is None:
         config = dataclasses.replace(config, image_shape=dataset.image_shape)
     if dataset.image_shape != config.image_shape:
@@ -321,7 +358,38 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
             f"{config.model} model of {config.name!r} makes {config.image_shape}; choose data "
             f"of that shape or set image_shape={shape} (a {config.model} model must support it)"
         )
+    if config.conditional:
+        config = _with_data_classes(config, dataset)
     return config, dataset
+
+
+def _unavailable_hint(name: str) -> str:
+    """Return what a command-line user can do when a tfds dataset is not here."""
+    if name.startswith(("idx:", "stacked_mnist")):
+        return ""
+    return (
+        "; jaxgan train reads tfds data from $TFDS_DATA_DIR (export it) or IDX files with "
+        "--data idx:<folder>"
+    )
+
+
+def _with_data_classes(config: TrainConfig, dataset: data.Dataset) -> TrainConfig:
+    """Set ``num_classes`` of a conditional config from the labels, checking that they fit."""
+    if dataset.y is None or dataset.num_classes is None:
+        raise ConfigError(
+            f"conditional=true needs labelled data, but dataset {config.data!r} has no labels; "
+            "use labelled data (e.g. an idx folder with train-labels-idx1-ubyte) or set "
+            "conditional=false"
+        )
+    top = int(dataset.y.max()) + 1 if len(dataset.y) else 0
+    if config.num_classes is None:
+        return dataclasses.replace(config, num_classes=max(dataset.num_classes, top))
+    if top > config.num_classes:
+        raise ConfigError(
+            f"dataset {config.data!r} has labels up to {top - 1} but num_classes is "
+            f"{config.num_classes}; set num_classes={top} or num_classes=none (from the data)"
+        )
+    return config
 
 
 # -- the run folder --------------------------------------------------------------------------------
@@ -454,6 +522,8 @@ def _prepare_new_run_folder(out: Path, config: TrainConfig) -> None:
 def _resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
     if given.image_shape is None:
         given = dataclasses.replace(given, image_shape=saved.image_shape)
+    if given.conditional and given.num_classes is None:
+        given = dataclasses.replace(given, num_classes=saved.num_classes)
     changed = {
         k: v for k, v in config_differences(saved, given).items() if k not in RESUMABLE_FIELDS
     }
@@ -462,6 +532,11 @@ def _resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
         raise ConfigError(
             f"a resumed run keeps its config, but {key} is {now!r} here and {was!r} in the run "
             f"folder; only {', '.join(sorted(RESUMABLE_FIELDS))} may change"
+        )
+    if given.lr_schedule == "linear" and given.steps != saved.steps:
+        raise ConfigError(
+            f"lr_schedule=linear fixes the run's length at {saved.steps} steps; resume with "
+            f"--steps {saved.steps}, or start a new run for a different length"
         )
     return given
 
@@ -511,17 +586,75 @@ class _MetricsLog:
         self.file.close()
 
 
+def class_row_labels(num: int, columns: int, num_classes: int) -> np.ndarray:
+    """Labels that give a conditional sample grid one class per row (row index mod classes).
+
+    Args:
+        num: number of samples in the grid.
+        columns: samples per row.
+        num_classes: number of classes.
+
+    Returns:
+        int32 array (num,): sample ``i`` is of class ``(i // columns) % num_classes``.
+
+    Example:
+        >>> class_row_labels(6, 2, 2).tolist()
+        [0, 0, 1, 1, 0, 0]
+
+    """
+    return ((np.arange(num) // columns) % num_classes).astype(np.int32)
+
+
+def grid_layout(config: TrainConfig) -> tuple[int, int]:
+    """Return ``(samples, columns)`` of a run's sample grids.
+
+    Unconditional runs show ``grid_size × grid_size`` samples; conditional runs one class per
+    row, with at least as many rows as classes so that every class appears.
+
+    Args:
+        config: the run's config (``num_classes`` set when conditional).
+
+    Returns:
+        The number of samples and of columns.
+
+    Example:
+        >>> grid_layout(TrainConfig(grid_size=4))
+        (16, 4)
+
+    """
+    rows = config.grid_size
+    if config.conditional and config.num_classes is not None:
+        rows = max(rows, config.num_classes)
+    return rows * config.grid_size, config.grid_size
+
+
+def _generate_batches(
+    state: GANState, z: jax.Array, labels: np.ndarray | None, batch: int = 512
+) -> np.ndarray:
+    """Generate from ``z`` (and labels, for conditional states) in batches; numpy float32."""
+    parts = []
+    for i in range(0, z.shape[0], batch):
+        y = None if labels is None else jnp.asarray(labels[i : i + batch])
+        parts.append(np.asarray(_generate(state, z[i : i + batch], y)))
+    return np.concatenate(parts)
+
+
 def _write_samples(
     config: TrainConfig, state: GANState, fixed_z: jax.Array, real: np.ndarray, path: Path
 ) -> Path:
-    fake = np.asarray(_generate(state, fixed_z))
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
+        fake = _generate_batches(state, fixed_z, None)
         modes = _MIXTURE_MODES.get(config.data)
         return viz.save_scatter(
             fake, real, path, modes=None if modes is None else modes(), title=title
         )
-    return viz.save_image_grid(fake, path, columns=config.grid_size)
+    num, columns = grid_layout(config)
+    labels = None
+    if state.config.num_classes is not None:
+        labels = class_row_labels(num, columns, state.config.num_classes)
+    fake = _generate_batches(state, fixed_z, labels)
+    return viz.save_image_grid(fake, path, columns=columns)
 
 
 def _next_boundary(step: int, config: TrainConfig, total: int) -> int:
@@ -616,7 +749,8 @@ def _data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
 
 def _check_model_output(state: GANState, dataset: data.Dataset) -> None:
     z = jax.ShapeDtypeStruct((1, state.config.latent_dim), np.float32)
-    fake = jax.eval_shape(lambda s, z: generate(s, z), state, z)
+    labels = None if state.config.num_classes is None else jax.ShapeDtypeStruct((1,), np.int32)
+    fake = jax.eval_shape(lambda s, z, y: generate(s, z, y), state, z, labels)
     if tuple(fake.shape[1:]) != dataset.image_shape:
         raise ValueError(
             f"the generator makes examples of shape {tuple(fake.shape[1:])} but dataset "
@@ -665,6 +799,8 @@ def _train_loop(
 ) -> TrainSummary:
     start = step = int(state.step)
     images = data.to_model_input(dataset.x)
+    if state.config.num_classes is not None:  # conditional: fit takes (samples, labels)
+        images = (images, jnp.asarray(dataset.y))
     if plan is not None:
         images = plan.place_data(images)  # placed once, not again for every segment
     best = None
@@ -672,7 +808,7 @@ def _train_loop(
         for row in _read_track(out, step):
             if tracker.improves(row["value"], best):
                 best = row["value"]
-    num_shown = config.scatter_points if config.is_points else config.grid_size**2
+    num_shown = config.scatter_points if config.is_points else grid_layout(config)[0]
     fixed_z = _sample_latent(keys.noise, num_shown, config.latent_dim)
     real_shown = dataset.x[: config.scatter_points] if config.is_points else dataset.x[:0]
     log = _MetricsLog(out / METRICS_FILE, config.log_every, total)
@@ -788,6 +924,8 @@ def sample(
 ) -> Path:
     """Generate ``n`` samples from a run's checkpoint and write a grid (2-D data: a scatter).
 
+    A conditional run's grid shows one class per row (row index mod the number of classes).
+
     Args:
         run_dir: the run folder.
         out: output ``.png`` (default ``<run_dir>/sample.png``).
@@ -807,7 +945,11 @@ def sample(
     config, state, _ = load_run(run_dir, step)
     key = run_keys(config).noise if seed is None else jax.random.key(seed)
     z = _sample_latent(key, n, config.latent_dim)
-    fake = np.concatenate([np.asarray(_generate(state, z[i : i + 512])) for i in range(0, n, 512)])
+    columns = math.ceil(math.sqrt(n))  # the square grid of viz.save_image_grid
+    labels = None
+    if state.config.num_classes is not None:
+        labels = class_row_labels(n, columns, state.config.num_classes)
+    fake = _generate_batches(state, z, labels)
     out = Path(run_dir) / "sample.png" if out is None else Path(out)
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
@@ -820,4 +962,4 @@ def sample(
             modes=None if modes is None else modes(),
             title=title,
         )
-    return viz.save_image_grid(fake, out)
+    return viz.save_image_grid(fake, out, columns=columns)

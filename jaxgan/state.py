@@ -236,7 +236,12 @@ def _player(module: nnx.Module, tx: optax.GradientTransformation) -> Player:
 
 
 @functools.cache
-def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999):
+def default_optimizer(
+    learning_rate: float = 2e-4,
+    b1: float = 0.5,
+    b2: float = 0.999,
+    decay_steps: int | None = None,
+):
     """DCGAN's optimiser: Adam(lr 2e-4, β1 0.5, β2 0.999) with the learning rate injectable.
 
     The hyperparameters are wrapped in ``optax.inject_hyperparams`` so they live in the optimiser
@@ -248,19 +253,28 @@ def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 
         learning_rate: Adam step size (> 0).
         b1: first-moment decay in [0, 1).
         b2: second-moment decay in [0, 1).
+        decay_steps: if set, Adam's updates are also scaled by a factor that falls linearly from
+            1 to 0 over this many updates of this optimiser (and stays 0 after), so the players
+            settle at the end of a run; the learning rate stays injectable.
 
     Returns:
         An ``optax.GradientTransformation``.
 
     Example:
         >>> tx = default_optimizer(1e-4)
+        >>> decayed = default_optimizer(1e-3, decay_steps=10_000)
     """
     if not learning_rate > 0:
         raise ValueError(f"learning rate must be > 0, got {learning_rate!r}")
     for name, beta in (("b1", b1), ("b2", b2)):
         if not 0 <= beta < 1:
             raise ValueError(f"Adam {name} must be in [0, 1), got {beta!r}")
-    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, b1=b1, b2=b2)
+    adam = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, b1=b1, b2=b2)
+    if decay_steps is None:
+        return adam
+    if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
+        raise ValueError(f"decay_steps must be a positive integer or None, got {decay_steps!r}")
+    return optax.chain(adam, optax.scale_by_schedule(optax.linear_schedule(1.0, 0.0, decay_steps)))
 
 
 def create_state(

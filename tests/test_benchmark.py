@@ -123,3 +123,19 @@ def test_measure_reports_first_call_apart_and_every_repeat(step_time):
     timing = step_time.measure(calls.append, repeats=3, warmup=2, target_s=0.0)
     assert calls == [1, 1, 1, 1, 1, 1]  # first call, 2 warm-up calls, 3 repeats of 1 call
     assert len(timing.seconds_per_iteration) == 3 and timing.first_call_s >= 0
+
+
+def test_sn_resnet_entry_is_sngans_cifar_setup(step_time):
+    import jax
+    from flax import nnx
+
+    arch = step_time.ARCHS["sn-resnet"]
+    assert (arch.image_shape, arch.loss, arch.n_critic) == ((32, 32, 3), "hinge", 5)
+    assert arch.default_width == 128 and not arch.torch_twin
+    assert step_time.parse_args(["--archs", "sn-resnet", "--quick"]).archs == ["sn-resnet"]
+    state = jax.eval_shape(
+        lambda: step_time._new_state(arch, "auto", 128, "f32", step_time.jaxgan.default_optimizer())
+    )
+    assert (state.config.loss, state.config.n_critic, state.config.latent_dim) == ("hinge", 5, 128)
+    g = nnx.eval_shape(lambda: arch.generator("auto", 128, nnx.Rngs(0)))
+    assert g.width == 256  # SNGAN: G blocks of 256 channels, D blocks of 128

@@ -154,6 +154,7 @@ BAD_INPUT = [
     (["train", "--preset", "dcgan-cifar10", "--data", "fashion_mnist_sample"],
      r"shape \(28, 28, 1\) but the dcgan model"),
     (["train", "--lr=-1e-4"], "lr must be > 0"),
+    (["train", "--set", "conditional=true"], "conditional=true needs a model that takes labels"),
     (["train", "--batch-size", "0"], "batch_size must be ≥ 1"),
     (["train", "--set", "colour=red"], "unknown config field 'colour'"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),

@@ -142,7 +142,9 @@ def test_bad_overrides_get_one_line_errors(item, message):
         ({"batch_size": 0}, "batch_size must be ≥ 1"),
         ({"b1": 1.0}, r"b1 must be in \[0, 1\)"),
         ({"loss": "wgan"}, "loss must be one of non_saturating"),
-        ({"model": "resnet"}, "model must be one of mlp, dcgan, toy"),
+        ({"model": "gan"}, "model must be one of mlp, dcgan, toy, resnet"),
+        ({"model": "resnet"}, "model 'resnet' makes 32×32 images"),
+        ({"conditional": True}, "conditional=true needs a model that takes labels"),
         ({"checkpoint_every": 150}, "multiple of steps_per_call"),
         ({"steps": 0}, "steps must be ≥ 1"),
         ({"epochs": -1.0}, "epochs must be > 0"),
@@ -172,12 +174,19 @@ def test_setting_steps_clears_epochs_and_epochs_resolve_to_steps():
         cfg.resolve_steps(TrainConfig(epochs=1, batch_size=64), 10)
 
 
-@pytest.mark.parametrize("name", REQUIRED_PRESETS)
+@pytest.mark.parametrize("name", cfg.preset_names())
 def test_configs_round_trip_through_json(name):
     config = cfg.load_preset(name)
     again = cfg.from_dict(json.loads(json.dumps(cfg.to_dict(config))))
     assert again == config
     assert cfg.config_differences(config, again) == {}
+
+
+def test_config_files_from_before_a_field_existed_still_load():
+    old = cfg.to_dict(cfg.load_preset("dcgan-cifar10"))
+    for newer in ("d_width", "conditional", "num_classes"):
+        del old[newer]
+    assert cfg.from_dict(old) == cfg.load_preset("dcgan-cifar10")
 
 
 def test_from_dict_rejects_unknown_fields():
