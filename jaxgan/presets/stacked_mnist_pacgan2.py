@@ -10,27 +10,8 @@ data=stacked_mnist:idx:<folder> --set data_split=test``). docs/results.md lists 
 CPU runs and their commands.
 """
 
-from jaxgan.config import TrainConfig
+import dataclasses
 
-CONFIG = TrainConfig(
-    name="stacked-mnist-pacgan2",
-    data="stacked_mnist",
-    image_shape=(28, 28, 3),
-    model="dcgan",
-    latent_dim=100,
-    width=64,
-    kernel_size=5,
-    upsample="auto",
-    d_dropout=0.3,
-    loss="non_saturating",
-    pack=2,
-    lr=2e-4,
-    b1=0.5,
-    b2=0.999,
-    batch_size=64,
-    epochs=50,
-    steps_per_call=100,
-    log_every=100,
-    sample_every=2000,
-    checkpoint_every=2000,
-)
+from jaxgan.presets.stacked_mnist_dcgan import CONFIG as BASELINE
+
+CONFIG = dataclasses.replace(BASELINE, name="stacked-mnist-pacgan2", pack=2)
