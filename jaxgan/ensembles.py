@@ -846,12 +846,13 @@ def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
             classifier, 99.35% on held-out MNIST test digits).
 
     Returns:
-        ``images (num, 28, 28, 3) in [-1, 1] -> {"modes", "kl"}``.
+        ``images (num, 28, 28, 3) in [-1, 1] -> {"modes", "kl", "channel_kl"}``
+        (``channel_kl``: the part of ``kl`` due to unbalanced digits within each channel).
 
     Example:
         >>> evaluate = stacked_mnist_evaluator()
         >>> sorted(evaluate(np.zeros((4, 28, 28, 3), np.float32)))
-        ['kl', 'modes']
+        ['channel_kl', 'kl', 'modes']
 
     """
     from jaxgan import metrics
@@ -862,7 +863,7 @@ def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
     def evaluate(samples: np.ndarray) -> dict[str, float]:
         digits = metrics.stacked_mnist_digits(metrics.to_uint8(samples), model.predict)
         found = metrics.stacked_mnist_modes(digits)
-        return {"modes": found["modes"], "kl": found["kl"]}
+        return {key: found[key] for key in ("modes", "kl", "channel_kl")}
 
     evaluate.num_samples = STACKED_MNIST_NUM_SAMPLES  # type: ignore[attr-defined]
     return evaluate

@@ -165,6 +165,11 @@ def evaluate_run(
             "diversity": {
                 "modes": {"value": got["modes"], "floor": floor["modes"], "space": space},
                 "kl": {"value": got["kl"], "floor": floor["kl"], "space": space},
+                "channel_kl": {
+                    "value": got["channel_kl"],
+                    "floor": floor["channel_kl"],
+                    "space": space,
+                },
             },
         }
         viz.save_image_grid(fake[:64], out / PANEL_FILE)

@@ -7,24 +7,14 @@ import sys
 import numpy as np
 import PIL.Image
 import pytest
+from cli_args import tiny_train_args
 
 from jaxgan import cli
 from jaxgan.config import to_dict
 from jaxgan.run import read_metrics
 
 # the seed-mlp preset shrunk to run in a second or two
-TINY = [
-    "--batch-size", "32",
-    "--set", "data_limit=256",
-    "--set", "g_hidden=16",
-    "--set", "d_hidden=16",
-    "--set", "steps_per_call=10",
-    "--set", "log_every=10",
-    "--set", "sample_every=20",
-    "--set", "checkpoint_every=20",
-    "--set", "keep_checkpoints=2",
-    "--set", "grid_size=3",
-]  # fmt: skip
+TINY = tiny_train_args(sample_every=20, checkpoint_every=20)
 
 
 def run_cli(capsys, *argv):

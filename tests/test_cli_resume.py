@@ -8,23 +8,13 @@ import time
 
 import jax
 import numpy as np
+from cli_args import tiny_train_args
 
 from jaxgan import cli
 from jaxgan.checkpoint import latest_step
 from jaxgan.run import load_run, read_metrics
 
-TINY = [
-    "--batch-size", "32",
-    "--set", "data_limit=256",
-    "--set", "g_hidden=16",
-    "--set", "d_hidden=16",
-    "--set", "steps_per_call=10",
-    "--set", "log_every=10",
-    "--set", "sample_every=200",
-    "--set", "checkpoint_every=40",
-    "--set", "keep_checkpoints=2",
-    "--set", "grid_size=3",
-]  # fmt: skip
+TINY = tiny_train_args(sample_every=200, checkpoint_every=40)
 
 
 def assert_same_run(a, b, partial_rows=()):

@@ -76,6 +76,19 @@ def test_stacked_mnist_modes_on_hand_made_triples():
     assert order_matters["kl"] == pytest.approx(float(np.sum(p * np.log(1000 * p))))
 
 
+def test_stacked_mnist_channel_kl_separates_skew_from_dependence():
+    all_triples = np.array([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
+    # independent channels, channel 0 never shows 0..4: kl == channel_kl == log 2
+    skewed = stacked_mnist_modes(all_triples[all_triples[:, 0] >= 5])
+    assert skewed["modes"] == 500
+    assert skewed["kl"] == pytest.approx(np.log(2))
+    assert skewed["channel_kl"] == pytest.approx(np.log(2))
+    # balanced channels that always agree (a, a, a): no skew, all of the KL is dependence
+    diagonal = stacked_mnist_modes(np.repeat(np.arange(10)[:, None], 3, axis=1))
+    assert diagonal["channel_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert diagonal["kl"] == pytest.approx(np.log(100))
+
+
 def test_stacked_mnist_rejects_bad_digits():
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         stacked_mnist_modes(np.zeros((5, 2), int))

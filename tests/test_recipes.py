@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import jaxgan
-from jaxgan import ensembles
+from jaxgan import cli, ensembles
 from jaxgan.config import ConfigError, TrainConfig, config_differences, load_preset
 from jaxgan.data import RING8_SIGMA, ring8_modes
+from jaxgan.evaluate import evaluate_run
 from jaxgan.metrics import mixture_metrics
 from jaxgan.run import _resume_config, build_state, run_keys
 
@@ -66,6 +67,25 @@ def test_stacked_mnist_evaluator_counts_triples_of_real_digits(shared_data):
     collapsed = evaluate(np.repeat(images[:1], 500, axis=0))
     assert collapsed["modes"] == 1
     assert collapsed["kl"] == pytest.approx(np.log(1000), rel=1e-6)
+    # one image: every channel shows one digit, so all of the KL is within-channel skew
+    assert collapsed["channel_kl"] == pytest.approx(3 * np.log(10), rel=1e-6)
+    assert found["channel_kl"] <= found["kl"]
+
+
+def test_eval_of_a_stacked_mnist_run_reports_modes_and_both_kls(shared_data, tmp_path):
+    run = tmp_path / "stacked"
+    argv = ["train", "--preset", "stacked-mnist-dcgan", "--steps", "4", "--out", str(run),
+            "--set", f"data=stacked_mnist:idx:{shared_data / 'mnist'}", "--set", "data_split=test",
+            "--set", "data_limit=2000", "--set", "width=4", "--set", "steps_per_call=2",
+            "--set", "log_every=2", "--set", "sample_every=4", "--set", "checkpoint_every=4"]
+    assert cli.main(argv) == 0
+    diversity = evaluate_run(run, num_samples=500)["diversity"]
+    assert set(diversity) == {"modes", "kl", "channel_kl"}
+    # the floor: 500 real triples, uniform over 1,000, cover 1000·(1 − e^−0.5) ≈ 393 of them
+    assert 350 <= diversity["modes"]["floor"] <= 430
+    for name in ("kl", "channel_kl"):
+        assert np.isfinite(diversity[name]["value"]) and diversity[name]["floor"] >= 0
+    assert diversity["channel_kl"]["value"] <= diversity["kl"]["value"] + 1e-9  # rounding
 
 
 def test_sample_ensemble_in_chunks_equals_one_call():
