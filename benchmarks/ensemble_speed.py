@@ -49,10 +49,11 @@ def ring8_setup(hidden: int = 400, d_hidden: int = 200, depth: int = 4, d_depth:
     def build(key):
         return jaxgan.create_state(
             functools.partial(models.ToyGenerator, hidden=hidden, depth=depth),
-            functools.partial(models.ToyDiscriminator, hidden=d_hidden, depth=d_depth, pack=2),
+            functools.partial(models.ToyDiscriminator, in_dim=4, hidden=d_hidden, depth=d_depth),
             key=key,
             g_optimizer=tx,
             d_optimizer=tx,
+            pack=2,
         )
 
     return build, jaxgan.data.load("ring8").x, 100

@@ -27,10 +27,11 @@ def build(key, batch_norm=False, hidden=16, tx=None):
     """A tiny PacGAN-style toy GAN (2-D points), new default optimisers unless ``tx`` is given."""
     return jaxgan.create_state(
         functools.partial(models.ToyGenerator, hidden=hidden, depth=2, batch_norm=batch_norm),
-        functools.partial(models.ToyDiscriminator, hidden=hidden, depth=2, pieces=2, pack=2),
+        functools.partial(models.ToyDiscriminator, in_dim=4, hidden=hidden, depth=2, pieces=2),
         key=key,
         g_optimizer=tx,
         d_optimizer=tx,
+        pack=2,
     )
 
 
@@ -260,7 +261,7 @@ def test_ensemble_functions_reject_bad_input(points, tmp_path):
         fit_ensemble(stacked, points.x, steps=1, batch_size=10, keys=keys[:1])
     with pytest.raises(ValueError, match="counters of shape"):
         ensembles.ensemble_size(shapes)
-    other = shapes.replace(config=jaxgan.StepConfig(latent_dim=2, n_critic=2))
+    other = shapes.replace(config=jaxgan.StepConfig(latent_dim=2, n_critic=2, pack=2))
     with pytest.raises(ValueError, match=r"StepConfig fields \['n_critic'\]"):
         ensembles.stack_states([shapes, other])
     with pytest.raises(ValueError, match="state 1"):

@@ -5,6 +5,7 @@ import pytest
 from flax import nnx
 
 from jaxgan import models
+from jaxgan.augment import pack
 
 
 def n_params(module):
@@ -93,7 +94,8 @@ def test_subpixel_gradients_match_transpose():
 def test_toy_models_and_packing():
     g = models.ToyGenerator(rngs=nnx.Rngs(0))
     assert g(jnp.zeros((6, 2))).shape == (6, 2)
-    d = models.ToyDiscriminator(pack=2, rngs=nnx.Rngs(0))
-    assert d(jnp.zeros((6, 2))).shape == (3,)
-    with pytest.raises(ValueError, match="not both"):
-        d(jnp.zeros((3, 4)))  # already packed by StepConfig.pack
+    d = models.ToyDiscriminator(in_dim=4, rngs=nnx.Rngs(0))  # PacGAN2: pairs of points
+    packed = pack(jnp.zeros((6, 2)), 2)
+    assert d(packed).shape == (3,)
+    with pytest.raises(ValueError, match="in_dim=2·m and pack=m"):
+        d(jnp.zeros((6, 2)))  # unpacked points into a packed D

@@ -189,15 +189,15 @@ class Maxout(nnx.Module):
 class ToyDiscriminator(nnx.Module):
     """Discriminator for 2-D mixtures (PacGAN's setup: 3 hidden maxout(5) layers of 200).
 
-    ``pack`` > 1 makes it a PacGAN discriminator: it judges ``pack`` samples concatenated
-    together; the step groups consecutive samples of a batch (see ``jaxgan.steps``).
+    For PacGAN (D judges m samples at once) build it with ``in_dim = 2·m`` and set
+    ``StepConfig.pack = m``: the steps concatenate m consecutive samples of a batch along the
+    last axis (``jaxgan.augment.pack``), so the same module serves packed and unpacked GANs.
 
     Args:
-        in_dim: dimension of one sample.
+        in_dim: dimension of one input (2 for points, 2·m when packed m at a time).
         hidden: hidden width.
         depth: number of maxout layers.
         pieces: maxout pieces.
-        pack: number of samples judged jointly (PacGAN's m).
         rngs: initialisation randomness.
 
     Example:
@@ -212,25 +212,23 @@ class ToyDiscriminator(nnx.Module):
         hidden: int = 200,
         depth: int = 3,
         pieces: int = 5,
-        pack: int = 1,
         *,
         rngs: nnx.Rngs,
     ):
-        self.pack, self.in_dim = pack, in_dim
-        sizes = (in_dim * pack, *([hidden] * depth))
+        self.in_dim = in_dim
+        sizes = (in_dim, *([hidden] * depth))
         self.layers = nnx.List(
             [Maxout(a, b, pieces, rngs=rngs) for a, b in itertools.pairwise(sizes)]
         )
         self.out = nnx.Linear(hidden, 1, rngs=rngs)
 
     def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Return one logit per sample (per packed group when ``pack`` > 1)."""
-        if x.shape[-1] != self.in_dim:
+        """Return one logit per input row (per packed group under ``StepConfig.pack``)."""
+        if x.ndim != 2 or x.shape[-1] != self.in_dim:
             raise ValueError(
-                f"ToyDiscriminator(in_dim={self.in_dim}) got samples of width {x.shape[-1]}; "
-                "pack with either ToyDiscriminator(pack=m) or StepConfig.pack=m, not both"
+                f"ToyDiscriminator(in_dim={self.in_dim}) expects inputs (batch, {self.in_dim}), "
+                f"got {tuple(x.shape)}; for PacGAN with m samples use in_dim=2·m and pack=m"
             )
-        x = x.reshape((x.shape[0] // self.pack, -1))
         for layer in self.layers:
             x = layer(x)
         return self.out(x)[:, 0]
