@@ -665,8 +665,7 @@ def mode_collapse_cells() -> list[Cell]:
         `models.ToyGenerator` and `models.ToyDiscriminator` default to PacGAN's sizes.
         Packing is a `StepConfig` setting: with `pack=m` the steps group m consecutive samples
         of every real and fake batch into one input (`jaxgan.augment.pack`) before D sees
-        them, so D is built for `2·m` inputs. (`ToyDiscriminator(pack=m)` does the same
-        grouping inside D instead; use one or the other, not both.)
+        them, so D is built for `2·m` inputs (`ToyDiscriminator(in_dim=2 * m)`).
 
         One optimiser object serves every run, so runs of the same shape share compiled
         programs.
