@@ -106,6 +106,18 @@ def test_vanilla_toy_presets_are_pacgans_setup(name):
     assert c.loss == "non_saturating" and c.ema_decay == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "g_size", "steps", "schedule"),
+    [("ring8-best", (128, 3), 10_000, "constant"), ("grid25-best", (256, 4), 40_000, "linear")],
+)
+def test_best_toy_presets_are_the_documented_recipes(name, g_size, steps, schedule):
+    c = load_preset(name)  # docs/results.md reports these settings over seeds 0-4
+    assert (c.g_hidden, c.g_depth, c.batch_norm, c.latent_dim) == (*g_size, False, 2)
+    assert (c.d_hidden, c.d_depth, c.maxout_pieces, c.pack) == (128, 2, 5, 1)
+    assert (c.lr, c.b1, c.batch_size, c.r1, c.ema_decay) == (1e-3, 0.5, 100, 0.1, 0.999)
+    assert (c.steps, c.epochs, c.lr_schedule) == (steps, None, schedule)
+
+
 def test_stacked_remedy_differs_from_the_baseline_only_in_packing():
     base, remedy = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-pacgan2")
     assert (base.model, base.latent_dim, base.lr, base.b1, base.batch_size, base.epochs) == (
