@@ -130,6 +130,20 @@ def test_stacked_remedy_differs_from_the_baseline_only_in_packing():
     }
 
 
+def test_stacked_ttur_remedy_is_the_baseline_with_ttur_and_a_decay_of_the_same_length():
+    base, remedy = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-ttur")
+    baseline_iterations = base.epochs * 128_000 // base.batch_size  # 50 epochs of 128k triples
+    assert remedy.steps == baseline_iterations == 100_000
+    assert config_differences(base, remedy) == {
+        "name": ("stacked-mnist-dcgan", "stacked-mnist-ttur"),
+        "lr": (2e-4, 1e-4),
+        "d_lr": (None, 4e-4),
+        "lr_schedule": ("constant", "linear"),
+        "epochs": (50, None),
+        "steps": (base.steps, 100_000),
+    }
+
+
 BUDGET_STEPS = 1000
 """Iterations of the short ring8 comparison (vanilla's 4×400 BatchNorm G costs ~15 s of them)."""
 
