@@ -4,9 +4,9 @@ jaxgan's candidate Stacked MNIST remedy: the baseline ``stacked-mnist-dcgan`` wi
 learning rates (TTUR: G 1e-4, D 4e-4) decayed linearly to 0 over the run, the finishing schedule
 that made ``grid25-best``. The missing modes of the baseline come from unbalanced digits within
 each channel (docs/results.md); the slower G and the decay let the digit histograms settle. At
-width 16 on the 10k MNIST test digits and a 20k-iteration decay, one seed reached 958 modes at
-10k and 960 (KL 0.55) at 20k, where the baseline plateaus near 905 (docs/results.md has the
-runs; a multi-seed table is still to be run). The schedule is the
+width 16 on the 10k MNIST test digits and a 20k-iteration decay, seeds 0 and 1 reached 960 and
+932 modes (KL 0.55 and 0.63), where the baseline plateaus near 905 (docs/results.md has the
+runs; a multi-seed ``--seeds`` table is still to be run). The schedule is the
 baseline's 100,000 iterations (50 epochs), given as steps because the decay needs a fixed length.
 
 Data and evaluation as in ``stacked-mnist-dcgan`` (offline: ``--set
