@@ -163,13 +163,8 @@ def evaluate_run(
                 "reference": f"{config.data} {config.data_split}",
             },
             "diversity": {
-                "modes": {"value": got["modes"], "floor": floor["modes"], "space": space},
-                "kl": {"value": got["kl"], "floor": floor["kl"], "space": space},
-                "channel_kl": {
-                    "value": got["channel_kl"],
-                    "floor": floor["channel_kl"],
-                    "space": space,
-                },
+                name: {"value": got[name], "floor": floor[name], "space": space}
+                for name in ("modes", "kl", "channel_kl")
             },
         }
         viz.save_image_grid(fake[:64], out / PANEL_FILE)

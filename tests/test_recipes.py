@@ -11,6 +11,7 @@ import jaxgan
 from jaxgan import cli, ensembles
 from jaxgan.config import ConfigError, TrainConfig, config_differences, load_preset
 from jaxgan.data import RING8_SIGMA, ring8_modes
+from jaxgan.data.stacked import DEFAULT_STACKED_SIZE
 from jaxgan.evaluate import evaluate_run
 from jaxgan.metrics import mixture_metrics
 from jaxgan.run import _resume_config, build_state, run_keys
@@ -132,7 +133,7 @@ def test_stacked_remedy_differs_from_the_baseline_only_in_packing():
 
 def test_stacked_ttur_remedy_is_the_baseline_with_ttur_and_a_decay_of_the_same_length():
     base, remedy = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-ttur")
-    baseline_iterations = base.epochs * 128_000 // base.batch_size  # 50 epochs of 128k triples
+    baseline_iterations = base.epochs * DEFAULT_STACKED_SIZE // base.batch_size  # 50 × 128k / 64
     assert remedy.steps == baseline_iterations == 100_000
     assert config_differences(base, remedy) == {
         "name": ("stacked-mnist-dcgan", "stacked-mnist-ttur"),

@@ -15,6 +15,7 @@ data=stacked_mnist:idx:<folder> --set data_split=test``).
 
 import dataclasses
 
+from jaxgan.data.stacked import DEFAULT_STACKED_SIZE
 from jaxgan.presets.stacked_mnist_dcgan import CONFIG as BASELINE
 
 CONFIG = dataclasses.replace(
@@ -24,5 +25,5 @@ CONFIG = dataclasses.replace(
     d_lr=4e-4,
     lr_schedule="linear",
     epochs=None,
-    steps=100_000,
+    steps=int(BASELINE.epochs * DEFAULT_STACKED_SIZE) // BASELINE.batch_size,  # 100,000
 )
