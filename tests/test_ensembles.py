@@ -181,6 +181,25 @@ def test_run_ensemble_writes_tables_and_plots_and_groups_static_values(points, t
         run_ensemble(build_bn, points, seeds=1, steps=1, batch_size=50, out_dir=tmp_path)
 
 
+def test_runs_together_trains_slices_in_turn_with_the_same_results(points, tmp_path):
+    """Slices of at most K runs give each run the result it gets in one vmapped program."""
+    common = dict(seeds=[0, 1, 2], steps=4, batch_size=50, steps_per_call=2, num_samples=100)
+    whole = run_ensemble(build, points, out_dir=tmp_path / "whole", **common)
+    reported = []
+    sliced = run_ensemble(
+        build, points, out_dir=tmp_path / "sliced", runs_together=2, on_group=reported.append,
+        **common,
+    )  # fmt: skip
+    assert [g["runs"] for g in sliced["groups"]] == [[0, 1], [2]]
+    assert reported == sliced["groups"] and sliced["setup"]["runs_together"] == 2
+    for a, b in zip(whole["runs"], sliced["runs"], strict=True):
+        assert a["seed"] == b["seed"]
+        for metric in ("d_loss", "g_loss", "modes", "high_quality"):
+            assert b[metric] == pytest.approx(a[metric], rel=1e-4, abs=1e-5), metric
+    with pytest.raises(ValueError, match="runs_together must be at least 1"):
+        run_ensemble(build, points, out_dir=tmp_path / "bad", runs_together=0, **common)
+
+
 def test_every_run_is_evaluated_in_one_call():
     stacked, _ = create_ensemble(build, [0, 3, 7])
 
