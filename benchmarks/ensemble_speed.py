@@ -10,7 +10,10 @@ Models: ``ring8`` is PacGAN2's toy setup (ToyGenerator 4×400 ReLU+BatchNorm, z 
 ToyDiscriminator 3×200 maxout(5), pack 2; Adam 1e-4, β1 0.8; batch 100; 100k ring8 points);
 ``mlp`` is the seed pair (MLPGenerator/MLPDiscriminator, Adam 2e-4 β1 0.5, batch 64, the bundled
 5k Fashion-MNIST sample); ``ring8-small`` is the ring8 setup with 32-wide, 2-deep G and D (a
-launch-bound model, where per-op overheads dominate the arithmetic).
+launch-bound model, where per-op overheads dominate the arithmetic); ``dcgan16`` is the
+``stacked-mnist-dcgan`` architecture at width 16 (DCGAN G and D with BatchNorm and D dropout,
+Adam 2e-4 β1 0.5, batch 64) on the bundled Fashion-MNIST sample repeated into 3 channels, the
+conv net for which ``jaxgan train --seeds N --runs-together 1`` exists.
 
 For each N, both sides train N runs of ``--steps`` iterations from fresh states, after a warm-up
 that compiled their programs (compile time is reported apart):
@@ -37,9 +40,11 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 
 import jaxgan
 from jaxgan import ensembles, models
+from jaxgan.run import build_state
 
 
 def ring8_setup(hidden: int = 400, d_hidden: int = 200, depth: int = 4, d_depth: int = 3):
@@ -71,11 +76,31 @@ def mlp_setup():
     return build, jaxgan.data.load("fashion_mnist_sample").x, 64
 
 
+def dcgan16_setup():
+    """The Stacked MNIST DCGAN at width 16 on the bundled sample (3 channels, 28×28)."""
+    from jaxgan.config import apply_overrides, load_preset
+    from jaxgan.run import build_models
+
+    config = apply_overrides(load_preset("stacked-mnist-dcgan"), {"width": 16})
+    g_factory, d_factory = build_models(config)
+    tx = jaxgan.default_optimizer(config.lr, b1=config.b1)
+    step_config = build_state(config, jax.random.key(0)).config
+
+    def build(key):
+        return jaxgan.create_state(
+            g_factory, d_factory, key=key, g_optimizer=tx, d_optimizer=tx, config=step_config
+        )
+
+    x = jaxgan.data.load("fashion_mnist_sample").x
+    return build, np.repeat(np.asarray(x), 3, axis=-1), config.batch_size
+
+
 SETUPS = {
     "ring8": ring8_setup,
     "mlp": mlp_setup,
     # launch-bound: PacGAN2's ring8 setup at widths 32 (G 2×32, D 2×32), ~1% of ring8's FLOPs
     "ring8-small": functools.partial(ring8_setup, 32, 32, 2, 2),
+    "dcgan16": dcgan16_setup,
 }
 
 

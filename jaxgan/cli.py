@@ -140,7 +140,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="K",
         help="with --seeds/--sweep: vmap at most K runs at once and train the slices one after "
-        "another (default: all); use 1 for conv nets on CPU, where vmapping is ~3x slower",
+        "another (default: all); use 1 for conv nets on CPU, where vmapping them is ~3x slower",
     )
     parser.add_argument(
         "--sweep",

@@ -1056,9 +1056,9 @@ def run_ensemble(
         plots: write the sample plots.
         overwrite: replace an existing summary in ``out_dir``.
         runs_together: at most this many runs per vmapped program (None: a whole group). A
-            run's result does not depend on it. Vmapping pays off for small MLPs; convolutions
-            with per-run weights are slower vmapped on CPU (the width-16 Stacked MNIST DCGAN:
-            23.7 iterations/s alone, 7.3 run-iterations/s for 3 vmapped runs), so use 1 there.
+            run's result does not depend on it. On CPU, use 1 for conv nets: vmapped
+            convolutions with per-run weights are slow there (the width-16 Stacked MNIST DCGAN:
+            23.7 iterations/s alone, 7.3 run-iterations/s for 3 vmapped runs).
         on_group: called with each slice's timing entry (``summary["groups"]``) when it ends.
 
     Returns:
