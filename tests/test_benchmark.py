@@ -6,19 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "step_time.py"
 JAX_FORMS = {"fused", "d_step", "g_step", "two_jits", "fit_auto", "fit_scan", "fit_python"}
 
 
 @pytest.fixture(scope="module")
 def step_time():
-    spec = importlib.util.spec_from_file_location("jaxgan_bench_step_time", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    return load_script("benchmarks/step_time.py")
 
 
 def torch_importable():

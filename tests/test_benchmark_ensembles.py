@@ -1,29 +1,20 @@
 """Smoke test of benchmarks/ensemble_speed.py: its setups and its table, never its speed."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from script_loader import load_script
 
 import jaxgan
 from jaxgan.config import apply_overrides, load_preset
 from jaxgan.run import build_state
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "ensemble_speed.py"
-
 
 @pytest.fixture(scope="module")
 def ensemble_speed():
-    spec = importlib.util.spec_from_file_location("jaxgan_bench_ensemble_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    return load_script("benchmarks/ensemble_speed.py")
 
 
 def test_dcgan16_is_the_stacked_mnist_dcgan_at_width_16(ensemble_speed):

@@ -1,6 +1,5 @@
 """Cached dataset classifiers: accuracy on the real IDX files, checksums, safe loading, smoke."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from jaxgan.data import load
 from jaxgan.metrics.classifier import (
@@ -133,10 +133,7 @@ def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     np.savez(data, x_train=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
              y_train=np.arange(32) % 10, y_test=np.arange(8) % 10,
              x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
-    spec = importlib.util.spec_from_file_location("train_classifier",
-                                                  ROOT / "scripts" / "train_classifier.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/train_classifier.py")
     script.main(["--dataset", "cifar10", "--data", str(data), "--out", str(tmp_path / "w"),
                  "--epochs", "1", "--batch-size", "16"])
     clf = load_classifier(tmp_path / "w" / "cifar10.json")

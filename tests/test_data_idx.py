@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from jaxgan import data
 from jaxgan.data.bundled import bundled_dir
@@ -151,11 +151,7 @@ def test_real_mnist_partial_folder():
 def test_bundled_sample_is_reproduced_by_its_script(tmp_path):
     """scripts/make_bundled_sample.py rebuilds the shipped files byte for byte."""
     source = _shared("fashion_mnist")
-    spec = importlib.util.spec_from_file_location(
-        "make_bundled_sample", REPO / "scripts" / "make_bundled_sample.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/make_bundled_sample.py")
     script.check_sources(source)
     images = data.read_idx(source / "t10k-images-idx3-ubyte.gz")
     labels = data.read_idx(source / "t10k-labels-idx1-ubyte.gz")

@@ -9,18 +9,17 @@ quick mode (``JAXGAN_NOTEBOOK_QUICK=1``), as CI does, in a kernel of this very i
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILDER = ROOT / "scripts" / "build_notebooks.py"
 NAMES = ("01_generator_walkthrough", "02_dcgan", "03_mode_collapse")
 MAX_BYTES = 1_000_000
 MIN_FIGURES = 3
@@ -33,10 +32,7 @@ PRIVATE_ACCESS = re.compile(
 
 @pytest.fixture(scope="module")
 def builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", BUILDER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/build_notebooks.py")
 
 
 def read(name: str):
