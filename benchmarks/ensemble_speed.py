@@ -83,12 +83,17 @@ def dcgan16_setup():
 
     config = apply_overrides(load_preset("stacked-mnist-dcgan"), {"width": 16})
     g_factory, d_factory = build_models(config)
-    tx = jaxgan.default_optimizer(config.lr, b1=config.b1)
-    step_config = build_state(config, jax.random.key(0)).config
+    # the preset's optimisers and StepConfig, built once and shared by every run (no recompiles)
+    template = build_state(config, jax.random.key(0))
 
     def build(key):
         return jaxgan.create_state(
-            g_factory, d_factory, key=key, g_optimizer=tx, d_optimizer=tx, config=step_config
+            g_factory,
+            d_factory,
+            key=key,
+            g_optimizer=template.generator.tx,
+            d_optimizer=template.discriminator.tx,
+            config=template.config,
         )
 
     x = jaxgan.data.load("fashion_mnist_sample").x
