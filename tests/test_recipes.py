@@ -131,11 +131,11 @@ def test_stacked_remedy_differs_from_the_baseline_only_in_packing():
     }
 
 
-def test_stacked_ttur_remedy_is_the_baseline_with_ttur_and_a_decay_of_the_same_length():
-    base, remedy = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-ttur")
+def test_stacked_ttur_is_the_baseline_with_ttur_and_a_decay_of_the_same_length():
+    base, ttur = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-ttur")
     baseline_iterations = base.epochs * DEFAULT_STACKED_SIZE // base.batch_size  # 50 × 128k / 64
-    assert remedy.steps == baseline_iterations == 100_000
-    assert config_differences(base, remedy) == {
+    assert ttur.steps == baseline_iterations == 100_000
+    assert config_differences(base, ttur) == {
         "name": ("stacked-mnist-dcgan", "stacked-mnist-ttur"),
         "lr": (2e-4, 1e-4),
         "d_lr": (None, 4e-4),
