@@ -1057,8 +1057,8 @@ def run_ensemble(
         overwrite: replace an existing summary in ``out_dir``.
         runs_together: at most this many runs per vmapped program (None: a whole group). A
             run's result does not depend on it. On CPU, use 1 for conv nets: vmapped
-            convolutions with per-run weights are slow there (the width-16 Stacked MNIST DCGAN:
-            23.7 iterations/s alone, 7.3 run-iterations/s for 3 vmapped runs).
+            convolutions with per-run weights are slow there (3 runs of the width-16 Stacked
+            MNIST DCGAN: 27 run-iterations/s in turn, 8 vmapped; docs/ensembles.md).
         on_group: called with each slice's timing entry (``summary["groups"]``) when it ends.
 
     Returns:
