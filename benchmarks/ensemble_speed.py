@@ -44,7 +44,7 @@ import numpy as np
 
 import jaxgan
 from jaxgan import ensembles, models
-from jaxgan.run import build_state
+from jaxgan.experiment.build import build_state
 
 
 def ring8_setup(hidden: int = 400, d_hidden: int = 200, depth: int = 4, d_depth: int = 3):
@@ -78,8 +78,8 @@ def mlp_setup():
 
 def dcgan16_setup():
     """The Stacked MNIST DCGAN at width 16 on the bundled sample (3 channels, 28×28)."""
-    from jaxgan.config import apply_overrides, load_preset
-    from jaxgan.run import build_models
+    from jaxgan.experiment.build import build_models
+    from jaxgan.experiment.config import apply_overrides, load_preset
 
     config = apply_overrides(load_preset("stacked-mnist-dcgan"), {"width": 16})
     g_factory, d_factory = build_models(config)

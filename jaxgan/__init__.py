@@ -1,20 +1,36 @@
 """jaxgan: generative adversarial networks in JAX and Flax NNX.
 
 The functional core: Flax modules (``jaxgan.models``), pure losses (``jaxgan.losses``), an
-immutable ``GANState`` (``jaxgan.state``), jitted pure steps (``jaxgan.steps``) and an on-device
-training loop (``jaxgan.loop.fit``).
+immutable ``GANState`` (``jaxgan.state``) and pure steps (``jaxgan.steps``). Above it, the one
+training driver ``jaxgan.fit`` with its hooks (``jaxgan.hooks``), many runs at once
+(``jaxgan.ensembles``), many devices (``jaxgan.sharding``), data, metrics and plots, and the
+experiment layer behind the ``jaxgan`` command (``jaxgan.experiment``).
 
 Example:
     >>> import jax, jaxgan
     >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator,
     ...                             key=jax.random.key(0))
-    >>> # state, history = jaxgan.fit(state, images, steps=1000, batch_size=64)
+    >>> int(state.step)
+    0
 
 """
 
-from jaxgan import augment, data, ensembles, losses, metrics, models, penalties, sharding
-from jaxgan.loop import as_training_array, batch_indices, choose_loop, fit
+from jaxgan import (
+    augment,
+    data,
+    ensembles,
+    experiment,
+    hooks,
+    losses,
+    metrics,
+    models,
+    penalties,
+    sharding,
+    viz,
+)
+from jaxgan.loop import batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
+from jaxgan.sampling import generate_batches
 from jaxgan.state import (
     GANState,
     Player,
@@ -31,7 +47,6 @@ from jaxgan.steps import (
     ema_update,
     g_step,
     g_update,
-    split_batch,
     train_step,
     train_update,
 )
@@ -44,7 +59,6 @@ __all__ = [
     "GANState",
     "Player",
     "StepConfig",
-    "as_training_array",
     "augment",
     "batch_indices",
     "choose_loop",
@@ -56,18 +70,21 @@ __all__ = [
     "discriminate",
     "ema_update",
     "ensembles",
+    "experiment",
     "fit",
     "g_step",
     "g_update",
     "generate",
+    "generate_batches",
     "get_loss",
+    "hooks",
     "losses",
     "metrics",
     "models",
     "penalties",
     "sample_latent",
     "sharding",
-    "split_batch",
     "train_step",
     "train_update",
+    "viz",
 ]

@@ -4,7 +4,7 @@ What is saved is the state's pytree: both players' parameters, non-parameter var
 (BatchNorm statistics) and optimiser states, and the update counters, plus a small JSON record
 (``metadata``: step, config, ...). The static parts (graph definitions, optimisers,
 ``StepConfig``) are not saved: rebuild a template state from the run's config
-(``jaxgan.run.build_state``) and restore the arrays into it.
+(``jaxgan.experiment.build_state``) and restore the arrays into it.
 
 Layout: ``<directory>/<step>/state`` (arrays, OCDBT) and ``<directory>/<step>/meta`` (JSON).
 Orbax writes each step into a temporary folder and renames it when complete, so a process killed
@@ -217,7 +217,7 @@ class RunCheckpoints:
         """Restore checkpoint ``step`` into the structure of ``template``.
 
         ``template`` supplies the static parts and the expected shapes and dtypes; it is built
-        from the run's config (``jaxgan.run.build_state``). Its arrays are not modified.
+        from the run's config (``jaxgan.experiment.build_state``). Its arrays are not modified.
 
         Args:
             template: a state with the same structure as the saved one.

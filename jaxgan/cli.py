@@ -1,4 +1,4 @@
-"""The ``jaxgan`` command: argument parsing over ``jaxgan.run`` (no training logic here).
+"""The ``jaxgan`` command: argument parsing over ``jaxgan.experiment`` (no training logic here).
 
 Commands are subparsers, each added by one ``_add_<command>`` function and handled by one
 ``_<command>`` function; add a command by writing that pair and listing it in ``COMMANDS``.
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from jaxgan import config as cfg
+from jaxgan.experiment import config as cfg
 
 PROG = "jaxgan"
 
@@ -274,9 +274,14 @@ def train_config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
     if args.resume:
         if not args.out:
             raise cfg.ConfigError("--resume needs --out DIR, the run folder to continue")
-        from jaxgan.run import read_run_config
+        from jaxgan.experiment.ensemble import SETUP_FILE
+        from jaxgan.experiment.rundir import read_run_config
 
-        base = read_run_config(args.out)
+        setup = Path(args.out) / SETUP_FILE
+        if setup.is_file():  # an ensemble folder keeps its resolved config in its setup
+            base = cfg.from_dict(json.loads(setup.read_text())["config"])
+        else:
+            base = read_run_config(args.out)
         if args.preset:
             preset = cfg.load_preset(args.preset)
             if preset.name != base.name:
@@ -305,10 +310,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(cfg.to_dict(config), indent=2))
         return 0
-    from jaxgan.run import default_out_dir, train
+    from jaxgan.experiment.ensemble import SETUP_FILE
+    from jaxgan.experiment.rundir import default_out_dir
+    from jaxgan.experiment.train import train
 
     out = args.out or default_out_dir(config)
-    if args.seeds is not None or args.sweep:
+    if args.seeds is not None or args.sweep or (args.resume and (Path(out) / SETUP_FILE).exists()):
         return _train_ensemble(args, config, out)
     if args.runs_together is not None:
         raise cfg.ConfigError("--runs-together needs --seeds or --sweep")
@@ -329,33 +336,48 @@ def _train(args: argparse.Namespace) -> int:
 def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str) -> int:
     """Train ``--seeds`` runs (× ``--sweep`` values) together; write the summary tables."""
     from jaxgan import ensembles
-    from jaxgan.run import build_state, load_training_data
+    from jaxgan.experiment.build import build_state, load_training_data
+    from jaxgan.experiment.ensemble import SETUP_FILE, run_ensemble
+    from jaxgan.experiment.train import data_parallel_plan
 
-    if args.resume:
-        raise cfg.ConfigError("--resume is not supported with --seeds/--sweep")
-    seeds = args.seeds if args.seeds is not None else 1
+    sweep = dict(ensembles.parse_sweep(text) for text in args.sweep)
+    runs_together = args.runs_together
+    if args.resume:  # the ensemble's own setup, unless the command repeats it
+        saved = json.loads((Path(out) / SETUP_FILE).read_text())
+        seeds = args.seeds if args.seeds is not None else len(saved["seeds"])
+        sweep = sweep or saved["sweep"]
+        runs_together = runs_together if runs_together is not None else saved["runs_together"]
+    else:
+        seeds = args.seeds if args.seeds is not None else 1
     if seeds < 1:
         raise cfg.ConfigError(f"--seeds must be at least 1, got {seeds}")
-    if args.runs_together is not None and args.runs_together < 1:
-        raise cfg.ConfigError(f"--runs-together must be at least 1, got {args.runs_together}")
-    sweep = dict(ensembles.parse_sweep(text) for text in args.sweep)
+    if runs_together is not None and runs_together < 1:
+        raise cfg.ConfigError(f"--runs-together must be at least 1, got {runs_together}")
     config, dataset = load_training_data(config)
+    steps = cfg.resolve_steps(config, len(dataset))
+    plan = data_parallel_plan(config)
 
     def build_state_fn(key, **values):
         return build_state(cfg.apply_overrides(config, values), key)
 
-    summary = ensembles.run_ensemble(
+    summary = run_ensemble(
         build_state_fn,
         dataset,
         seeds=list(range(config.seed, config.seed + seeds)),
         sweep=sweep or None,
-        steps=cfg.resolve_steps(config, len(dataset)),
+        steps=steps,
         batch_size=config.batch_size,
         out_dir=out,
+        loop=config.loop,
         steps_per_call=config.steps_per_call,
         overwrite=args.overwrite,
-        runs_together=args.runs_together,
+        resume=args.resume,
+        runs_together=runs_together,
         on_group=_print_group,
+        checkpoint_every=config.checkpoint_every,
+        mesh=plan,
+        progress=args.progress,
+        setup_extra={"config": cfg.to_dict(config)},
     )
     runs = len(summary.get("runs", []))
     print(f"trained {runs} runs; summary in {Path(out) / 'summary.md'}")
@@ -373,7 +395,7 @@ def _print_group(group: dict) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from jaxgan.run import sample
+    from jaxgan.experiment.sample import sample
 
     path = sample(args.run, args.out, n=args.n, step=args.step, seed=args.seed)
     print(f"wrote {args.n} samples of {args.run} to {path}")
@@ -381,7 +403,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from jaxgan.evaluate import evaluate_run, report_lines
+    from jaxgan.experiment.evaluate import evaluate_run, report_lines
 
     if args.n is not None and args.n < 2:
         raise cfg.ConfigError(f"-n must be at least 2, got {args.n}")

@@ -1,35 +1,42 @@
-"""``fit``: train on a dataset that lives on the device, many iterations per compiled call.
+"""The training driver: compiled chunks of one pure update, and hooks on the host between them.
 
-The dataset is placed on the device once. Batches are drawn by index on the device: each epoch is
-a fresh permutation ``permutation(fold_in(data_key, epoch), N)`` (the remainder that does not fill
-a batch is dropped), and iteration ``t`` reads the ``n_critic`` batch slots starting at
-``t·n_critic``.
+``fit`` is the one host loop of jaxgan. It places the dataset on the device once and runs chunks
+of ``jaxgan.steps.train_update``, transformed by a ``Layout``: as is, split over a device mesh
+(``jaxgan.sharding.DataParallel``), ``vmap``-ped over a stack of runs (``jaxgan.ensembles``), or
+both. Between chunks it calls hooks ``hook(step, state, metrics)`` (``jaxgan.hooks``: metrics
+log, progress bar, checkpoints, sample grids, metric tracking), which see the state exactly at
+the steps they ask for.
+
+Batches are drawn by index on the device: each epoch is a fresh permutation
+``permutation(fold_in(data_key, epoch), N)`` (the remainder that does not fill a batch is
+dropped), and iteration ``t`` reads the ``n_critic`` batch slots starting at ``t·n_critic``.
 Everything is a function of the run's key and the state's counters, so stopping after any
 iteration and calling ``fit`` again continues the exact same run.
 
-Two loop forms run the same pure ``train_update``:
+Two loop forms run the same pure update:
 
 - ``"scan"``: ``steps_per_call`` iterations inside one ``lax.scan`` (one dispatch per call);
 - ``"python"``: a Python loop over the jitted iteration (one dispatch per iteration).
 
-``"auto"`` picks from measurements (benchmarks/RESULTS.md, ../shared/ANCHORS.md): scan on GPU
-and TPU, where dispatch dominates small models; on CPU scan only for launch-bound models without
-convolutions (below ``SCAN_FLOPS_LIMIT_CPU`` FLOPs per iteration, e.g. the seed MLP), since
-XLA:CPU runs convolutions inside a loop body several times slower than as a top-level program
-(≈9× for DCGAN at width 64, ≈5× at width 8).
+``"auto"`` picks scan on GPU and TPU, where dispatch dominates small models; on CPU scan only for
+models without convolutions below ``SCAN_FLOPS_LIMIT_CPU`` FLOPs per iteration (e.g. the seed
+MLP), since XLA:CPU runs convolutions inside a loop body several times slower than as a top-level
+program (measurements in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from jaxgan.data import to_model_input
 from jaxgan.sharding import DataParallel, as_data_parallel
 from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
@@ -37,6 +44,8 @@ from jaxgan.steps import train_update
 Array = jax.Array
 LoopForm = Literal["auto", "scan", "python"]
 History = dict[str, np.ndarray]
+Metrics = dict[str, Any]
+"""A hook's metrics: each metric as a device array with one row per iteration, and ``"step"``."""
 
 SCAN_FLOPS_LIMIT_CPU = 2e9
 """FLOPs per iteration below which ``loop="auto"`` scans on CPU."""
@@ -44,26 +53,20 @@ SCAN_FLOPS_LIMIT_CPU = 2e9
 _DATA_STREAM = 2
 
 
-def as_training_array(data: np.ndarray | Array) -> Array:
-    """Put a dataset on the default device as float32, mapping uint8 images to [-1, 1].
+class Hook(Protocol):
+    """What ``fit`` calls between chunks: ``hook(step, state, metrics)``.
 
-    Args:
-        data: (N, ...) array; uint8 is treated as images (x / 127.5 − 1), floats pass unchanged.
-
-    Returns:
-        A float32 ``jax.Array`` on the device.
-
-    Example:
-        >>> float(as_training_array(np.array([[0, 255]], np.uint8)).max())
-        1.0
-
+    ``every``: the hook's period in iterations (``fit`` ends a chunk at each multiple and at the
+    last step, and calls the hook there); None calls it after every chunk. ``state`` is the live
+    state (device arrays, donated to the next chunk: copy what you keep); reading it waits for
+    the chunk. ``metrics`` holds the iterations since the hook's previous call. An optional
+    ``flush()`` runs when ``fit`` returns.
     """
-    data = jnp.asarray(data)
-    if data.dtype == jnp.uint8:
-        return data.astype(jnp.float32) / 127.5 - 1.0
-    if not jnp.issubdtype(data.dtype, jnp.floating):
-        raise TypeError(f"training data must be uint8 images or floats, got dtype {data.dtype}")
-    return data.astype(jnp.float32)
+
+    every: int | None
+
+    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
+        """Act at ``step``."""
 
 
 @jax.jit(static_argnames=("num_slots", "num_examples", "batch_size"))
@@ -105,27 +108,51 @@ def batch_indices(
 TrainingData = Array | tuple[Array, Array]
 
 
-def _iteration(
-    state: GANState,
-    data: TrainingData,
-    indices: Array,
-    key: Array,
-    plan: DataParallel | None = None,
-):
-    """Run one iteration reading its batch by indices (n_critic, B) from the on-device data."""
-    flat = indices.reshape(-1)
-    update = train_update if plan is None else plan.wrap(train_update)
-    return update(state, jax.tree.map(lambda a: a[flat], data), key)
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How the one pure ``train_update`` is transformed for a call of the driver.
+
+    Hashable, so it is a static argument of the compiled chunk functions; equal layouts share
+    compiled code.
+
+    Attributes:
+        plan: split every batch over a device mesh (``jaxgan.sharding.DataParallel``), or None.
+        runs: the state is a stack of runs (``jaxgan.ensembles``): ``vmap`` over its leading axis.
+
+    Example:
+        >>> Layout(runs=True).update is not None
+        True
+
+    """
+
+    plan: DataParallel | None = None
+    runs: bool = False
+
+    @property
+    def update(self) -> Callable[[Any, Any, Array], tuple[Any, dict[str, Array]]]:
+        """``train_update`` under this layout's data-parallel plan (the run axis is added later)."""
+        return train_update if self.plan is None else self.plan.wrap(train_update)
 
 
-@jax.jit(donate_argnums=0, static_argnames="plan")
+def _iteration(state: Any, data: TrainingData, indices: Array, key: Array, layout: Layout):
+    """Run one iteration reading its batch by indices from the on-device data.
+
+    ``indices`` is (n_critic, B) for one run or for runs sharing one data order, and
+    (N, n_critic, B) for N runs with their own orders.
+    """
+    update = layout.update
+
+    def one(s: Any, idx: Array, k: Array):
+        return update(s, jax.tree.map(lambda a: a[idx.reshape(-1)], data), k)
+
+    if not layout.runs:
+        return one(state, indices, key)
+    return jax.vmap(one, in_axes=(0, 0 if indices.ndim == 3 else None, 0))(state, indices, key)
+
+
+@jax.jit(donate_argnums=0, static_argnames="layout")
 def _scan_chunk(
-    state: GANState,
-    data: TrainingData,
-    indices: Array,
-    active: Array,
-    key: Array,
-    plan: DataParallel | None = None,
+    state: Any, data: TrainingData, indices: Array, active: Array, key: Array, layout: Layout
 ):
     """Run ``len(indices)`` iterations in one ``lax.scan``, skipping those with ``active=False``.
 
@@ -135,24 +162,48 @@ def _scan_chunk(
 
     def body(carry, inputs):
         idx, on = inputs
-        new, metrics = _iteration(carry, data, idx, key, plan)
+        new, metrics = _iteration(carry, data, idx, key, layout)
         carry = jax.tree.map(lambda a, b: jnp.where(on, a, b), new, carry)
         return carry, metrics
 
     return jax.lax.scan(body, state, (indices, active))
 
 
-@jax.jit(donate_argnums=0, static_argnames="plan")
+@jax.jit(donate_argnums=0, static_argnames="layout")
 def _python_step(
-    state: GANState,
-    data: TrainingData,
-    indices: Array,
-    i: Array,
-    key: Array,
-    plan: DataParallel | None = None,
+    state: Any, data: TrainingData, indices: Array, i: Array, key: Array, layout: Layout
 ):
     """Run iteration ``i`` of an index block (the Python-loop form)."""
-    return _iteration(state, data, indices[i], key, plan)
+    return _iteration(state, data, indices[i], key, layout)
+
+
+@jax.jit(static_argnames=("steps_per_call", "n_critic", "num_examples", "batch_size"))
+def _chunk_indices(
+    data_keys: Array,
+    first_slot: Array,
+    *,
+    steps_per_call: int,
+    n_critic: int,
+    num_examples: int,
+    batch_size: int,
+) -> Array:
+    """Batch indices of a chunk: (steps_per_call, [N,] n_critic, B).
+
+    One data key gives one order; an (N,) array of keys gives each run its own order.
+    """
+
+    def of(key: Array) -> Array:
+        return batch_indices(
+            key,
+            first_slot,
+            num_slots=steps_per_call * n_critic,
+            num_examples=num_examples,
+            batch_size=batch_size,
+        ).reshape((steps_per_call, n_critic, batch_size))
+
+    if data_keys.ndim == 0:
+        return of(data_keys)
+    return jnp.moveaxis(jax.vmap(of)(data_keys), 0, 1)  # iteration axis first, then runs
 
 
 def choose_loop(state: GANState, data: TrainingData, batch_size: int) -> Literal["scan", "python"]:
@@ -192,7 +243,9 @@ def _measured_choice(
 ) -> Literal["scan", "python"]:
     """Apply the CPU rule of ``choose_loop`` to the lowered iteration."""
     indices = jax.ShapeDtypeStruct((state.config.n_critic, batch_size), jnp.int32)
-    lowered = jax.jit(_iteration).lower(state, data, indices, jax.random.key(0))
+    lowered = jax.jit(_iteration, static_argnames="layout").lower(
+        state, data, indices, jax.random.key(0), layout=Layout()
+    )
     if "convolution" in lowered.as_text():
         return "python"  # conv steps inside an XLA:CPU loop body ran 5-9x slower (any width)
     flops = (lowered.cost_analysis() or {}).get("flops", float("inf"))
@@ -204,16 +257,25 @@ def _prepare_data(data) -> TrainingData:
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError("data must be samples or a (samples, labels) pair")
-        return as_training_array(data[0]), jnp.asarray(data[1])
-    return as_training_array(data)
+        return _as_training_array(data[0]), jnp.asarray(data[1])
+    return _as_training_array(data)
+
+
+def _as_training_array(data: Any) -> Array:
+    try:
+        return to_model_input(data)
+    except TypeError:
+        raise TypeError(
+            f"training data must be uint8 images or floats, got dtype {np.asarray(data).dtype}"
+        ) from None
 
 
 def _validate(
     state: GANState, data: TrainingData, steps: int, batch_size: int, steps_per_call: int
 ):
-    if not isinstance(steps, int) or steps < 0:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(steps_per_call, int) or steps_per_call < 1:
         raise ValueError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
@@ -243,6 +305,37 @@ def _validate(
         )
 
 
+def _as_keys(key: Array | int) -> Array:
+    """Return a typed PRNG key (or (N,) keys, one per run) from a key or an int seed."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError(f"key must be an int seed or a typed key from jax.random.key, got {key!r}")
+    if key.ndim > 1:
+        raise ValueError(f"key must be one key or (N,) keys, one per run, got shape {key.shape}")
+    return key
+
+
+def _one_run(stacked: Any) -> Any:
+    """Return the shapes of one run of a stacked state (for validation and the loop choice)."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), stacked)
+
+
+def _check_stack(state: GANState, keys: Array) -> GANState:
+    """Check that ``state`` stacks one run per key, all at one step; return one run's shapes."""
+    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(state)}
+    if sizes != {keys.shape[0]}:
+        raise ValueError(
+            f"{keys.shape[0]} keys need a state stacked over {keys.shape[0]} runs "
+            "(jaxgan.ensembles.create_ensemble / stack_states), got leading sizes "
+            f"{sorted(s for s in sizes if s is not None)}"
+        )
+    counters = np.asarray(state.g_updates)
+    if (counters != counters[0]).any():
+        raise ValueError(f"runs are at different steps {counters.tolist()}; train them apart")
+    return _one_run(state)
+
+
 def fit(
     state: GANState,
     data: np.ndarray | Array | tuple,
@@ -252,144 +345,205 @@ def fit(
     key: Array | int = 0,
     loop: LoopForm = "auto",
     steps_per_call: int = 100,
+    hooks: Sequence[Hook] = (),
     on_chunk: Callable[[int, History], None] | None = None,
     mesh: Mesh | DataParallel | None = None,
+    data_key: Array | None = None,
 ) -> tuple[GANState, History]:
     """Train for ``steps`` iterations on an on-device dataset; return the new state and history.
 
-    The input state is donated (do not reuse it). Metrics of a chunk are fetched to the host only
-    after the next chunk has been dispatched, so the device never waits for the host.
+    The one training driver of jaxgan: the host runs compiled chunks of the pure
+    ``jaxgan.steps.train_update`` (under a data-parallel plan with ``mesh``, ``vmap``-ped over
+    runs when ``key`` holds one key per run of a stacked state) and calls ``hooks`` between
+    chunks. Chunks end at every multiple of each hook's ``every`` and at the last step, so a
+    hook sees the state exactly at its step. The input state is donated (do not reuse it).
+    Metrics of a chunk are fetched to the host only after the next chunk has been dispatched.
 
     Args:
-        state: the training state; training continues from ``state.step``.
-        data: (N, ...) training examples: uint8 images or floats (images in [-1, 1]); for a
-            conditional GAN a ``(samples, labels)`` pair.
+        state: the training state (or a stack of N runs); training continues from its step.
+        data: (M, ...) training examples: uint8 images or floats (images in [-1, 1]); for a
+            conditional GAN a ``(samples, labels)`` pair. Runs of a stack share it.
         steps: number of iterations (each ``n_critic`` D updates + one G update).
-        batch_size: examples per D update.
-        key: the run's base key (or an int seed); pass the same key when resuming.
+        batch_size: examples per D update (global over the mesh).
+        key: the run's base key or an int seed (pass the same key when resuming); for a stack,
+            an (N,) key array, one per run.
         loop: ``"auto"``, ``"scan"`` or ``"python"`` (see the module docstring).
         steps_per_call: iterations per compiled call (scan) or per index block (python).
-        on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)``.
-        mesh: train data-parallel over this device mesh (``jaxgan.sharding.data_mesh``), or
-            by a ``jaxgan.sharding.DataParallel`` plan; ``batch_size`` is global and must
-            divide by the device count. None trains on the default device.
+        hooks: ``jaxgan.hooks`` objects (or any ``Hook``), called as
+            ``hook(step, state, metrics)`` on the host; ``hook.flush()`` runs at the end.
+        on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)`` with
+            numpy metrics, one chunk late (a shorthand for a metrics-only hook).
+        mesh: train data-parallel over this device mesh (``jaxgan.sharding.data_mesh``) or
+            by a ``jaxgan.sharding.DataParallel`` plan; ``batch_size`` must divide by the
+            device count. None trains on the default device.
+        data_key: read the data in the order derived from this key instead of from ``key``
+            (for a stack: every run reads this one order).
 
     Returns:
-        ``(state, history)``; history maps each metric name (and ``"step"``) to a numpy array
-        with one value per iteration.
+        ``(state, history)``; history maps each metric name to a numpy array with one value per
+        iteration (shape (steps, N) for a stack), and ``"step"`` to the steps.
 
     Example:
-        >>> state, history = fit(state, images, steps=1000, batch_size=64)  # doctest: +SKIP
+        >>> import jaxgan
+        >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
+        ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
+        >>> images = np.zeros((128, 28, 28, 1), np.uint8)
+        >>> state, history = fit(state, images, steps=3, batch_size=32, key=1)
+        >>> history["step"].tolist()
+        [1, 2, 3]
 
     """
-    if isinstance(key, int):
-        key = jax.random.key(key)
+    keys = _as_keys(key)
+    runs = keys.ndim == 1
     data = _prepare_data(data)
-    _validate(state, data, steps, batch_size, steps_per_call)
+    one = _check_stack(state, keys) if runs else state
+    _validate(one, data, steps, batch_size, steps_per_call)
     if loop == "auto":
-        loop = choose_loop(state, data, batch_size)
+        loop = choose_loop(one, data, batch_size)
     if loop not in ("scan", "python"):
         raise ValueError(f"loop must be 'auto', 'scan' or 'python', got {loop!r}")
     plan = None if mesh is None else as_data_parallel(mesh)
     if plan is not None:
         plan.check_batch(batch_size)
-        state, data, key = plan.place_state(state), plan.place_data(data), plan.replicate(key)
-    n_critic = state.config.n_critic
-    data_key = jax.random.fold_in(key, _DATA_STREAM)
+        state, data, keys = plan.place_state(state), plan.place_data(data), plan.replicate(keys)
+    order = keys if data_key is None else _as_keys(data_key)
+    if order.ndim:
+        data_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(order, _DATA_STREAM)
+    else:
+        data_keys = jax.random.fold_in(order, _DATA_STREAM)
+    start = int(np.asarray(state.g_updates).reshape(-1)[0])
+    n_critic = one.config.n_critic
     num_examples = jax.tree.leaves(data)[0].shape[0]
+    layout = Layout(plan, runs)
+    all_hooks = list(hooks) if on_chunk is None else [*hooks, ChunkCallback(on_chunk)]
+    for hook in all_hooks:
+        _check_hook(hook)
 
-    def chunk_indices(first_slot: Array) -> Array:
-        return batch_indices(
-            data_key,
+    def indices(first_step: int) -> Array:
+        first_slot = jnp.asarray(first_step * n_critic, jnp.int32)
+        return _chunk_indices(
+            data_keys,
             first_slot,
-            num_slots=steps_per_call * n_critic,
+            steps_per_call=steps_per_call,
+            n_critic=n_critic,
             num_examples=num_examples,
             batch_size=batch_size,
-        ).reshape((steps_per_call, n_critic, batch_size))
+        )
 
-    return run_chunks(
-        state,
-        steps=steps,
-        steps_per_call=steps_per_call,
-        start=int(state.step),
-        n_critic=n_critic,
-        loop=loop,
-        chunk_indices=chunk_indices,
-        scan_chunk=lambda s, idx, active: _scan_chunk(s, data, idx, active, key, plan=plan),
-        python_step=lambda s, idx, i: _python_step(s, data, idx, i, key, plan=plan),
-        on_chunk=on_chunk,
-    )
-
-
-def run_chunks(
-    state: Any,
-    *,
-    steps: int,
-    steps_per_call: int,
-    start: int,
-    n_critic: int,
-    loop: Literal["scan", "python"],
-    chunk_indices: Callable[[Array], Array],
-    scan_chunk: Callable[[Any, Array, Array], tuple[Any, dict[str, Array]]],
-    python_step: Callable[[Any, Array, Array], tuple[Any, dict[str, Array]]],
-    on_chunk: Callable[[int, History], None] | None = None,
-) -> tuple[Any, History]:
-    """Drive training chunk by chunk: the host loop shared by ``fit`` and ``fit_ensemble``.
-
-    Each chunk reads ``chunk_indices(first_slot)`` (leading axis ``steps_per_call``) and runs
-    either ``scan_chunk(state, indices, active)`` once or ``python_step(state, indices, i)`` per
-    iteration. A chunk's metrics are fetched to the host only after the next chunk has been
-    dispatched, so the device never waits for the host.
-
-    Args:
-        state: the (single or stacked) state; donated to the chunk functions.
-        steps: iterations to run.
-        steps_per_call: iterations per chunk (the compiled chunk length).
-        start: the state's step before training.
-        n_critic: batch slots per iteration.
-        loop: ``"scan"`` or ``"python"``.
-        chunk_indices: first batch slot (int32) → index block of the chunk.
-        scan_chunk: runs a whole chunk; iterations with ``active=False`` are skipped.
-        python_step: runs iteration ``i`` of the chunk.
-        on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)``.
-
-    Returns:
-        ``(state, history)``: each metric (and ``"step"``) concatenated over iterations.
-
-    Example:
-        >>> state, history = run_chunks(state, steps=10, ...)  # doctest: +SKIP
-    """
     pending: tuple[int, dict[str, Array]] | None = None
     history: dict[str, list[np.ndarray]] = {}
+    windows: dict[int, list[dict[str, Array]]] = {id(hook): [] for hook in all_hooks}
 
     def collect(done: tuple[int, dict[str, Array]]) -> None:
         end, metrics = done
-        host = {name: np.asarray(value) for name, value in metrics.items()}
-        count = len(next(iter(host.values())))
-        host["step"] = np.arange(end - count + 1, end + 1)
-        for name, value in host.items():
+        for name, value in _host(end, metrics).items():
             history.setdefault(name, []).append(value)
-        if on_chunk is not None:
-            on_chunk(end, host)
 
-    done_steps = 0
-    while done_steps < steps:
-        count = min(steps_per_call, steps - done_steps)
-        indices = chunk_indices(jnp.asarray((start + done_steps) * n_critic, jnp.int32))
+    step, end = start, start + steps
+    while step < end:
+        stop = _next_stop(step, end, steps_per_call, all_hooks)
+        count = stop - step
+        block = indices(step)
         if loop == "scan":
             active = jnp.arange(steps_per_call) < count
-            state, metrics = scan_chunk(state, indices, active)
+            state, metrics = _scan_chunk(state, data, block, active, keys, layout=layout)
             metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
         else:
             per_step = []
             for i in range(count):
-                state, m = python_step(state, indices, jnp.int32(i))
+                state, m = _python_step(state, data, block, jnp.int32(i), keys, layout=layout)
                 per_step.append(m)
             metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
-        done_steps += count
+        step = stop
         if pending is not None:
             collect(pending)
-        pending = (start + done_steps, metrics)
+        pending = (step, metrics)
+        for hook in all_hooks:
+            windows[id(hook)].append(metrics)
+            if _due(hook, step, end):
+                hook(step, state, _window(step, windows[id(hook)]))
+                windows[id(hook)] = []
     if pending is not None:
         collect(pending)
+    for hook in all_hooks:
+        flush = getattr(hook, "flush", None)
+        if flush is not None:
+            flush()
     return state, {name: np.concatenate(parts) for name, parts in history.items()}
+
+
+def _check_hook(hook: Any) -> None:
+    every = getattr(hook, "every", None)
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable as hook(step, state, metrics), got {hook!r}")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"hook.every must be a positive integer or None, got {every!r}")
+
+
+def _next_stop(step: int, end: int, steps_per_call: int, hooks: Sequence[Hook]) -> int:
+    """Return where the next chunk ends: steps_per_call on at most, at hook periods and the end."""
+    stops = [end, step + steps_per_call]
+    for hook in hooks:
+        every = getattr(hook, "every", None)
+        if every is not None:
+            stops.append((step // every + 1) * every)
+    return min(stops)
+
+
+def _due(hook: Hook, step: int, end: int) -> bool:
+    every = getattr(hook, "every", None)
+    return every is None or step % every == 0 or step == end
+
+
+def _window(step: int, chunks: list[dict[str, Array]]) -> Metrics:
+    """Merge the chunk metrics since a hook's last call (device arrays) and add their steps."""
+    merged = chunks[0]
+    if len(chunks) > 1:
+        merged = jax.tree.map(lambda *c: jnp.concatenate(c), *chunks)
+    count = len(next(iter(merged.values())))
+    return {**merged, "step": np.arange(step - count + 1, step + 1)}
+
+
+def _host(end: int, metrics: dict[str, Array]) -> History:
+    """Fetch a chunk's metrics to numpy, adding the steps they belong to."""
+    host = {name: np.asarray(value) for name, value in metrics.items()}
+    count = len(next(iter(host.values())))
+    host["step"] = np.arange(end - count + 1, end + 1)
+    return host
+
+
+class ChunkCallback:
+    """A hook that hands each chunk's metrics, as numpy, to a function one chunk late.
+
+    Fetching a chunk's metrics waits for that chunk; waiting one chunk keeps the device busy.
+
+    Args:
+        fn: called as ``fn(step_after_chunk, metrics)``.
+
+    Example:
+        >>> seen = []
+        >>> hook = ChunkCallback(lambda step, m: seen.append(step))
+        >>> hook(2, None, {"d_loss": jnp.zeros(2), "step": np.arange(1, 3)}); seen
+        []
+        >>> hook.flush(); seen
+        [2]
+
+    """
+
+    every = None
+
+    def __init__(self, fn: Callable[[int, History], None]):
+        self.fn = fn
+        self._pending: tuple[int, Metrics] | None = None
+
+    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
+        """Pass the previous chunk's metrics on and keep this one's for the next call."""
+        self.flush()
+        self._pending = (step, metrics)
+
+    def flush(self) -> None:
+        """Pass on the metrics still held (the driver calls this at the end of ``fit``)."""
+        if self._pending is not None:
+            step, metrics = self._pending
+            self._pending = None
+            self.fn(step, {name: np.asarray(value) for name, value in metrics.items()})

@@ -10,8 +10,8 @@ BatchNorm's batch moments, so BatchNorm statistics are global over the whole bat
 on one device. No ``pmap``, no communication code of our own.
 
 The mesh axes run in ``AxisType.Auto`` mode (sharding propagation), so code written for one
-device needs no annotations; ``shard_examples`` marks values a step creates itself (the latent
-batch) as split like the real batch.
+device needs no annotations; ``jaxgan.steps.split_over_batch_axis`` marks values a step creates
+itself (the latent batch) as split like the real batch.
 
 Multi-process runs (many hosts, or several processes on one host) call
 ``initialize_distributed`` before anything else; ``jax.devices()`` then lists the devices of
@@ -28,8 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import itertools
 import logging
@@ -37,7 +35,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import jax
@@ -45,11 +43,13 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxgan.steps import BATCH_AXIS
+
 Array = jax.Array
 State = TypeVar("State")
 Update = Callable[[Any, Any, Array], tuple[Any, dict[str, Array]]]
 
-DATA_AXIS = "data"
+DATA_AXIS = BATCH_AXIS
 """Name of the mesh axis that batches are split over."""
 
 _log = logging.getLogger(__name__)
@@ -133,11 +133,6 @@ def _put(value: Any, sharding: NamedSharding) -> Array:
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(value))
     host = np.asarray(value)  # every process holds the same value
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-
-_ACTIVE_PLAN: contextvars.ContextVar[DataParallel | None] = contextvars.ContextVar(
-    "jaxgan_active_data_parallel", default=None
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,30 +335,13 @@ class DataParallel:
         """
         return jax.lax.with_sharding_constraint(state, self.state_shardings(state))
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[DataParallel]:
-        """Make this plan the one ``shard_examples`` uses while a step is traced.
-
-        Yields:
-            This plan.
-
-        Example:
-            >>> with plan.active():  # doctest: +SKIP
-            ...     z = shard_examples(z)
-
-        """
-        token = _ACTIVE_PLAN.set(self)
-        try:
-            yield self
-        finally:
-            _ACTIVE_PLAN.reset(token)
-
     def wrap(self, update: Update) -> Update:
         """Return ``update`` with its batch split over the mesh and its output layout fixed.
 
-        The result is pure and traceable with the same signature. Inside it the plan is
-        ``active`` (for ``shard_examples``); the new state keeps ``state_shardings`` and the
-        metrics come out replicated (readable on every host).
+        The result is pure and traceable with the same signature. It is traced inside JAX's
+        mesh context of this plan's mesh, so values the step creates itself are split like the
+        batch (``jaxgan.steps.split_over_batch_axis``); the new state keeps
+        ``state_shardings`` and the metrics come out replicated (readable on every host).
 
         Args:
             update: a pure step ``(state, batch, key) -> (state, metrics)``, e.g.
@@ -378,7 +356,7 @@ class DataParallel:
         """
 
         def sharded(state: Any, batch: Any, key: Array) -> tuple[Any, dict[str, Array]]:
-            with self.active():
+            with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):
                 new_state, metrics = update(state, self.constrain_batch(batch), key)
             metrics = jax.lax.with_sharding_constraint(metrics, self.replicated)
             return self.constrain_state(new_state), metrics
@@ -405,36 +383,6 @@ class DataParallel:
 
         """
         return jax.jit(self.wrap(update), donate_argnums=0)
-
-
-def shard_examples(x: Any) -> Any:
-    """Inside a step: split ``x`` along its leading (example) dimension over the data axis.
-
-    Values a step creates itself, such as the latent batch ``z``, carry no sharding, and XLA
-    may then compute them (and the generator on them) whole on every device. This marks them
-    as split like the real batch while a ``DataParallel`` plan traces the step
-    (``DataParallel.wrap``); with no active plan it returns ``x`` unchanged.
-
-    Args:
-        x: an array whose leading dimension is the batch, or a pytree of them (None allowed).
-
-    Returns:
-        ``x``, with sharding constraints when a plan is active.
-
-    Example:
-        >>> z = shard_examples(sample_latent(key, 64, 100))  # doctest: +SKIP
-
-    """
-    plan = _ACTIVE_PLAN.get()
-    if plan is None or plan.size == 1:
-        return x
-
-    def constrain(leaf: Array) -> Array:
-        if leaf.ndim == 0 or leaf.shape[0] % plan.size:
-            return leaf
-        return jax.lax.with_sharding_constraint(leaf, plan.batch_sharding)
-
-    return jax.tree.map(constrain, x)
 
 
 def as_data_parallel(layout: Mesh | DataParallel) -> DataParallel:

@@ -17,21 +17,57 @@ calls (as in the PyTorch DCGAN example), so its batch statistics are never mixed
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import PartitionSpec
 
 from jaxgan.augment import diff_augment, pack
 from jaxgan.losses import get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
-from jaxgan.sharding import shard_examples
 from jaxgan.state import GANState, check_labels, sample_latent
 
 Array = jax.Array
 Metrics = dict[str, Array]
 
 _D_STREAM, _G_STREAM = 0, 1
+
+BATCH_AXIS = "data"
+"""The mesh axis that batches are split over when a step is traced inside a mesh context."""
+
+
+def split_over_batch_axis(x: Any) -> Any:
+    """Lay examples a step creates itself (such as ``z``) out like the real batch.
+
+    Inside JAX's mesh context (``jax.sharding.use_abstract_mesh`` / ``jax.set_mesh``, as
+    ``jaxgan.sharding.DataParallel`` sets while it traces a step) with a ``"data"`` axis, each
+    leaf's leading (example) dimension is split over that axis, so the generator runs on each
+    device's share only. Outside a mesh context it returns ``x`` unchanged.
+
+    Args:
+        x: an array whose leading dimension is the batch, or a pytree of them (None allowed).
+
+    Returns:
+        ``x``, with sharding constraints inside a mesh context.
+
+    Example:
+        >>> split_over_batch_axis(jnp.zeros((4, 2))).shape
+        (4, 2)
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or BATCH_AXIS not in mesh.axis_names or mesh.shape[BATCH_AXIS] == 1:
+        return x
+    size = mesh.shape[BATCH_AXIS]
+
+    def constrain(leaf: Array) -> Array:
+        if leaf.ndim == 0 or leaf.shape[0] % size:
+            return leaf
+        return jax.lax.with_sharding_constraint(leaf, PartitionSpec(BATCH_AXIS))
+
+    return jax.tree.map(constrain, x)
 
 
 def _step_key(key: Array, stream: int, counter: Array) -> Array:
@@ -121,10 +157,10 @@ def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    real, real_labels = shard_examples(split_batch(batch, state))
+    real, real_labels = split_over_batch_axis(split_batch(batch, state))
     keys = jax.random.split(_step_key(key, _D_STREAM, state.d_updates), 9)
     kz, ky, kg, kreal, kfake, kpen, keps, kaug_real, kaug_fake = keys
-    z = shard_examples(sample_latent(kz, real.shape[0], cfg.latent_dim))
+    z = split_over_batch_axis(sample_latent(kz, real.shape[0], cfg.latent_dim))
     fake_labels = _fake_labels(state, ky, real.shape[0])
     fake, _ = gen.apply(gen.params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
     _check_real_batch(real, fake.shape[1:])
@@ -209,7 +245,7 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     gen, disc = state.generator, state.discriminator
     batch_size = split_batch(batch, state)[0].shape[0]
     kz, ky, kg, kd, kaug = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
-    z = shard_examples(sample_latent(kz, batch_size, cfg.latent_dim))
+    z = split_over_batch_axis(sample_latent(kz, batch_size, cfg.latent_dim))
     fake_labels = _fake_labels(state, ky, batch_size)
 
     def loss_fn(params):

@@ -8,8 +8,8 @@ import pytest
 from script_loader import load_script
 
 import jaxgan
-from jaxgan.config import apply_overrides, load_preset
-from jaxgan.run import build_state
+from jaxgan.experiment.build import build_state
+from jaxgan.experiment.config import apply_overrides, load_preset
 
 
 @pytest.fixture(scope="module")

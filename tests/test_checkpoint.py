@@ -12,8 +12,8 @@ from jaxgan.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
-from jaxgan.config import TrainConfig
-from jaxgan.run import build_state
+from jaxgan.experiment.build import build_state
+from jaxgan.experiment.config import TrainConfig
 
 # a toy GAN with BatchNorm, so the non-parameter state ("rest") is saved too
 TOY = TrainConfig(

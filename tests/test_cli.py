@@ -10,8 +10,8 @@ import pytest
 from cli_args import tiny_train_args
 
 from jaxgan import cli
-from jaxgan.config import to_dict
-from jaxgan.run import read_metrics
+from jaxgan.experiment.config import to_dict
+from jaxgan.experiment.rundir import read_metrics
 
 # the seed-mlp preset shrunk to run in a second or two
 TINY = tiny_train_args(sample_every=20, checkpoint_every=20)

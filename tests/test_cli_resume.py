@@ -12,7 +12,8 @@ from cli_args import tiny_train_args
 
 from jaxgan import cli
 from jaxgan.checkpoint import latest_step
-from jaxgan.run import load_run, read_metrics
+from jaxgan.experiment.rundir import read_metrics
+from jaxgan.experiment.sample import load_run
 
 TINY = tiny_train_args(sample_every=200, checkpoint_every=40)
 

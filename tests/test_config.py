@@ -5,9 +5,9 @@ from pathlib import Path
 import jax
 import pytest
 
-from jaxgan import config as cfg
-from jaxgan.config import ConfigError, TrainConfig
-from jaxgan.run import build_state
+from jaxgan.experiment import config as cfg
+from jaxgan.experiment.build import build_state
+from jaxgan.experiment.config import ConfigError, TrainConfig
 
 REQUIRED_PRESETS = ("seed-mlp", "dcgan-mnist", "dcgan-cifar10", "ring8", "grid25")
 
@@ -88,7 +88,9 @@ def test_unknown_preset_names_the_valid_ones_and_suggests_the_closest():
 
 def test_a_preset_can_be_a_python_file(tmp_path):
     path = tmp_path / "mine.py"
-    path.write_text("from jaxgan.config import TrainConfig\nCONFIG = TrainConfig(name='mine')\n")
+    path.write_text(
+        "from jaxgan.experiment.config import TrainConfig\nCONFIG = TrainConfig(name='mine')\n"
+    )
     assert cfg.load_preset(str(path)).name == "mine"
     (tmp_path / "empty.py").write_text("x = 1\n")
     with pytest.raises(ConfigError, match="must define CONFIG"):

@@ -12,10 +12,11 @@ from jaxgan.ensembles import (
     create_ensemble,
     fit_ensemble,
     plan_runs,
-    run_ensemble,
     set_hyperparams,
     take_run,
 )
+from jaxgan.experiment import evaluators
+from jaxgan.experiment.ensemble import run_ensemble
 
 # jit caches on the static parts of a state, and two ``default_optimizer()`` calls return two
 # objects: each ``jaxgan.fit`` of a state built with new optimisers compiles again. The single
@@ -68,7 +69,7 @@ def test_run_i_of_an_ensemble_is_the_same_run_trained_alone(points):
     assert history["d_loss"].shape == (7, 3)
     np.testing.assert_array_equal(history["step"], np.arange(1, 8))
     for i, run in enumerate(runs):
-        init_key, train_key = ensembles.run_keys(run.seed)
+        init_key, train_key, _ = ensembles.run_keys(run.seed)
         alone = set_hyperparams(build(init_key, tx=TX), lr=run.hyperparams["lr"])
         alone = set_hyperparams(alone, d_b1=run.hyperparams["d_b1"])
         alone, alone_history = jaxgan.fit(
@@ -94,7 +95,7 @@ def test_no_recompilation_across_seeds_values_or_resumes(points):
 
     stacked, keys = create_ensemble(build, paired([1, 2, 3], [1e-3, 2e-3, 3e-3]))
     whole, _ = train(stacked, keys, 6)  # 6 steps in chunks of 4: a full and a masked chunk
-    compiled = ensembles._scan_chunk._cache_size(), ensembles._chunk_indices._cache_size()
+    compiled = jaxgan.loop._scan_chunk._cache_size(), jaxgan.loop._chunk_indices._cache_size()
     # other seeds and other learning rates: the same program
     other, other_keys = create_ensemble(build, paired([5, 9, 0], [4e-3, 5e-4, 1e-4]))
     other, _ = train(other, other_keys, 6)
@@ -105,7 +106,7 @@ def test_no_recompilation_across_seeds_values_or_resumes(points):
     for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(part), strict=True):
         np.testing.assert_array_equal(a, b)
     train(set_hyperparams(part, lr=[1e-5, 1e-5, 1e-5]), keys, 1)
-    assert (ensembles._scan_chunk._cache_size(), ensembles._chunk_indices._cache_size()) == (
+    assert (jaxgan.loop._scan_chunk._cache_size(), jaxgan.loop._chunk_indices._cache_size()) == (
         compiled
     )
 
@@ -128,16 +129,19 @@ def test_stacked_state_memory_is_n_times_one_run_and_init_equals_each_run_alone(
 
 
 def test_data_order_per_run_follows_fit_and_shared_is_one_order():
-    keys = jnp.stack([ensembles.run_keys(s)[1] for s in (0, 1, 2)])
-    shape = dict(num_slots=5, num_examples=40, batch_size=8)
-    per_run = ensembles._chunk_indices(keys, None, jnp.int32(3), **shape)
-    assert per_run.shape == (5, 3, 8)
+    # the driver's chunk indices: (iterations, runs, n_critic, B) from each run's own data key
+    keys = jnp.stack([ensembles.run_keys(s).train for s in (0, 1, 2)])
+    data_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 2)
+    shape = dict(num_examples=40, batch_size=8)
+    chunk = dict(steps_per_call=5, n_critic=1, **shape)
+    per_run = jaxgan.loop._chunk_indices(data_keys, jnp.int32(3), **chunk)
+    assert per_run.shape == (5, 3, 1, 8)
     for i in range(3):
-        fit_order = jaxgan.batch_indices(jax.random.fold_in(keys[i], 2), 3, **shape)
-        np.testing.assert_array_equal(per_run[:, i], fit_order)
+        fit_order = jaxgan.batch_indices(data_keys[i], 3, num_slots=5, **shape)
+        np.testing.assert_array_equal(per_run[:, i, 0], fit_order)
     assert not np.array_equal(per_run[:, 0], per_run[:, 1])
-    shared = ensembles._chunk_indices(keys, keys[1], jnp.int32(3), **shape)
-    np.testing.assert_array_equal(shared, per_run[:, 1])
+    shared = jaxgan.loop._chunk_indices(data_keys[1], jnp.int32(3), **chunk)
+    np.testing.assert_array_equal(shared[:, 0], per_run[:, 1, 0])
 
 
 def test_run_ensemble_writes_tables_and_plots_and_groups_static_values(points, tmp_path):
@@ -206,7 +210,7 @@ def test_every_run_is_evaluated_in_one_call():
     def centre(samples):
         return {"x": float(samples[:, 0].mean()), "y": float(samples[:, 1].mean())}
 
-    result = ensembles.evaluate_ensemble(stacked, centre, num_samples=64, key=3)
+    result = evaluators.evaluate_ensemble(stacked, centre, num_samples=64, key=3)
     z = jaxgan.sample_latent(jax.random.key(3), 64, 2)
     for i in range(3):
         alone = np.asarray(jaxgan.generate(take_run(stacked, i), z))
@@ -214,7 +218,7 @@ def test_every_run_is_evaluated_in_one_call():
     xs = [r["x"] for r in result["runs"]]
     assert result["mean"]["x"] == pytest.approx(np.mean(xs))
     assert result["se"]["x"] == pytest.approx(np.std(xs, ddof=1) / np.sqrt(3))
-    ring = ensembles.mixture_evaluator("ring8")
+    ring = evaluators.mixture_evaluator("ring8")
     assert ring(jaxgan.data.ring8_modes())["modes"] == 8
 
 
@@ -226,13 +230,13 @@ def test_parse_sweep_reads_command_line_values():
     assert ensembles.parse_sweep("g_lr=1") == ("g_lr", [1.0])
 
 
-def test_run_keys_match_the_cli_seed():
-    run = pytest.importorskip("jaxgan.run")
-    config = pytest.importorskip("jaxgan.config")
-    keys = run.run_keys(config.TrainConfig(seed=7))
-    init_key, train_key = ensembles.run_keys(7)
-    np.testing.assert_array_equal(jax.random.key_data(keys.init), jax.random.key_data(init_key))
-    np.testing.assert_array_equal(jax.random.key_data(keys.train), jax.random.key_data(train_key))
+def test_run_keys_are_the_first_splits_of_the_seed():
+    # the one derivation used by `jaxgan train --seed 7` and by the ensemble member of seed 7
+    keys = ensembles.run_keys(7)
+    expected = jax.random.split(jax.random.key(7), 3)
+    for got, want in zip(keys, expected, strict=True):
+        np.testing.assert_array_equal(jax.random.key_data(got), jax.random.key_data(want))
+    assert jaxgan.experiment.run_keys is ensembles.run_keys
 
 
 @pytest.mark.parametrize(

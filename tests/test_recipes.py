@@ -9,12 +9,14 @@ import pytest
 
 import jaxgan
 from jaxgan import cli, ensembles
-from jaxgan.config import ConfigError, TrainConfig, config_differences, load_preset
 from jaxgan.data import RING8_SIGMA, ring8_modes
 from jaxgan.data.stacked import DEFAULT_STACKED_SIZE
-from jaxgan.evaluate import evaluate_run
+from jaxgan.experiment import evaluators
+from jaxgan.experiment.build import build_state, run_keys
+from jaxgan.experiment.config import ConfigError, TrainConfig, config_differences, load_preset
+from jaxgan.experiment.evaluate import evaluate_run
+from jaxgan.experiment.rundir import resume_config
 from jaxgan.metrics import mixture_metrics
-from jaxgan.run import _resume_config, build_state, run_keys
 
 
 def test_linear_schedule_scales_adam_updates_down_to_zero():
@@ -50,14 +52,14 @@ def test_linear_schedule_needs_steps_and_a_fixed_length_on_resume():
         TrainConfig(lr_schedule="cosine")
     saved = TrainConfig(lr_schedule="linear", steps=1000)
     with pytest.raises(ConfigError, match="--steps 1000"):
-        _resume_config(saved, dataclasses.replace(saved, steps=2000))
+        resume_config(saved, dataclasses.replace(saved, steps=2000))
     constant = TrainConfig(steps=1000)
-    assert _resume_config(constant, dataclasses.replace(constant, steps=2000)).steps == 2000
+    assert resume_config(constant, dataclasses.replace(constant, steps=2000)).steps == 2000
 
 
 def test_stacked_mnist_evaluator_counts_triples_of_real_digits(shared_data):
     real = jaxgan.data.load(f"stacked_mnist:idx:{shared_data / 'mnist'}", "test", size=3000)
-    evaluate = ensembles.stacked_mnist_evaluator()
+    evaluate = evaluators.stacked_mnist_evaluator()
     assert evaluate.num_samples == 26_000  # the published protocol's sample count
     images = real.x.astype(np.float32) / 127.5 - 1.0
     found = evaluate(images)
@@ -159,7 +161,7 @@ def test_ring8_best_preset_beats_vanilla_at_an_equal_short_budget():
     found = {}
     for name, changes in (("ring8", {}), ("ring8-best", {"ema_decay": 0.99})):
         config = dataclasses.replace(load_preset(name), seed=0, **changes)
-        keys = run_keys(config)
+        keys = run_keys(config.seed)
         state, _ = jaxgan.fit(
             build_state(config, keys.init), ring.x, steps=BUDGET_STEPS, batch_size=100,
             key=keys.train, steps_per_call=100,

@@ -4,7 +4,8 @@ Compilation dominates on a 2-core CPU (the fused SN-ResNet iteration with n_crit
 ~17 s and compiles for ~40 s; a width-4 DCGAN preset needs ~25 s to initialise and compile), so
 every preset traces one full-size training iteration (shapes and dtypes, no compilation) with
 n_critic 1, and the SN-ResNet family trains for real at a small width as a conditional run
-through ``jaxgan.run.train``. (The seed-mlp and 2-D presets train for real in test_cli.py.)
+through ``jaxgan.experiment.train.train``. (The seed-mlp and 2-D presets train for real in
+test_cli.py.)
 """
 
 import dataclasses
@@ -19,10 +20,13 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from jaxgan import cli, data, evaluate, run, viz
-from jaxgan import config as cfg
-from jaxgan.config import ConfigError, TrainConfig
+from jaxgan import cli, data, viz
 from jaxgan.data import tfds_source
+from jaxgan.experiment import build, evaluators, rundir
+from jaxgan.experiment import config as cfg
+from jaxgan.experiment import sample as run_sample
+from jaxgan.experiment import train as run_train
+from jaxgan.experiment.config import ConfigError, TrainConfig
 from jaxgan.state import generate, sample_latent
 from jaxgan.steps import train_update
 
@@ -101,12 +105,12 @@ def test_the_sngan_presets_build_sngans_parameter_counts():
     def count(tree):
         return sum(x.size for x in jax.tree.leaves(tree))
 
-    plain = jax.eval_shape(lambda: run.build_state(cfg.load_preset("sngan-cifar10"), key=0))
+    plain = jax.eval_shape(lambda: build.build_state(cfg.load_preset("sngan-cifar10"), key=0))
     # SNGAN's CIFAR-10 ResNet: G ≈ 4.3 M, D ≈ 1.0 M parameters
     assert 4.2e6 < count(plain.generator.params) < 4.4e6
     assert 0.95e6 < count(plain.discriminator.params) < 1.1e6
     config = with_data_classes(cfg.load_preset("cgan-pd-cifar10"))
-    cond = jax.eval_shape(lambda: run.build_state(config, key=0))
+    cond = jax.eval_shape(lambda: build.build_state(config, key=0))
     assert cond.config.num_classes == CIFAR10_CLASSES
     # conditional BatchNorm: a scale and a shift per class in each of G's six block norms
     extra_g = count(cond.generator.params) - count(plain.generator.params)
@@ -120,7 +124,7 @@ def test_the_sngan_presets_build_sngans_parameter_counts():
 def test_every_preset_traces_a_full_training_iteration_on_data_of_its_shape(name):
     # full size, shapes only; n_critic 1 because 5 D updates trace 10× slower (see the docstring)
     config = with_data_classes(cfg.apply_overrides(cfg.load_preset(name), {"n_critic": 1}))
-    state = jax.eval_shape(lambda: run.build_state(config, key=0))
+    state = jax.eval_shape(lambda: build.build_state(config, key=0))
     batch = synthetic_batch(config, config.batch_size)
     batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), batch)
     new_state, metrics = jax.eval_shape(train_update, state, batch, jax.random.key(0))
@@ -163,30 +167,30 @@ def conditional_run(labelled_cifar_like, tmp_path_factory):
         loop="python",
     )
     out = tmp_path_factory.mktemp("runs") / "cgan"
-    summary = run.train(config, out)
+    summary = run_train.train(config, out)
     return config, out, summary
 
 
 def test_a_conditional_run_takes_its_classes_from_the_labels_and_trains(conditional_run):
     config, out, summary = conditional_run
     assert config.num_classes is None and summary.step == 2
-    saved = run.read_run_config(out)
+    saved = rundir.read_run_config(out)
     assert (saved.model, saved.conditional, saved.num_classes) == ("resnet", True, 3)
-    _, state, _ = run.load_run(out)
+    _, state, _ = run_sample.load_run(out)
     assert state.config.num_classes == 3 and state.ema_params is not None
-    rows = run.read_metrics(out)
+    rows = rundir.read_metrics(out)
     assert [r["step"] for r in rows] == [1, 2]
     assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows)
 
 
 def test_conditional_grids_show_one_class_per_row_from_the_ema_weights(conditional_run):
     _, out, _ = conditional_run
-    saved, state, _ = run.load_run(out)
-    num, columns = run.grid_layout(saved)
+    saved, state, _ = run_sample.load_run(out)
+    num, columns = build.grid_layout(saved)
     assert (num, columns) == (6, 2)  # 3 classes need 3 rows of the 2-column grid
-    labels = run.class_row_labels(num, columns, 3)
+    labels = build.class_row_labels(num, columns, 3)
     np.testing.assert_array_equal(labels, [0, 0, 1, 1, 2, 2])
-    z = sample_latent(run.run_keys(saved).noise, num, saved.latent_dim)
+    z = sample_latent(build.run_keys(saved.seed).noise, num, saved.latent_dim)
     png = read_png(out / "samples" / "step_0000002.png")
 
     def grid(use_ema, y=labels):
@@ -196,18 +200,18 @@ def test_conditional_grids_show_one_class_per_row_from_the_ema_weights(condition
     assert not np.array_equal(png, grid(use_ema=False))  # raw weights would look different
     assert not np.array_equal(png, grid(True, np.zeros(num, np.int32)))  # the labels matter
     # `jaxgan sample` (run.sample): the same noise in a square grid, again a class per row
-    path = run.sample(out, n=6)
+    path = run_sample.sample(out, n=6)
     expected = viz.image_grid(
-        GENERATE(state, z, jnp.asarray(run.class_row_labels(6, 3, 3))), columns=3
+        GENERATE(state, z, jnp.asarray(build.class_row_labels(6, 3, 3))), columns=3
     )
     np.testing.assert_array_equal(read_png(path), expected)
 
 
 def test_evaluation_generates_balanced_classes_from_the_ema_weights(conditional_run):
     _, out, _ = conditional_run
-    _, state, _ = run.load_run(out)
+    _, state, _ = run_sample.load_run(out)
     key = jax.random.key(4)
-    fake = evaluate.generate_samples(state, 12, key, batch_size=6)
+    fake = evaluators.generate_samples(state, 12, key, batch_size=6)
     parts = []
     for i in range(2):  # batch i: its own noise, labels continuing the balanced cycle
         z = sample_latent(jax.random.fold_in(key, i), 6, state.config.latent_dim)
@@ -223,9 +227,9 @@ def test_a_conditional_run_resumes_with_its_saved_classes(conditional_run, tmp_p
     config, out, _ = conditional_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    summary = run.train(dataclasses.replace(config, steps=4), copy, resume=True)
+    summary = run_train.train(dataclasses.replace(config, steps=4), copy, resume=True)
     assert (summary.start_step, summary.step) == (2, 4)
-    assert run.read_run_config(copy).num_classes == 3
+    assert rundir.read_run_config(copy).num_classes == 3
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -257,12 +261,12 @@ def test_conditional_runs_need_labels_that_fit(labelled_cifar_like, tmp_path):
     unlabelled = write_idx(tmp_path / "unlabelled", images)
     config = cfg.apply_overrides(cfg.load_preset("cgan-pd-cifar10"), {"data": f"idx:{unlabelled}"})
     with pytest.raises(ConfigError, match=r"needs labelled data.*conditional=false"):
-        run.load_training_data(config)
+        build.load_training_data(config)
     too_few = cfg.apply_overrides(config, {"data": f"idx:{labelled_cifar_like}", "num_classes": 2})
     with pytest.raises(ConfigError, match="labels up to 2 but num_classes is 2"):
-        run.load_training_data(too_few)
+        build.load_training_data(too_few)
     with pytest.raises(ConfigError, match="num_classes is unset"):
-        run.build_state(config)  # a conditional config not yet resolved from its data
+        build.build_state(config)  # a conditional config not yet resolved from its data
 
 
 def test_training_cifar10_offline_fails_at_once_with_one_line_saying_what_to_do(
@@ -287,10 +291,10 @@ def test_training_cifar10_offline_fails_at_once_with_one_line_saying_what_to_do(
 
 def test_grid_layout_shows_every_class():
     plain = TrainConfig(grid_size=8)
-    assert run.grid_layout(plain) == (64, 8)
+    assert build.grid_layout(plain) == (64, 8)
     conditional = TrainConfig(
         model="resnet", image_shape=(32, 32, 3), conditional=True, num_classes=10, grid_size=8
     )
-    assert run.grid_layout(conditional) == (80, 8)
-    labels = run.class_row_labels(80, 8, 10).reshape(10, 8)
+    assert build.grid_layout(conditional) == (80, 8)
+    labels = build.class_row_labels(80, 8, 10).reshape(10, 8)
     np.testing.assert_array_equal(labels, np.repeat(np.arange(10)[:, None], 8, axis=1))

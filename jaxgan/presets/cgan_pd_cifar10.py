@@ -18,7 +18,7 @@ IDX files: ``--data idx:<folder>`` holding train-images-idx3-ubyte and train-lab
 Offline without the data, ``jaxgan train`` stops at once with a one-line error saying so.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="cgan-pd-cifar10",

@@ -10,7 +10,7 @@ Published target (../shared/ANCHORS.md, "CIFAR-10 image quality"): StudioGAN DCG
 comparison: SNGAN paper SN-DCGAN 29.3 (10k vs 5k); the SN-ResNet of ``sngan-cifar10`` 21.7.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="dcgan-cifar10",

@@ -7,7 +7,7 @@ Data: ``mnist`` through tensorflow-datasets (prepared once with the ``tf`` extra
 ``--data idx:<folder>`` holding ``train-images-idx3-ubyte(.gz)``. Slow on a CPU: use a GPU.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="dcgan-mnist",

@@ -6,7 +6,7 @@ Adam(1e-4, β1 0.8), batch 100, 400 epochs (400,000 iterations). Sample plots ar
 2,500 generated points (PacGAN's evaluation size) over the real data.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="grid25",

@@ -9,7 +9,7 @@ iterations; the decay ends training on a settled G. docs/results.md has its tabl
 PacGAN's rows.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="grid25-best",

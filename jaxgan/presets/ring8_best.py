@@ -7,7 +7,7 @@ the modes, an EMA of G's weights (decay 0.999) for sampling, and 10,000 iteratio
 PacGAN's 400,000). docs/results.md has its table next to PacGAN's rows.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="ring8-best",

@@ -5,7 +5,7 @@ G z(100) → 128 ReLU → Dropout(0.3) → 784 tanh, D 784 → 128 LeakyReLU(0.2
 non-saturating loss, Adam(2e-4, β1 0.5) for both players, batch 64.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="seed-mlp",

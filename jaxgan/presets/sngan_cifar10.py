@@ -20,7 +20,7 @@ Needs a GPU (on a 2-core CPU one iteration takes seconds; see benchmarks/step_ti
 without the data, ``jaxgan train`` stops at once with a one-line error saying so.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="sngan-cifar10",

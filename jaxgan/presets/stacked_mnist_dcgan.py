@@ -14,7 +14,7 @@ from the 10,000 test digits (``t10k-*`` files), which is what docs/results.md ra
 schedule needs a GPU; docs/results.md lists the shortened CPU runs and their commands.
 """
 
-from jaxgan.config import TrainConfig
+from jaxgan.experiment.config import TrainConfig
 
 CONFIG = TrainConfig(
     name="stacked-mnist-dcgan",

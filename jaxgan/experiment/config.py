@@ -7,7 +7,8 @@ whose docstring says how to run it); ``load_preset`` finds them by name, ``apply
 changes fields from ``KEY=VALUE`` strings (the CLI's ``--set``), and ``to_dict``/``from_dict``
 round-trip a config through the run folder's ``config.json``.
 
-This module holds no model or training code; ``jaxgan.run.build_state`` maps a config to models.
+This module holds no model or training code; ``jaxgan.experiment.build`` maps a config to
+models.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from jaxgan.augment import parse_policy
 from jaxgan.losses import LOSSES
 
 MODELS = ("mlp", "dcgan", "toy", "resnet")
-"""Model families a config can name (see ``jaxgan.run.build_models``)."""
+"""Model families a config can name (see ``jaxgan.experiment.build.build_models``)."""
 
 MODEL_FIELDS: dict[str, frozenset[str]] = {
     "mlp": frozenset({"g_hidden", "d_hidden", "g_dropout", "d_dropout"}),

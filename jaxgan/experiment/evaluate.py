@@ -22,66 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import data, metrics, viz
-from jaxgan.config import TrainConfig
-from jaxgan.run import load_run
-from jaxgan.state import GANState, generate, sample_latent
+from jaxgan.experiment.config import TrainConfig
+from jaxgan.experiment.evaluators import MIXTURES, classifier_for, generate_samples
+from jaxgan.experiment.sample import load_run
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
-_generate = jax.jit(generate)
-MIXTURES = {
-    "ring8": (data.ring8_modes, data.RING8_SIGMA),
-    "grid25": (data.grid25_modes, data.GRID25_SIGMA),
-}
-
-
-def generate_samples(
-    state: GANState, num: int, key: jax.Array, batch_size: int = 1000
-) -> np.ndarray:
-    """Draw ``num`` generator samples in evaluation mode (EMA weights when kept), in batches.
-
-    A conditional generator gets balanced labels, ``arange(num) % num_classes`` (the uniform
-    class distribution the training step draws fake labels from, without sampling noise).
-
-    Args:
-        state: a trained state.
-        num: number of samples.
-        key: PRNG key of the noise.
-        batch_size: samples per compiled call.
-
-    Returns:
-        float32 numpy array (num, ...) (images in [-1, 1]).
-
-    Example:
-        >>> fake = generate_samples(state, 2500, jax.random.key(0))  # doctest: +SKIP
-    """
-    num_classes = state.config.num_classes
-    parts = []
-    for i, start in enumerate(range(0, num, batch_size)):
-        size = min(batch_size, num - start)
-        z = sample_latent(jax.random.fold_in(key, i), size, state.config.latent_dim)
-        labels = None
-        if num_classes is not None:
-            labels = jnp.arange(start, start + size, dtype=jnp.int32) % num_classes
-        parts.append(np.asarray(_generate(state, z, labels)))
-    return np.concatenate(parts)
-
-
-def _classifier_for(config: TrainConfig, classifier: str | None) -> metrics.Classifier:
-    if classifier is not None:
-        return metrics.load_classifier(classifier)
-    name = config.data.lower()
-    if "fashion" in name:
-        return metrics.load_classifier("fashion_mnist")
-    if "mnist" in name:
-        return metrics.load_classifier("mnist")
-    raise ValueError(
-        f"no built-in feature space for data {config.data!r}: pass classifier= (a .json/.npz "
-        "written by scripts/train_classifier.py)"
-    )
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:
@@ -149,7 +97,7 @@ def evaluate_run(
     elif config.data.startswith("stacked_mnist"):
         n = num_samples or 26_000
         fake = generate_samples(state, n, key)
-        clf = _classifier_for(config, classifier or "mnist")
+        clf = classifier_for(config, classifier or "mnist")
         digits = metrics.stacked_mnist_digits(metrics.to_uint8(fake), clf.predict)
         real = data.load(config.data, config.data_split, limit=n).x
         floor = metrics.stacked_mnist_modes(metrics.stacked_mnist_digits(real, clf.predict))
@@ -169,7 +117,7 @@ def evaluate_run(
         }
         viz.save_image_grid(fake[:64], out / PANEL_FILE)
     else:
-        clf = _classifier_for(config, classifier)
+        clf = classifier_for(config, classifier)
         test = data.load(config.data, "test")
         n = min(num_samples or 10_000, len(test))
         train = data.load(config.data, config.data_split, limit=max(n, 10_000))
@@ -234,82 +182,3 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-TRACKED = {"fd": "min", "kid": "min", "modes": "max", "high_quality": "max"}
-"""Metrics training can track (``TrainConfig.track_metric``): is lower or higher better."""
-
-
-class MetricTracker:
-    """Compute one metric of the generator during training, cheaply and always the same way.
-
-    Images: FD or KID in the dataset classifier's feature space between ``num_samples`` generated
-    images and the first ``num_samples`` training images (whose features are computed once).
-    2-D mixtures: PacGAN's mode count or high-quality fraction on ``num_samples`` points. The
-    generator noise is fixed, so successive values differ only by training.
-
-    Args:
-        config: the run's config (its data picks the feature space).
-        dataset: the training data.
-        metric: a name from ``TRACKED``.
-        num_samples: generated (and real) samples per measurement.
-        seed: seed of the fixed noise.
-
-    Example:
-        >>> tracker = MetricTracker(config, dataset, "fd", 1000)  # doctest: +SKIP
-        >>> tracker(state)  # doctest: +SKIP
-        42.1
-    """
-
-    def __init__(
-        self,
-        config: TrainConfig,
-        dataset: data.Dataset,
-        metric: str,
-        num_samples: int = 1000,
-        seed: int = 0,
-    ):
-        if metric not in TRACKED:
-            raise ValueError(f"unknown tracked metric {metric!r}: use one of {', '.join(TRACKED)}")
-        points = config.data in MIXTURES
-        if points != (metric in ("modes", "high_quality")):
-            kind = "2-D mixtures" if points else "images"
-            fits = "modes, high_quality" if points else "fd, kid"
-            raise ValueError(f"track_metric {metric!r} does not fit {kind}: use one of {fits}")
-        self.metric, self.num_samples = metric, num_samples
-        self.key = jax.random.key(seed)
-        self.better = TRACKED[metric]
-        if points:
-            self.modes, self.sigma = MIXTURES[config.data][0](), MIXTURES[config.data][1]
-        else:
-            self.classifier = _classifier_for(config, None)
-            self.real = self.classifier.features(dataset.x[:num_samples])
-
-    def __call__(self, state: GANState) -> float:
-        """Return the metric of ``state``'s generator."""
-        fake = generate_samples(state, self.num_samples, self.key)
-        if self.metric in ("modes", "high_quality"):
-            return float(metrics.mixture_metrics(fake, self.modes, self.sigma)[self.metric])
-        features = self.classifier.features(metrics.to_uint8(fake))
-        if self.metric == "fd":
-            return float(metrics.frechet_distance_from_features(features, self.real))
-        size = min(1000, len(features), len(self.real))
-        return float(
-            metrics.kernel_inception_distance(features, self.real, subset_size=size)["kid_mean"]
-        )
-
-    def improves(self, value: float, best: float | None) -> bool:
-        """Whether ``value`` beats ``best`` (always true when there is no best yet).
-
-        Args:
-            value: the new measurement.
-            best: the best so far, or None.
-
-        Returns:
-            True when the new value is better.
-
-        Example:
-            >>> MetricTracker.improves(type("T", (), {"better": "min"})(), 1.0, 2.0)
-            True
-        """
-        if best is None or not math.isfinite(best):
-            return math.isfinite(value) or best is None
-        return value < best if self.better == "min" else value > best

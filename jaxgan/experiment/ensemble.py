@@ -1,0 +1,429 @@
+"""Seeds × sweep settings trained as ensembles into one folder, with checkpoints and resume.
+
+``run_ensemble`` plans the runs (``jaxgan.sweeps``), trains every group of runs that shares its
+static values as one stacked state through the one driver ``jaxgan.fit`` (``runs_together`` at
+a time, one slice after another), evaluates every run and writes the summary tables and plots.
+Each slice checkpoints its stacked state and its history (``slices/<k>/``), so an ensemble
+stopped at any point, even by SIGKILL, continues with ``resume=True`` to the same bits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxgan import hooks
+from jaxgan.checkpoint import RunCheckpoints
+from jaxgan.data import to_model_input
+from jaxgan.data.dataset import Dataset
+from jaxgan.ensembles import BuildStateFn, check_build_fn, create_ensemble, fit_ensemble
+from jaxgan.experiment.evaluators import Evaluator, aggregate_runs, auto_evaluator
+from jaxgan.experiment.rundir import write_text_atomically
+from jaxgan.sampling import generate_batches
+from jaxgan.sharding import DataParallel
+from jaxgan.state import GANState, sample_latent
+from jaxgan.sweeps import RunSpec, group_runs, plan_runs, run_keys, slices
+
+Array = jax.Array
+SETUP_FILE = "ensemble.json"
+SLICES_DIR = "slices"
+ENSEMBLE_ENTRIES = frozenset(
+    {
+        SETUP_FILE,
+        SLICES_DIR,
+        "summary.json",
+        "summary.md",
+        "runs.csv",
+        "aggregate.csv",
+        "history.npz",
+        "samples.png",
+        "samples",
+    }
+)
+"""Names ``run_ensemble`` writes into its folder (``overwrite`` removes only these)."""
+
+def _jsonable(value: Any) -> Any:
+    """Nested summary → strict JSON values (NaN and inf become null)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+def _write_tables(out: Path, rows: list[dict], aggregate: list[dict], metrics: list[str]):
+    """Write runs.csv, aggregate.csv and summary.md (aggregate table first, then the runs)."""
+    for path, table in ((out / "runs.csv", rows), (out / "aggregate.csv", aggregate)):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    cols = ["setting", "runs", *metrics]
+    lines = ["## Mean ± s.e. over seeds", "", "| " + " | ".join(cols) + " |"]
+    lines.append("|" + "---|" * len(cols))
+    for row in aggregate:
+        cells = [row["setting"], str(row["runs"])]
+        cells += [f"{_fmt(row[f'{m}_mean'])} ± {_fmt(row[f'{m}_se'])}" for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Runs", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(_fmt(v) for v in row.values()) + " |" for row in rows]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+
+def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, modes) -> None:
+    """Per-run plots (jaxgan.viz) and one overview figure with a panel per run."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from jaxgan import viz
+
+    for i, (fake, title) in enumerate(zip(samples, titles, strict=True)):
+        path = out / "samples" / f"run_{i:03d}.png"
+        if fake.ndim == 2:
+            viz.save_scatter(fake, real, path, modes=modes, title=title)
+        else:
+            viz.save_image_grid(fake, path)
+    cols = min(len(samples), 5)
+    rows = math.ceil(len(samples) / cols)
+    fig = Figure(figsize=(2.4 * cols, 2.4 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, fake, title in zip(axes, samples, titles, strict=False):
+        ax.set_title(title, fontsize=7)
+        if fake.ndim == 2:
+            ax.scatter(real[:, 0], real[:, 1], s=1, c="0.75", linewidths=0)
+            ax.scatter(fake[:, 0], fake[:, 1], s=1, c="tab:blue", linewidths=0)
+            ax.set_aspect("equal", adjustable="datalim")
+        else:
+            grid = viz.image_grid(fake[:16])
+            ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray")
+    fig.savefig(out / "samples.png")
+
+
+
+def _prepare_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    """Check the ensemble folder (before anything is written) and write the setup."""
+    saved = out / SETUP_FILE
+    if resume:
+        if not saved.is_file():
+            raise FileNotFoundError(f"{out} holds no ensemble to resume (no {SETUP_FILE})")
+        before = json.loads(saved.read_text())
+        changed = sorted(k for k in set(before) | set(setup) if before.get(k) != setup.get(k))
+        if changed:
+            raise ValueError(
+                f"{out} holds another ensemble: {', '.join(changed)} differ; resume with the "
+                "same seeds, sweep and settings, or choose another --out"
+            )
+        return
+    if out.exists():
+        entries = sorted(p.name for p in out.iterdir())
+        if entries and not overwrite:
+            if (out / "summary.json").exists():
+                raise FileExistsError(
+                    f"{out} already holds an ensemble summary; pick another out_dir"
+                )
+            raise FileExistsError(
+                f"output folder {out} is not empty; continue it with --resume, replace it with "
+                "--overwrite, or choose another --out"
+            )
+        foreign = [e for e in entries if e not in ENSEMBLE_ENTRIES and not e.startswith(".")]
+        if foreign:
+            raise FileExistsError(
+                f"will not overwrite {out}: it holds files jaxgan did not write "
+                f"({', '.join(foreign[:3])}); choose another --out"
+            )
+        for name in entries:
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(saved, json.dumps(setup, indent=2) + "\n")
+
+
+def _train_slice(
+    build_state_fn: BuildStateFn,
+    group: list[RunSpec],
+    folder: Path,
+    real: Array,
+    labels: Array | None,
+    *,
+    steps: int,
+    batch_size: int,
+    data_key: Array | None,
+    loop: str,
+    steps_per_call: int,
+    checkpoint_every: int,
+    mesh: Mesh | DataParallel | None,
+    progress: bool | None,
+) -> tuple[GANState, dict[str, np.ndarray], float]:
+    """Train one slice of runs to ``steps``, continuing from its latest checkpoint if any."""
+    stacked, keys = create_ensemble(build_state_fn, group)
+    conditional = stacked.config.num_classes is not None and labels is not None
+    history = hooks.History()
+    checkpoints_dir = folder / "checkpoints"
+    if checkpoints_dir.is_dir():
+        with RunCheckpoints(checkpoints_dir, read_only=True) as saved:
+            if saved.latest_step() is not None:
+                stacked, _ = saved.restore(stacked)
+    start = int(np.asarray(stacked.g_updates)[0])
+    history.load(folder / "history.npz", start)
+    folder.mkdir(parents=True, exist_ok=True)
+    first, last = group[0].index, group[-1].index
+    label = f"runs {first}-{last}" if last > first else f"run {first}"
+    bar = hooks.ProgressBar(steps, initial=start, desc=label, show=progress)
+    started = time.perf_counter()
+    with RunCheckpoints(checkpoints_dir, keep=2) as checkpoints:
+        slice_hooks = [
+            history,
+            bar,
+            hooks.Checkpoint(
+                checkpoints,
+                checkpoint_every,
+                before_save=lambda *_: history.save(folder / "history.npz"),
+            ),
+        ]
+        try:
+            stacked, _ = fit_ensemble(
+                stacked,
+                (real, labels) if conditional else real,
+                steps=steps - start,
+                batch_size=batch_size,
+                keys=keys,
+                loop=loop,  # type: ignore[arg-type]
+                steps_per_call=steps_per_call,
+                data_key=data_key,
+                hooks=slice_hooks,
+                mesh=mesh,
+            )
+        finally:
+            bar.close()
+    return stacked, history.arrays(), time.perf_counter() - started
+
+
+def run_ensemble(
+    build_state_fn: BuildStateFn,
+    data: Dataset | np.ndarray | Array | tuple[Any, Any],
+    *,
+    seeds: int | Sequence[int],
+    steps: int,
+    batch_size: int,
+    out_dir: str | Path,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    combine: Literal["grid", "zip"] = "grid",
+    evaluate: Evaluator | Literal["auto"] | None = "auto",
+    num_samples: int | None = None,
+    eval_seed: int = 0,
+    data_order: Literal["per_run", "shared"] = "per_run",
+    loop: Literal["auto", "scan", "python"] = "auto",
+    steps_per_call: int = 100,
+    plots: bool = True,
+    overwrite: bool = False,
+    runs_together: int | None = None,
+    on_group: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    mesh: Mesh | DataParallel | None = None,
+    progress: bool | None = False,
+    setup_extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train seeds × sweep settings as ensembles, evaluate every run, write one summary.
+
+    Runs that share their static values train together in one compiled program (one per
+    group), or ``runs_together`` at a time, one slice after another (slices of one size share
+    their compiled program). Each slice saves its stacked state and its history every
+    ``checkpoint_every`` iterations under ``slices/<k>/``; ``resume=True`` skips finished slices
+    and continues the others from their checkpoints, bit-exact. Writes to ``out_dir``:
+    ``summary.json`` (setup, per-run rows, mean ± s.e. per setting, per-slice timing),
+    ``summary.md``, ``runs.csv``, ``aggregate.csv``, ``history.npz`` (each metric as an array
+    (steps, runs)), ``samples.png`` (all runs) and ``samples/run_XXX.png``. Per-run training
+    metrics are means over the last 10% of steps.
+
+    Args:
+        build_state_fn: ``(init_key, **build_values) -> GANState`` for one run (traceable).
+        data: a ``jaxgan.data.Dataset`` (its labels are used for conditional GANs), an array
+            (M, ...) of training examples or a ``(samples, labels)`` pair.
+        seeds: runs per setting (seeds ``0..n-1``) or a list of seeds.
+        steps: training iterations per run.
+        batch_size: examples per D update.
+        out_dir: output folder (created; must be empty unless ``overwrite`` or ``resume``).
+        sweep: name → values (see ``jaxgan.sweeps.plan_runs``), e.g. ``{"lr": [1e-4, 2e-4]}``.
+        combine: ``"grid"`` or ``"zip"`` (see ``plan_runs``).
+        evaluate: per-run metrics of generated samples; ``"auto"``: PacGAN's mixture metrics
+            for ``ring8``/``grid25``, modes for Stacked MNIST, none otherwise; None: training
+            metrics only.
+        num_samples: samples per run for evaluation and plots (default 2,500 for 2-D points,
+            64 for images).
+        eval_seed: seed of the evaluation noise (shared by all runs).
+        data_order: ``"per_run"`` (run = ``fit`` with its own key) or ``"shared"`` (every run
+            reads the first seed's order).
+        loop: loop form, as in ``jaxgan.fit``.
+        steps_per_call: iterations per compiled call.
+        plots: write the sample plots.
+        overwrite: replace the ensemble in ``out_dir``.
+        runs_together: at most this many runs per vmapped program (None: a whole group). A
+            run's result does not depend on it. On CPU, use 1 for conv nets: vmapped
+            convolutions with per-run weights are slow there (docs/ensembles.md).
+        on_group: called with each slice's timing entry (``summary["groups"]``) when it ends.
+        checkpoint_every: iterations between a slice's checkpoints (None: ``steps``, i.e. only
+            when the slice ends).
+        resume: continue the ensemble in ``out_dir`` (same setup) from its checkpoints.
+        mesh: split every run's batch over this device mesh (``jaxgan.sharding``).
+        progress: show a progress bar per slice (None: when stderr is a terminal).
+        setup_extra: more JSON values recorded in the setup (and checked on resume).
+
+    Returns:
+        The summary written to ``summary.json``: ``{"setup", "runs", "aggregate", "groups"}``.
+
+    Example:
+        >>> summary = run_ensemble(build_ring8, jaxgan.data.load("ring8"), seeds=10,
+        ...                        steps=4000, batch_size=100, out_dir="runs/ring8_x10")
+        ...                        # doctest: +SKIP
+
+    """
+    runs = plan_runs(seeds, sweep, combine=combine)
+    check_build_fn(build_state_fn, list(runs[0].build))
+    if runs_together is not None and runs_together < 1:
+        raise ValueError(f"runs_together must be at least 1 (or None), got {runs_together}")
+    if data_order not in ("per_run", "shared"):
+        raise ValueError(f"data_order must be 'per_run' or 'shared', got {data_order!r}")
+    if resume and overwrite:
+        raise ValueError("choose either resume or overwrite, not both")
+    checkpoint_every = steps if checkpoint_every is None else checkpoint_every
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
+    name = data.name if isinstance(data, Dataset) else None
+    if evaluate == "auto":
+        evaluate = auto_evaluator(name)
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError("evaluate must be a function samples -> {metric: value}, 'auto' or None")
+    if isinstance(data, Dataset):
+        samples_data: Any = data.x
+        labels = None if data.y is None else jnp.asarray(data.y)
+    elif isinstance(data, tuple | list):
+        samples_data, labels = data[0], jnp.asarray(data[1])
+    else:
+        samples_data, labels = data, None
+    real = to_model_input(samples_data)
+    points = real.ndim == 2
+    num_samples = num_samples or getattr(evaluate, "num_samples", 2500 if points else 64)
+    setup = {
+        "data": name,
+        "steps": steps,
+        "batch_size": batch_size,
+        "seeds": sorted({r.seed for r in runs}),
+        "sweep": {k: list(v) for k, v in (sweep or {}).items()},
+        "combine": combine,
+        "data_order": data_order,
+        "num_samples": num_samples,
+        "eval_seed": eval_seed,
+        "runs_together": runs_together,
+        **dict(setup_extra or {}),
+    }
+    setup = _jsonable(setup)
+    out = Path(out_dir)
+    _prepare_out(out, setup, resume=resume, overwrite=overwrite)
+
+    rows: list[dict] = []
+    samples: dict[int, np.ndarray] = {}
+    history_out: dict[str, np.ndarray] = {}
+    groups = []
+    key = jax.random.key(eval_seed)
+    for k, group in enumerate(slices(group_runs(runs), runs_together)):
+        folder = out / SLICES_DIR / f"{k:03d}"
+        done = folder / "done.json"
+        if done.is_file():
+            finished = json.loads(done.read_text())
+            with np.load(folder / "result.npz") as saved:
+                group_samples = saved["samples"]
+                history = {n: saved[f"history_{n}"] for n in finished["metrics"]}
+            entry = finished["group"]
+        else:
+            stacked, history, seconds = _train_slice(
+                build_state_fn,
+                group,
+                folder,
+                real,
+                labels,
+                steps=steps,
+                batch_size=batch_size,
+                data_key=run_keys(runs[0].seed).train if data_order == "shared" else None,
+                loop=loop,
+                steps_per_call=steps_per_call,
+                checkpoint_every=checkpoint_every,
+                mesh=mesh,
+                progress=progress,
+            )
+            group_samples = _sample_runs(stacked, key, num_samples)
+            entry = {
+                "runs": [r.index for r in group],
+                "static": dict(group[0].group_key),
+                "seconds_with_compile": seconds,
+                "run_iterations_per_second": len(group) * steps / seconds if seconds else 0.0,
+            }
+            np.savez(
+                folder / "result.npz",
+                samples=group_samples,
+                **{f"history_{n}": v for n, v in history.items()},
+            )
+            write_text_atomically(
+                done, json.dumps(_jsonable({"group": entry, "metrics": list(history)})) + "\n"
+            )
+        groups.append(entry)
+        if on_group is not None:
+            on_group(entry)
+        window = max(1, steps // 10)
+        for j, run in enumerate(group):
+            row = {"run": run.index, "seed": run.seed, "setting": run.label, **run.hyperparams}
+            for metric in hooks.TRAIN_METRICS:
+                row[metric] = float(history[metric][-window:, j].mean()) if steps else math.nan
+            if evaluate is not None:
+                row.update({m: float(v) for m, v in evaluate(group_samples[j]).items()})
+            rows.append(row)
+            samples[run.index] = group_samples[j]
+        for metric, values in history.items():
+            if metric != "step":
+                column = history_out.setdefault(metric, np.full((steps, len(runs)), np.nan))
+                column[:, [r.index for r in group]] = values
+    rows.sort(key=lambda r: r["run"])
+    metrics = [k for k in rows[0] if k not in ("run", "seed", "setting", *runs[0].hyperparams)]
+    aggregate = aggregate_runs(rows, metrics)
+    summary = {"setup": setup, "runs": rows, "aggregate": aggregate, "groups": groups}
+    write_text_atomically(out / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
+    _write_tables(out, rows, aggregate, metrics)
+    np.savez(out / "history.npz", **history_out)
+    if plots:
+        background = np.asarray(real[:5000]) if points else None
+        titles = [f"run {r['run']} (seed {r['seed']}) {r['setting']}" for r in rows]
+        modes = getattr(evaluate, "modes", None)
+        shown = [samples[r["run"]] if points else samples[r["run"]][:64] for r in rows]
+        _save_plots(out, shown, titles, background, modes)
+    return summary
+
+
+def _sample_runs(stacked: GANState, key: Array, num_samples: int) -> np.ndarray:
+    """Draw samples of every run from one noise (balanced labels for conditional GANs)."""
+    z = sample_latent(key, num_samples, stacked.config.latent_dim)
+    labels = None
+    if stacked.config.num_classes is not None:
+        labels = jnp.arange(num_samples, dtype=jnp.int32) % stacked.config.num_classes
+    return generate_batches(stacked, z, labels, batch_size=2500)

@@ -1,0 +1,331 @@
+"""Train the run a config describes into a run folder, or resume it exactly.
+
+``train(config, out_dir)`` is what ``jaxgan train`` calls for one run. It checks everything
+before it writes (config, data, model, the folder, the checkpoint to resume from), builds the
+state (``jaxgan.experiment.build``) and makes one call of the driver ``jaxgan.fit`` with hooks:
+the metrics log, the progress bar, sample grids, the tracked metric with its best checkpoint,
+and checkpoints. Exact resume: every random draw is a function of the config's seed and the
+state's counters, and checkpoints hold the whole state, so ``train(..., resume=True)`` after a
+stop at any point ends with the same bits (on CPU) as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import data, hooks, sharding, viz
+from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
+from jaxgan.experiment.build import (
+    build_state,
+    class_row_labels,
+    grid_layout,
+    load_training_data,
+    run_keys,
+)
+from jaxgan.experiment.config import TrainConfig, resolve_steps, to_dict
+from jaxgan.experiment.evaluators import MIXTURES, MetricTracker
+from jaxgan.experiment.rundir import (
+    BEST_DIR,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    LOSS_PLOT,
+    METRICS_FILE,
+    SAMPLES_DIR,
+    SUMMARY_FILE,
+    TRACK_FILE,
+    PathLike,
+    TrainSummary,
+    check_new_run_folder,
+    prepare_new_run_folder,
+    read_metrics,
+    read_run_config,
+    read_track,
+    resume_config,
+    truncate_metrics,
+    write_text_atomically,
+)
+from jaxgan.loop import fit
+from jaxgan.sampling import generate_batches
+from jaxgan.state import GANState, generate, sample_latent
+
+
+def train(
+    config: TrainConfig,
+    out_dir: PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> TrainSummary:
+    """Train the run a config describes, writing the run folder; resume it exactly if asked.
+
+    Nothing in an existing folder is changed until the config, the data, the model and (when
+    resuming) the checkpoint have been checked, so bad input leaves old runs intact.
+
+    Args:
+        config: the run's config. When resuming it must equal the saved one except for
+            ``RESUMABLE_FIELDS`` (e.g. more ``steps``).
+        out_dir: the run folder; a new run needs it absent or empty (or ``overwrite``).
+        resume: continue from the folder's latest checkpoint.
+        overwrite: replace the jaxgan run in a non-empty folder (other files are refused).
+        progress: show a tqdm bar (default: only when stderr is a terminal).
+
+    Returns:
+        A ``TrainSummary`` (also written to ``summary.json``).
+
+    Raises:
+        ConfigError, ValueError: invalid config, unknown data, data the model cannot make.
+        FileExistsError, PermissionError, NotADirectoryError: unusable output folder.
+        CheckpointNotFoundError, CorruptCheckpointError: nothing valid to resume from.
+
+    Example:
+        >>> summary = train(load_preset("seed-mlp"), "runs/first")  # doctest: +SKIP
+        >>> print(summary.line())  # doctest: +SKIP
+
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if resume and overwrite:
+        raise ValueError("choose either resume or overwrite, not both")
+    out = Path(out_dir)
+    if resume:
+        config = resume_config(read_run_config(out), config)
+        if not (out / CHECKPOINTS_DIR).is_dir():
+            raise CheckpointNotFoundError(
+                f"no checkpoint in {out} to resume from; start again with --overwrite"
+            )
+    else:
+        check_new_run_folder(out, overwrite)
+    config, dataset = load_training_data(config)
+    total = resolve_steps(config, len(dataset))
+    config = dataclasses.replace(config, steps=total)  # config.json records the resolved length
+    keys = run_keys(config.seed)
+    state = build_state(config, keys.init)
+    _check_model_output(state, dataset)
+    plan = data_parallel_plan(config)
+    tracker = None
+    if config.track_metric is not None:  # built (and checked) before any file is written
+        tracker = MetricTracker(config, dataset, config.track_metric, config.track_samples)
+    if resume:
+        with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
+            state, _ = saved.restore(state)
+        if int(state.step) > total:
+            raise ValueError(
+                f"{out} is already at step {int(state.step)}, beyond the {total} steps asked "
+                "for; give more --steps"
+            )
+        truncate_metrics(out, int(state.step))
+        write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
+    else:
+        prepare_new_run_folder(out, config)
+    return _train(config, state, dataset, total, out, progress, plan, tracker)
+
+
+def data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
+    """Build the mesh plan of ``config.devices`` (checked before any file is written), or None.
+
+    Args:
+        config: the run's config.
+
+    Returns:
+        A ``DataParallel`` plan over the devices asked for, or None for the default device.
+
+    Example:
+        >>> data_parallel_plan(TrainConfig()) is None
+        True
+
+    """
+    if config.devices is None:
+        return None
+    devices = "all" if config.devices == "all" else int(config.devices)
+    plan = sharding.as_data_parallel(sharding.data_mesh(devices))
+    plan.check_batch(config.batch_size)
+    return plan
+
+
+def _check_model_output(state: GANState, dataset: data.Dataset) -> None:
+    z = jax.ShapeDtypeStruct((1, state.config.latent_dim), np.float32)
+    labels = None if state.config.num_classes is None else jax.ShapeDtypeStruct((1,), np.int32)
+    fake = jax.eval_shape(lambda s, z, y: generate(s, z, y), state, z, labels)
+    if tuple(fake.shape[1:]) != dataset.image_shape:
+        raise ValueError(
+            f"the generator makes examples of shape {tuple(fake.shape[1:])} but dataset "
+            f"{dataset.name!r} has {dataset.image_shape}"
+        )
+
+
+class SampleGrids:
+    """The run folder's sample grids (or 2-D scatter plots) from fixed noise, and loss curves.
+
+    Args:
+        config: the run's config.
+        dataset: the training data (2-D runs draw real points underneath).
+        out: the run folder.
+
+    Example:
+        >>> grids = SampleGrids(config, dataset, Path("runs/a"))  # doctest: +SKIP
+        >>> grids(1000, state)  # doctest: +SKIP
+
+    """
+
+    def __init__(self, config: TrainConfig, dataset: data.Dataset, out: Path):
+        self.config, self.out = config, out
+        num = config.scatter_points if config.is_points else grid_layout(config)[0]
+        self.z = sample_latent(run_keys(config.seed).noise, num, config.latent_dim)
+        self.real = dataset.x[: config.scatter_points] if config.is_points else None
+        self.last: Path | None = None
+
+    def __call__(self, step: int, state: GANState) -> Path:
+        """Write the grid of ``step`` and the loss curves so far.
+
+        Args:
+            step: the step reached.
+            state: the state at ``step``.
+
+        Returns:
+            The grid's path.
+
+        Example:
+            >>> grids(1000, state)  # doctest: +SKIP
+
+        """
+        config = self.config
+        path = self.out / SAMPLES_DIR / f"step_{step:07d}.png"
+        title = f"{config.name} · step {step}"
+        if config.is_points:
+            fake = generate_batches(state, self.z)
+            modes = MIXTURES[config.data][0]() if config.data in MIXTURES else None
+            self.last = viz.save_scatter(fake, self.real, path, modes=modes, title=title)
+        else:
+            num, columns = grid_layout(config)
+            labels = None
+            if state.config.num_classes is not None:
+                labels = class_row_labels(num, columns, state.config.num_classes)
+            fake = generate_batches(state, self.z, labels)
+            self.last = viz.save_image_grid(fake, path, columns=columns)
+        viz.save_loss_curves(read_metrics(self.out), self.out / LOSS_PLOT, title=config.name)
+        return self.last
+
+
+class TrackBest:
+    """Measure the tracked metric, log it to ``track.jsonl``, keep the best checkpoint in best/.
+
+    Saving is idempotent: a best checkpoint of a step already saved (before a resume) is kept.
+
+    Args:
+        tracker: a ``MetricTracker``.
+        out: the run folder.
+        config: the run's config (stored with the best checkpoint).
+        start: the step training starts from (rows after it, from before a resume, are dropped).
+
+    Example:
+        >>> TrackBest(tracker, Path("runs/a"), config, 0)(1000, state)  # doctest: +SKIP
+
+    """
+
+    def __init__(self, tracker: MetricTracker, out: Path, config: TrainConfig, start: int):
+        self.tracker, self.out, self.config = tracker, out, config
+        self.best: float | None = None
+        for row in read_track(out, start):
+            if tracker.improves(row["value"], self.best):
+                self.best = row["value"]
+
+    def __call__(self, step: int, state: GANState) -> None:
+        """Measure ``state`` and keep it when it is the best so far.
+
+        Args:
+            step: the step reached.
+            state: the state at ``step``.
+
+        Example:
+            >>> track(1000, state)  # doctest: +SKIP
+
+        """
+        value = self.tracker(state)
+        improved = self.tracker.improves(value, self.best)
+        row = {"step": step, "metric": self.tracker.metric, "value": hooks.json_value(value)}
+        with open(self.out / TRACK_FILE, "a") as log:
+            log.write(json.dumps(row) + "\n")
+        if improved:
+            meta = {"step": step, "config": to_dict(self.config), self.tracker.metric: value}
+            with RunCheckpoints(self.out / BEST_DIR, keep=1) as best:
+                if step not in best.steps():
+                    best.save(step, state, meta)
+            self.best = value
+
+
+def _train(
+    config: TrainConfig,
+    state: GANState,
+    dataset: data.Dataset,
+    total: int,
+    out: Path,
+    progress: bool | None,
+    plan: sharding.DataParallel | None,
+    tracker: MetricTracker | None,
+) -> TrainSummary:
+    start = int(state.step)
+    images: Any = data.to_model_input(dataset.x)
+    if state.config.num_classes is not None:  # conditional: fit takes (samples, labels)
+        images = (images, jnp.asarray(dataset.y))
+    grids = SampleGrids(config, dataset, out)
+
+    def metadata(step: int) -> dict[str, Any]:
+        saved_at = datetime.datetime.now().isoformat(timespec="seconds")
+        return {"config": to_dict(config), "saved_at": saved_at}
+
+    bar = hooks.ProgressBar(total, initial=start, desc=config.name, show=progress)
+    began = time.perf_counter()
+    with (
+        open(out / METRICS_FILE, "a", buffering=1) as log_file,
+        RunCheckpoints(out / CHECKPOINTS_DIR, keep=config.keep_checkpoints) as checkpoints,
+    ):
+        log = hooks.MetricsLog(log_file, config.log_every)
+
+        def write_samples(step: int, state: GANState) -> None:
+            log.flush()  # the loss curves include this step's row
+            grids(step, state)
+
+        run_hooks: list[Any] = [log, bar, hooks.Every(config.sample_every, write_samples)]
+        if tracker is not None:
+            track = TrackBest(tracker, out, config, start)
+            run_hooks.append(hooks.Every(config.sample_every, track))
+        # the log's row of a checkpoint's step is written before the checkpoint (exact resume)
+        run_hooks.append(
+            hooks.Checkpoint(
+                checkpoints, config.checkpoint_every, metadata, lambda *_: log.flush()
+            )
+        )
+        try:
+            state, _ = fit(
+                state,
+                images,
+                steps=total - start,
+                batch_size=config.batch_size,
+                key=run_keys(config.seed).train,
+                loop=config.loop,
+                steps_per_call=config.steps_per_call,
+                hooks=run_hooks,
+                mesh=plan,
+            )
+        finally:
+            bar.close()
+    wall = time.perf_counter() - began
+    rows = read_metrics(out)
+    last = {k: v for k, v in (rows[-1] if rows else {}).items() if k != "step"}
+    samples = grids.last
+    if samples is None:
+        found = sorted((out / SAMPLES_DIR).glob("step_*.png"))
+        samples = found[-1] if found else None
+    summary = TrainSummary(out, config.name, start, int(state.step), wall, last, samples)
+    write_text_atomically(out / SUMMARY_FILE, json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
