@@ -124,7 +124,7 @@ def timed(fn) -> tuple[float, float]:
 def measure(name: str, n: int, steps: int, repeats: int, loop: str, steps_per_call: int) -> dict:
     """Time N vmapped runs against N sequential runs of one model."""
     build, data, batch = SETUPS[name]()
-    data = jaxgan.as_training_array(data)
+    data = jaxgan.data.to_model_input(data)
     if loop == "auto":  # decided once, outside the timings, as fit(loop="auto") would
         loop = jaxgan.choose_loop(build(jax.random.key(0)), data, batch)
     common = dict(batch_size=batch, loop=loop, steps_per_call=steps_per_call)

@@ -108,7 +108,7 @@ def measure(args: argparse.Namespace, count: int, images: np.ndarray) -> dict[st
     batch = args.global_batch or args.batch_per_device * count
     plan = sharding.DataParallel(sharding.data_mesh(count), shard_params=args.shard_params)
     plan.check_batch(batch)
-    data = plan.place_data(jaxgan.as_training_array(images))
+    data = plan.place_data(jaxgan.data.to_model_input(images))
     run = dict(batch_size=batch, key=0, loop=args.loop, steps_per_call=args.steps, mesh=plan)
     began = time.perf_counter()
     state, _ = jaxgan.fit(build_state(args.arch), data, steps=args.steps, **run)
