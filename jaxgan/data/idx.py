@@ -26,7 +26,12 @@ from typing import BinaryIO
 
 import numpy as np
 
-from jaxgan.data.dataset import DataFormatError, Dataset, DatasetUnavailableError
+from jaxgan.data.dataset import (
+    DataFormatError,
+    Dataset,
+    DatasetUnavailableError,
+    infer_num_classes,
+)
 
 # IDX type byte -> numpy dtype (multi-byte types are big-endian on disk).
 _IDX_DTYPES = {
@@ -279,11 +284,13 @@ def load_idx(
         prefix: file name prefix inside the folder.
 
     Returns:
-        A `Dataset` of uint8 images (N, H, W, C) with int32 labels when a labels file exists.
+        A `Dataset` of uint8 images (N, H, W, C) with int32 labels when a labels file exists;
+        its ``num_classes`` is the largest label + 1 (see `infer_num_classes`).
 
     Raises:
         DatasetUnavailableError: the folder or the split's images file is missing.
-        DataFormatError: corrupt files, non-uint8 images, or image/label counts that differ.
+        DataFormatError: corrupt files, non-uint8 images, image/label counts that differ, or
+            labels that are not class indices below ``MAX_NUM_CLASSES``.
 
     Example:
         >>> from jaxgan.data.bundled import bundled_dir
@@ -319,9 +326,7 @@ def load_idx(
                 f"{labels_file}: {labels.shape} labels do not match the {len(images)} images in "
                 f"{images_file.name}; use the labels file of the same split"
             )
-        if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
-            raise DataFormatError(f"{labels_file}: labels must be non-negative integers")
-        num_classes = int(labels.max()) + 1 if len(labels) else None
+        num_classes = infer_num_classes(labels, f"{labels_file} (dataset {name!r})")
     return Dataset(images, labels, name, "image", num_classes, split)
 
 
