@@ -16,6 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx, struct
 
@@ -294,7 +295,8 @@ def create_state(
             ``rngs -> module`` called with ``nnx.Rngs(fold_in(key, 0))``.
         discriminator: an NNX module mapping samples to one logit each, or a factory
             (called with ``nnx.Rngs(fold_in(key, 1))``).
-        key: initialisation key, required when a factory is given.
+        key: initialisation key (``jax.random.key(seed)``) or an int seed, which is turned into
+            ``jax.random.key(seed)``; required when a factory is given.
         g_optimizer: optax transformation for G (default: ``default_optimizer()``).
         d_optimizer: optax transformation for D (default: ``default_optimizer()``).
         config: a ``StepConfig``; ``latent_dim`` defaults to the generator's ``latent_dim``.
@@ -309,7 +311,14 @@ def create_state(
         ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
         >>> int(state.step)
         0
+        >>> same = jaxgan.create_state(jaxgan.models.MLPGenerator,
+        ...                            jaxgan.models.MLPDiscriminator, key=0)  # an int seed
+        >>> leaves = jax.tree.leaves((same.generator.params, state.generator.params))
+        >>> half = len(leaves) // 2
+        >>> all(bool(jnp.array_equal(a, b)) for a, b in zip(leaves[:half], leaves[half:]))
+        True
     """
+    key = _as_init_key(key)
     modules = []
     for index, made in enumerate((generator, discriminator)):
         if not isinstance(made, nnx.Module):
@@ -336,21 +345,51 @@ def create_state(
     )
 
 
+def _as_init_key(key: Any) -> Array | None:
+    """Return ``key`` as a PRNG key: ints become ``jax.random.key(seed)``, keys pass through."""
+    if key is None:
+        return None
+    if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
+        return jax.random.key(int(key))
+    if isinstance(key, jax.Array) and (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)  # jax.random.key(seed)
+        or (key.dtype == jnp.uint32 and key.shape == (2,))  # legacy jax.random.PRNGKey(seed)
+    ):
+        return key
+    what = type(key).__name__
+    if hasattr(key, "dtype") and hasattr(key, "shape"):
+        what += f" of dtype {key.dtype} and shape {tuple(key.shape)}"
+    raise TypeError(
+        f"create_state needs key= a PRNG key such as jax.random.key(0) or an int seed, got {what}"
+    )
+
+
 def sample_latent(key: Array, batch_size: int, latent_dim: int) -> Array:
     """Draw generator noise z ~ N(0, I) of shape (batch_size, latent_dim).
 
+    Sizes are static (Python ints, also under ``jax.jit``) and are checked before tracing.
+
     Args:
         key: PRNG key.
-        batch_size: number of vectors.
-        latent_dim: size of each vector.
+        batch_size: number of vectors (≥ 0).
+        latent_dim: size of each vector (≥ 1).
 
     Returns:
         float32 array (batch_size, latent_dim).
+
+    Raises:
+        ValueError: a negative ``batch_size`` or a ``latent_dim`` below 1.
 
     Example:
         >>> sample_latent(jax.random.key(0), 4, 100).shape
         (4, 100)
     """
+    for name, value, low in (("batch_size", batch_size, 0), ("latent_dim", latent_dim, 1)):
+        if isinstance(value, int | np.integer) and value < low:  # static sizes only
+            raise ValueError(
+                f"sample_latent needs an integer {name} ≥ {low}, got {value!r}; pass the number "
+                f"of {'noise vectors' if low == 0 else 'noise dimensions'} as a Python int"
+            )
     return jax.random.normal(key, (batch_size, latent_dim), jnp.float32)
 
 

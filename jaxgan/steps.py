@@ -103,6 +103,10 @@ def split_batch(batch: Batch, state: GANState) -> tuple[Array, Array | None]:
     Returns:
         The samples and the integer labels (``None`` for unconditional GANs).
 
+    Raises:
+        ValueError: a batch that is not samples or a pair, has no batch axis or no examples, or
+            whose labels do not fit the state.
+
     Example:
         >>> x, y = split_batch((images, labels), state)  # doctest: +SKIP
     """
@@ -112,6 +116,12 @@ def split_batch(batch: Batch, state: GANState) -> tuple[Array, Array | None]:
         x, labels = batch
     else:
         x, labels = batch, None
+    shape = tuple(getattr(x, "shape", ()))
+    if not shape or shape[0] == 0:
+        raise ValueError(
+            f"a training batch needs at least one example along axis 0, got shape {shape}; "
+            "check the batch size and that the dataset is not empty"
+        )
     check_labels(state, labels, x.shape[0])
     return x, labels
 
@@ -230,7 +240,9 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
 
     Args:
         state: the training state (not modified).
-        batch: the real batch of this iteration; only its size is used (G makes as many).
+        batch: the real batch of this iteration; only its size is used (G makes as many), and
+            its dtype and sample shape are checked against the generator's output as in
+            ``d_update``.
         key: the run's base PRNG key; the step key is folded from ``state.g_updates``.
 
     Returns:
@@ -243,13 +255,15 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    batch_size = split_batch(batch, state)[0].shape[0]
+    real = split_batch(batch, state)[0]
+    batch_size = real.shape[0]
     kz, ky, kg, kd, kaug = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
     z = split_over_batch_axis(sample_latent(kz, batch_size, cfg.latent_dim))
     fake_labels = _fake_labels(state, ky, batch_size)
 
     def loss_fn(params):
         fake, rest = gen.apply(params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
+        _check_real_batch(real, fake.shape[1:])  # static shapes: checked once, while tracing
         view = _discriminator_view(state, fake, kaug)
         labels = _packed_labels(state, fake_labels)
         fake_logits, _ = disc.apply(

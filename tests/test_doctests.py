@@ -18,6 +18,9 @@ MODULES = [
     "jaxgan.state",
     "jaxgan.loop",
     "jaxgan.ensembles",
+    "jaxgan.data.dataset",
+    "jaxgan.data.idx",
+    "jaxgan.metrics.torch_weights",
 ]
 
 

@@ -10,6 +10,11 @@ import numpy as np
 
 Kind = Literal["image", "points"]
 SPLITS = ("train", "test")
+# The most classes a labelled dataset may have. Labels are class indices 0..K-1 and K sizes the
+# class embeddings of conditional models, so one stray huge label (e.g. 2**31 - 1) would otherwise
+# ask for a table of billions of rows. 100,000 is far above the largest common image label sets
+# (ImageNet-21k has 21,843 classes).
+MAX_NUM_CLASSES = 100_000
 
 
 class UnknownDatasetError(ValueError):
@@ -36,7 +41,9 @@ class Dataset:
         y: int32 labels of shape (N,), or None when the source has no labels.
         name: the name the dataset was loaded by (e.g. ``"fashion_mnist_sample"``).
         kind: ``"image"`` or ``"points"``.
-        num_classes: number of label values (labels lie in ``[0, num_classes)``), or None.
+        num_classes: number of label values, 1 to ``MAX_NUM_CLASSES``, or None; when set, every
+            label lies in ``[0, num_classes)`` (checked). Not every class has to occur: a subset
+            of a split may miss some.
         split: the split the examples come from (``"train"`` or ``"test"`` for built-ins).
 
     Example:
@@ -69,12 +76,30 @@ class Dataset:
                 )
         else:
             raise ValueError(f"dataset kind must be 'image' or 'points', got {self.kind!r}")
+        k = self.num_classes
+        if k is not None and (
+            isinstance(k, bool)
+            or not isinstance(k, int | np.integer)
+            or not 1 <= k <= MAX_NUM_CLASSES
+        ):
+            raise DataFormatError(
+                f"dataset {self.name!r}: num_classes must be an integer from 1 to "
+                f"{MAX_NUM_CLASSES} or None, got {k!r}"
+            )
         y = None if self.y is None else np.asarray(self.y)
         if y is not None:
             if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
                 raise DataFormatError(
                     f"dataset {self.name!r}: labels must be integers of shape ({len(x)},), "
                     f"got {y.dtype} {y.shape}"
+                )
+            low, high = (int(y.min()), int(y.max())) if len(y) else (0, 0)
+            top = np.iinfo(np.int32).max + 1 if k is None else int(k)
+            if low < 0 or high >= top:
+                raise DataFormatError(
+                    f"dataset {self.name!r}: labels span {low}..{high} but must be class indices "
+                    f"in [0, {top}); remap them to 0..K-1 (np.unique(y, return_inverse=True)[1])"
+                    + ("" if k is None else " or set num_classes to match")
                 )
             y = y.astype(np.int32, copy=False)
         object.__setattr__(self, "x", _read_only(x))
@@ -123,6 +148,49 @@ class Dataset:
             return self
         y = None if self.y is None else self.y[:limit]
         return dataclasses.replace(self, x=self.x[:limit], y=y)
+
+
+def infer_num_classes(labels: np.ndarray, source: str) -> int | None:
+    """Return the class count of integer labels, ``max(labels) + 1``, after bounding it.
+
+    Labels must be class indices ``0..K-1`` with ``K ≤ MAX_NUM_CLASSES``; they need not all
+    occur (a subset of a split may miss classes), but a label far beyond the rest is refused
+    rather than turned into a class count of billions.
+
+    Args:
+        labels: integer labels of any shape.
+        source: the dataset or file the labels come from, named in errors.
+
+    Returns:
+        ``max(labels) + 1``, or None when there are no labels.
+
+    Raises:
+        DataFormatError: non-integer or negative labels, or a label ≥ ``MAX_NUM_CLASSES``.
+
+    Example:
+        >>> infer_num_classes(np.array([0, 3, 1]), "toy")
+        4
+        >>> infer_num_classes(np.array([0, 2**31 - 1]), "toy")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        jaxgan.data.dataset.DataFormatError: toy: label 2147483647 is not a class index...
+
+    """
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataFormatError(f"{source}: labels must be integers, got {labels.dtype}")
+    if labels.size == 0:
+        return None
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0:
+        raise DataFormatError(f"{source}: labels must be non-negative class indices, found {low}")
+    if high >= MAX_NUM_CLASSES:
+        raise DataFormatError(
+            f"{source}: label {high} is not a class index below {MAX_NUM_CLASSES} (the most "
+            "classes jaxgan supports); remap the labels to 0..K-1, e.g. with "
+            "np.unique(labels, return_inverse=True)[1]"
+        )
+    return high + 1
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -39,6 +39,9 @@ __all__ = [
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAX_MEMBER_BYTES = 4 << 30
+# No tensor axis can be longer than the most elements a storage may hold (one-byte elements).
+_MAX_AXIS = _MAX_MEMBER_BYTES
+_MAX_NDIM = 64  # numpy's limit
 
 _STORAGE_DTYPES: dict[str, np.dtype] = {
     "FloatStorage": np.dtype("<f4"),
@@ -198,14 +201,67 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return _StorageRef(str(key), storage_type.name, numel)
 
 
-def _storage_array(raw: bytes, ref: _StorageRef, source: str) -> np.ndarray:
-    dtype = _STORAGE_DTYPES[ref.dtype_name]
-    need = ref.numel * dtype.itemsize
-    if len(raw) < need:
+def _storage_bytes(ref: _StorageRef) -> int:
+    return ref.numel * _STORAGE_DTYPES[ref.dtype_name].itemsize
+
+
+def _check_storage_size(ref: _StorageRef, have: int, source: str) -> None:
+    """Refuse a storage record that needs more bytes than the file holds for it."""
+    need = _storage_bytes(ref)
+    if need > have:
         raise UnsafeWeightFileError(
-            f"{source}: storage {ref.key} holds {len(raw)} bytes, its record needs {need}"
+            f"{source}: storage {ref.key} of {ref.numel} elements needs {need} bytes, the file "
+            f"holds {have} for it; the file is truncated or corrupt"
         )
-    return np.frombuffer(raw, dtype=dtype, count=ref.numel)
+
+
+def _storage_array(raw: bytes, ref: _StorageRef, source: str) -> np.ndarray:
+    _check_storage_size(ref, len(raw), source)
+    return np.frombuffer(raw, dtype=_STORAGE_DTYPES[ref.dtype_name], count=ref.numel)
+
+
+def _check_tensor_geometry(tensor: _LazyTensor, storage_size: int, source: str) -> None:
+    """Refuse shapes and strides that would read outside, or blow up, a storage of this size.
+
+    Every check runs on Python ints before any array is made, so a record cannot make the reader
+    allocate more than its storage (which is bounded by the file) holds.
+    """
+    shape, strides = tensor.shape, tensor.strides
+    if len(shape) != len(strides) or len(shape) > _MAX_NDIM:
+        raise UnsafeWeightFileError(
+            f"{source}: malformed tensor shape {shape!s:.80} with strides {strides!s:.80}"
+        )
+    if any(n < 0 for n in shape) or any(s < 0 for s in strides) or tensor.offset < 0:
+        raise UnsafeWeightFileError(
+            f"{source}: tensor record with negative sizes, strides or offset "
+            f"(shape {shape}, strides {strides}, offset {tensor.offset})"
+        )
+    if any(n > _MAX_AXIS for n in shape):
+        raise UnsafeWeightFileError(
+            f"{source}: tensor shape {shape} has a dimension longer than any storage "
+            f"({_MAX_AXIS} elements)"
+        )
+    if 0 in shape:
+        return
+    if any(s == 0 and n > 1 for n, s in zip(shape, strides, strict=True)):
+        raise UnsafeWeightFileError(
+            f"{source}: tensor of shape {shape} repeats storage elements with stride 0 "
+            f"(strides {strides}); save the tensor contiguously (tensor.contiguous())"
+        )
+    numel = 1
+    for n in shape:
+        numel *= n
+    if numel > storage_size:
+        raise UnsafeWeightFileError(
+            f"{source}: tensor of shape {shape} has {numel} elements but its storage has "
+            f"{storage_size}; overlapping or oversized views are refused"
+        )
+    last = tensor.offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
+    if last >= storage_size:
+        raise UnsafeWeightFileError(
+            f"{source}: tensor of shape {shape} reaches element {last} of a storage "
+            f"with {storage_size} elements"
+        )
 
 
 def _materialize(
@@ -216,23 +272,10 @@ def _materialize(
             f"{source}: tensor refers to a missing storage {tensor.storage.key}"
         )
     flat = storages[tensor.storage.key]
-    if len(tensor.shape) != len(tensor.strides) or any(
-        s < 0 for s in tensor.shape + tensor.strides
-    ):
-        raise UnsafeWeightFileError(
-            f"{source}: malformed tensor shape {tensor.shape}/{tensor.strides}"
-        )
+    _check_tensor_geometry(tensor, flat.size, source)  # before any array or strided view
     if 0 in tensor.shape:
         out = np.zeros(tensor.shape, flat.dtype)
     else:
-        last = tensor.offset + sum(
-            (n - 1) * s for n, s in zip(tensor.shape, tensor.strides, strict=True)
-        )
-        if tensor.offset < 0 or last >= flat.size:  # bounds check before any strided view
-            raise UnsafeWeightFileError(
-                f"{source}: tensor of shape {tensor.shape} reaches element {last} of a storage "
-                f"with {flat.size} elements"
-            )
         view = np.lib.stride_tricks.as_strided(
             flat[tensor.offset :],
             shape=tensor.shape,
@@ -298,7 +341,13 @@ def _read_zip(path: Path) -> Any:
             raise UnsafeWeightFileError(
                 f"{source} stores big-endian tensors, which are unsupported"
             )
-        obj = _unpickle(archive.read(f"{root}data.pkl"), source)
+        pickle_info = members[f"{root}data.pkl"]
+        if pickle_info.file_size > _MAX_MEMBER_BYTES:
+            raise UnsafeWeightFileError(
+                f"{source}: data.pkl claims {pickle_info.file_size} bytes, more than a weight "
+                "file's pickle can be"
+            )
+        obj = _unpickle(archive.read(pickle_info), source)
         storages: dict[str, np.ndarray] = {}
         for ref in _iter_refs(obj):
             if ref.key in storages:
@@ -306,6 +355,7 @@ def _read_zip(path: Path) -> Any:
             info = members.get(f"{root}data/{ref.key}")
             if info is None or info.file_size > _MAX_MEMBER_BYTES:
                 raise UnsafeWeightFileError(f"{source} lacks a readable storage data/{ref.key}")
+            _check_storage_size(ref, info.file_size, source)  # before reading the member
             storages[ref.key] = _storage_array(archive.read(info), ref, source)
     return _resolve(obj, storages, source)
 
@@ -347,9 +397,8 @@ def _read_legacy(path: Path) -> Any:
         numel = int.from_bytes(header, "little", signed=True) if len(header) == 8 else -1
         if numel != ref.numel:
             raise UnsafeWeightFileError(f"{source}: storage {key} is truncated or mislabelled")
-        storages[key] = _storage_array(
-            buf.read(numel * _STORAGE_DTYPES[ref.dtype_name].itemsize), ref, source
-        )
+        _check_storage_size(ref, len(data) - buf.tell(), source)  # before slicing it out
+        storages[key] = _storage_array(buf.read(_storage_bytes(ref)), ref, source)
     return _resolve(obj, storages, source)
 
 
@@ -368,7 +417,11 @@ def read_torch_file(path: str | Path) -> Any:
     Raises:
         FileNotFoundError: When ``path`` does not exist.
         UnsafeWeightFileError: When the file is malformed or references any global outside the
-            allow-list (for example a pickle that would call ``os.system``).
+            allow-list (for example a pickle that would call ``os.system``), or when a tensor
+            record asks for more than its storage holds: more elements than the storage, a
+            repeating stride 0, negative sizes or strides, or a storage larger than the file.
+            These are checked before anything is allocated, so memory stays within the file's
+            own size.
 
     Example:
         >>> state = read_torch_file("pt_inception-2015-12-05-6726825d.pth")  # doctest: +SKIP
@@ -392,6 +445,7 @@ def read_torch_file(path: str | Path) -> Any:
         ValueError,
         AttributeError,
         OverflowError,
+        RecursionError,  # absurdly nested containers
     ) as err:
         raise UnsafeWeightFileError(f"{path.name} is not a readable torch file ({err})") from None
 
