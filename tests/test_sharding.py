@@ -51,6 +51,22 @@ def toy_state(n_critic: int = 1):
     )
 
 
+def ensemble_state():
+    """Three runs of ``toy_state``'s GAN (seeds 0-2) stacked, with their training keys."""
+    opt = optax.adam(1e-3, b1=0.5, eps=1e-3)
+
+    def build(key):
+        return jaxgan.create_state(
+            lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=2, rngs=rngs),
+            lambda rngs: models.ToyDiscriminator(hidden=16, depth=1, pieces=2, rngs=rngs),
+            key=key,
+            g_optimizer=opt,
+            d_optimizer=opt,
+        )
+
+    return jaxgan.ensembles.create_ensemble(build, [0, 1, 2])
+
+
 def toy_data():
     return jax.random.normal(jax.random.key(1), (512, 2)) * 0.5 + 1.0
 
@@ -95,13 +111,14 @@ def _worker(out: Path) -> None:
     facts["step_dot_rows"] = sorted(_max_dot_rows(hlo))
     facts["step_all_reduces"] = len(re.findall(r"all-reduce(?:-start)?\(", hlo))
 
-    # shard_examples splits a batch the step makes itself, only while a plan is active
+    # split_over_batch_axis (the core's) splits a batch the step makes itself, only inside the
+    # mesh context a plan sets while it traces the step
     def latent_user(state, batch, k):
-        z = sharding.shard_examples(jax.random.normal(k, (BATCH, 16)))
+        z = jaxgan.steps.split_over_batch_axis(jax.random.normal(k, (BATCH, 16)))
         return state, {"y": jax.numpy.tanh(z @ state["w"]).sum()}
 
     args = (plan.place_state({"w": np.ones((16, 16), np.float32)}), real[:BATCH], key)
-    facts["shard_examples_dot_rows"] = {
+    facts["split_dot_rows"] = {
         label: sorted(_max_dot_rows(jax.jit(fn).lower(*args).compile().as_text()))
         for label, fn in (("active", plan.wrap(latent_user)), ("inactive", latent_user))
     }
@@ -145,6 +162,17 @@ def _worker(out: Path) -> None:
                 mesh=layout,
             )
             facts["resume_compiles"] = jaxgan.loop._scan_chunk._cache_size() - compiled
+
+    # an ensemble of three runs (vmap over runs x data-parallel over the mesh)
+    stacked, keys = ensemble_state()
+    stacked, hist = jaxgan.ensembles.fit_ensemble(
+        stacked, data, steps=STEPS, batch_size=BATCH, keys=keys, steps_per_call=PER_CALL,
+        loop="scan", mesh=mesh,
+    )  # fmt: skip
+    for metric, values in hist.items():
+        arrays[f"ensemble_history_{metric}"] = values
+    for i, leaf in enumerate(leaves(stacked)):
+        arrays[f"ensemble_{i}"] = leaf
 
     # a one-device checkpoint (written by the test process) restored onto the mesh
     template = plan.place_state(toy_state())
@@ -195,6 +223,13 @@ def _one_device_reference() -> dict[str, np.ndarray]:
     )
     arrays.update({f"fit_{i}": leaf for i, leaf in enumerate(leaves(state))})
     arrays.update({f"fit_history_{k}": v for k, v in hist.items()})
+    stacked, keys = ensemble_state()
+    stacked, hist = jaxgan.ensembles.fit_ensemble(
+        stacked, toy_data(), steps=STEPS, batch_size=BATCH, keys=keys, steps_per_call=PER_CALL,
+        loop="scan",
+    )  # fmt: skip
+    arrays.update({f"ensemble_{i}": leaf for i, leaf in enumerate(leaves(stacked))})
+    arrays.update({f"ensemble_history_{k}": v for k, v in hist.items()})
     return arrays
 
 
@@ -269,13 +304,13 @@ def test_the_step_is_really_data_parallel(eight_devices):
 
 def test_each_device_does_an_eighth_of_the_work(eight_devices):
     facts, _, reference, *_ = eight_devices
-    # measured: 0.13-0.15 of the one-device FLOPs with shard_examples in the steps, 0.8-0.9 without
+    # measured: 0.13-0.15 of the one-device FLOPs with split_over_batch_axis in the steps, 0.8-0.9 without
     assert facts["step_flops_per_device"] < 0.25 * float(reference["step_flops"])
 
 
-def test_shard_examples_splits_values_a_step_makes(eight_devices):
+def test_split_over_batch_axis_splits_values_a_step_makes(eight_devices):
     facts, *_ = eight_devices
-    assert facts["shard_examples_dot_rows"] == {
+    assert facts["split_dot_rows"] == {
         "active": [BATCH // DEVICES],
         "inactive": [BATCH],
     }
@@ -301,6 +336,17 @@ def test_the_sharded_loop_equals_the_one_device_loop(eight_devices, name):
         assert facts["resume_compiles"] == 0
     else:  # the large leaves are split over the data axis
         assert not all(facts["sharded_params_leaves_replicated"])
+
+
+def test_an_ensemble_trained_data_parallel_equals_one_device(eight_devices):
+    # three runs stacked, vmapped over runs and split over 8 devices: the one driver composes
+    # the run axis with the data axis, and each run equals its one-device training
+    _, sharded, reference, *_ = eight_devices
+    _assert_close(sharded, reference, "ensemble")
+    for metric in ("d_loss", "g_loss", "d_real", "d_fake"):
+        got, want = sharded[f"ensemble_history_{metric}"], reference[f"ensemble_history_{metric}"]
+        assert got.shape == (STEPS, 3)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=metric)
 
 
 def test_a_sharded_checkpoint_restores_on_one_device(eight_devices):

@@ -231,7 +231,7 @@ def preset_names() -> tuple[str, ...]:
         True
 
     """
-    folder = Path(__file__).resolve().parent / "presets"
+    folder = Path(__file__).resolve().parents[1] / "presets"
     return tuple(
         sorted(p.stem.replace("_", "-") for p in folder.glob("*.py") if not p.stem.startswith("_"))
     )
