@@ -206,6 +206,23 @@ def test_mixture_samples(name, modes, sigma):
     assert counts.min() > 0.8 * 100_000 / len(modes)  # modes drawn uniformly
 
 
+def test_mixture_registry_is_the_one_table():
+    assert data.mixture_names() == ("ring8", "grid25")
+    for name, modes, sigma in [("ring8", data.ring8_modes(), data.RING8_SIGMA),
+                               ("grid25", data.grid25_modes(), data.GRID25_SIGMA)]:
+        spec = data.mixture(name)
+        assert spec.name == name and spec.sigma == sigma and spec.num_modes == len(modes)
+        np.testing.assert_array_equal(spec.modes, modes)
+        with pytest.raises(ValueError, match="read-only"):
+            spec.modes[0, 0] = 9.0
+        assert data.load(name, size=5).num_classes == spec.num_modes
+    with pytest.raises(data.UnknownDatasetError, match="ring8, grid25") as excinfo:
+        data.mixture("ring9")
+    _one_line(excinfo)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        data.Mixture("bad", np.zeros((2, 2)), 0.0)
+
+
 def test_mixture_seeding():
     a = data.load("ring8", size=50, seed=1)
     np.testing.assert_array_equal(a.x, data.load("ring8", size=50, seed=1).x)

@@ -21,9 +21,9 @@ from jaxgan.data.dataset import SPLITS, Dataset, DatasetUnavailableError, Unknow
 from jaxgan.data.idx import load_idx
 from jaxgan.data.stacked import stacked_from
 from jaxgan.data.tfds_source import load_tfds
-from jaxgan.data.toy import load_mixture
+from jaxgan.data.toy import load_mixture, mixture_names
 
-_BUILTIN = (SAMPLE_NAME, "ring8", "grid25", "stacked_mnist")
+_BUILTIN = (SAMPLE_NAME, *mixture_names(), "stacked_mnist")
 _TFDS_EXAMPLES = ("mnist", "fashion_mnist", "cifar10")
 _NAME_FORMS = ("idx:<folder>", "stacked_mnist:<source>", "tfds:<name>")
 
@@ -117,7 +117,7 @@ def load(
 
     if name == SAMPLE_NAME:
         dataset = load_fashion_mnist_sample(split)
-    elif name in ("ring8", "grid25"):
+    elif name in mixture_names():
         dataset = load_mixture(name, split, size=size, seed=seed)
     elif name == "stacked_mnist" or name.startswith("stacked_mnist:"):
         digits = _stacked_source(name, split, source, tfds_options)
@@ -154,7 +154,7 @@ def _check_int(what: str, value: int | None) -> None:
 def _check_options(name: str, **options: Any) -> None:
     stacked = name == "stacked_mnist" or name.startswith("stacked_mnist:")
     allowed = {
-        "size": stacked or name in ("ring8", "grid25"),
+        "size": stacked or name in mixture_names(),
         "source": stacked,
         "data_dir": stacked or _is_tfds_name(name),
         "manual_dir": stacked or _is_tfds_name(name),
