@@ -18,7 +18,8 @@ from jaxgan.data.dataset import (
 )
 from jaxgan.data.device import to_model_input, to_uint8_images
 from jaxgan.data.idx import encode_idx, load_idx, parse_idx, read_idx
-from jaxgan.data.registry import load, name_forms, names
+from jaxgan.data.names import name_forms, names
+from jaxgan.data.registry import load
 from jaxgan.data.stacked import STACKED_NUM_MODES, stack_digits, stacked_label_digits
 from jaxgan.data.tfds_source import has_tensorflow, load_tfds
 from jaxgan.data.toy import (

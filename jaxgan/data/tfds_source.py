@@ -33,6 +33,7 @@ from jaxgan.data.dataset import (
     DatasetUnavailableError,
     UnknownDatasetError,
 )
+from jaxgan.data.names import unknown_message
 
 OFFLINE_HINT = "or use 'fashion_mnist_sample' (bundled) or 'idx:<folder>' for an offline run"
 PROBE_TIMEOUT_S = 3.0
@@ -165,10 +166,8 @@ def _builder(tfds: Any, name: str, data_dir: Any, **kwargs: Any) -> Any:
     try:
         return tfds.builder(name, data_dir=None if data_dir is None else str(data_dir), **kwargs)
     except Exception as err:  # tfds raises DatasetNotFoundError, ValueError, KeyError, ...
-        from jaxgan.data.registry import _unknown_message
-
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UnknownDatasetError(_unknown_message(name, detail)) from None
+        raise UnknownDatasetError(unknown_message(name, detail)) from None
 
 
 def _image_features(tfds: Any, builder: Any, name: str) -> tuple[str, str | None, int | None]:
