@@ -287,6 +287,20 @@ def test_to_model_input_maps_uint8_to_unit_range():
     np.testing.assert_array_equal(data.to_uint8_images(all_values), np.arange(256))
 
 
+def test_one_uint8_float_pair():
+    pixels = np.arange(256, dtype=np.uint8)
+    unit = np.asarray(data.uint8_to_unit_range(pixels))
+    np.testing.assert_array_equal(np.asarray(data.to_model_input(pixels)), unit)
+    np.testing.assert_array_equal(unit, -unit[::-1])  # odd around 127.5, bit for bit
+    np.testing.assert_allclose(unit, (pixels - 127.5) / 127.5, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(data.to_uint8_images(unit), pixels)
+    np.testing.assert_array_equal(data.to_uint8_images(unit / 2 + 0.5, (0.0, 1.0)), pixels)
+    assert data.to_uint8_images(pixels) is pixels  # uint8 passes through
+    assert data.to_uint8_images(np.array([-3.0, np.float32(1e-9), 2.0])).tolist() == [0, 128, 255]
+    with pytest.raises(TypeError, match="uint8 or float"):
+        data.to_uint8_images(np.zeros(3, np.int32))
+
+
 def test_to_model_input_passes_points_through():
     ds = data.load("grid25", size=8)
     np.testing.assert_array_equal(np.asarray(data.to_model_input(ds.x)), ds.x)

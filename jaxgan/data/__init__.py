@@ -1,5 +1,9 @@
 """jaxgan's data layer: `load(name)` for images and toy points, and their move to the device.
 
+One home for what the rest of jaxgan shares about data: the dataset names, the toy-mixture table
+(`mixture(name)`), the Stacked-MNIST label code, and the one uint8 ↔ float pair
+(`uint8_to_unit_range` / `to_model_input` and `to_uint8_images`).
+
 Example:
     >>> from jaxgan import data
     >>> ds = data.load("fashion_mnist_sample", limit=8)
@@ -16,7 +20,7 @@ from jaxgan.data.dataset import (
     UnknownDatasetError,
     check_image_shape,
 )
-from jaxgan.data.device import to_model_input, to_uint8_images
+from jaxgan.data.device import to_model_input, to_uint8_images, uint8_to_unit_range
 from jaxgan.data.idx import encode_idx, load_idx, parse_idx, read_idx
 from jaxgan.data.names import name_forms, names
 from jaxgan.data.registry import load
@@ -66,4 +70,5 @@ __all__ = [
     "stacked_label_digits",
     "to_model_input",
     "to_uint8_images",
+    "uint8_to_unit_range",
 ]
