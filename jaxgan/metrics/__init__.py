@@ -15,7 +15,9 @@ Example:
 
 """
 
-from jaxgan.metrics.classifier import Classifier, WeightsChecksumError, load_classifier, to_uint8
+# the old name of jaxgan.data.to_uint8_images, kept until the callers outside data/metrics move
+from jaxgan.data import to_uint8_images as to_uint8
+from jaxgan.metrics.classifier import Classifier, WeightsChecksumError, load_classifier
 from jaxgan.metrics.fid import (
     FIDResult,
     download_inception_weights,
