@@ -248,6 +248,11 @@ def test_stacked_labels_cover_all_triples_and_match_channels():
     digits = data.stacked_label_digits(ds.y)
     np.testing.assert_array_equal((ds.x[:, 0, 0, :].astype(int) - 5) // 20, digits)
     np.testing.assert_array_equal(digits @ np.array([100, 10, 1]), ds.y)
+    np.testing.assert_array_equal(data.stacked_labels(digits), ds.y)
+    all_ids = np.arange(1000)
+    np.testing.assert_array_equal(data.stacked_labels(data.stacked_label_digits(all_ids)), all_ids)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        data.stacked_labels(np.zeros((4, 2), int))
     again = data.load("stacked_mnist", source=_digit_source(), size=20_000, seed=3)
     np.testing.assert_array_equal(again.x, ds.x)
 

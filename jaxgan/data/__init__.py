@@ -24,7 +24,12 @@ from jaxgan.data.device import to_model_input, to_uint8_images, uint8_to_unit_ra
 from jaxgan.data.idx import encode_idx, load_idx, parse_idx, read_idx
 from jaxgan.data.names import name_forms, names
 from jaxgan.data.registry import load
-from jaxgan.data.stacked import STACKED_NUM_MODES, stack_digits, stacked_label_digits
+from jaxgan.data.stacked import (
+    STACKED_NUM_MODES,
+    stack_digits,
+    stacked_label_digits,
+    stacked_labels,
+)
 from jaxgan.data.tfds_source import has_tensorflow, load_tfds
 from jaxgan.data.toy import (
     GRID25_SIGMA,
@@ -68,6 +73,7 @@ __all__ = [
     "sample_mixture",
     "stack_digits",
     "stacked_label_digits",
+    "stacked_labels",
     "to_model_input",
     "to_uint8_images",
     "uint8_to_unit_range",
