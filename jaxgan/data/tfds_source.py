@@ -268,10 +268,4 @@ def _stack_images(name: str, images: list[np.ndarray]) -> np.ndarray:
             f"tfds dataset {name!r} has images of {len(shapes)} different shapes; jaxgan needs "
             "one fixed size, resize them first"
         )
-    stacked = np.stack(images)
-    if stacked.dtype != np.uint8 or stacked.ndim != 4:
-        raise DataFormatError(
-            f"tfds dataset {name!r}: expected uint8 (N, H, W, C) images, got "
-            f"{stacked.dtype} {stacked.shape}"
-        )
-    return stacked
+    return np.stack(images)  # `Dataset` checks for uint8 (N, H, W, C) with the same error class
