@@ -1,5 +1,7 @@
 """Train a jaxgan dataset classifier and cache its weights (.npz + .json with sha256).
 
+The training itself is library code (``jaxgan.apps.classifier``); this script picks the data and
+the per-dataset settings and writes the files with ``jaxgan.metrics.classifier.save_classifier``.
 How the cached weights in jaxgan/metrics/weights/ were produced (from the repository root):
 
     python scripts/train_classifier.py --dataset mnist --data ../shared/data/mnist
@@ -27,26 +29,24 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxgan.apps.classifier import AugmentConfig, ClassifierConfig, feature_rms, train_classifier
 from jaxgan.data import load
 from jaxgan.metrics.classifier import (
     WEIGHTS_DIR,
-    AugmentConfig,
     Classifier,
-    ClassifierConfig,
-    TrainConfig,
-    feature_rms,
+    ClassifierArchitecture,
     save_classifier,
-    train_classifier,
 )
 
 # Per-dataset defaults: architecture, augmentation and epochs sized for ~5 min of 2-core CPU time.
 PRESETS = {
-    "mnist": dict(config=ClassifierConfig(), epochs=30,
+    "mnist": dict(architecture=ClassifierArchitecture(), epochs=30,
                   augment=AugmentConfig(rotate_degrees=12.0, scale=0.1, translate=2.5)),
-    "fashion_mnist": dict(config=ClassifierConfig(), epochs=3,
+    "fashion_mnist": dict(architecture=ClassifierArchitecture(), epochs=3,
                           augment=AugmentConfig(rotate_degrees=0.0, scale=0.0, translate=2.0,
                                                 hflip=True)),
-    "cifar10": dict(config=ClassifierConfig(image_size=32, channels=3, widths=(32, 64, 128)),
+    "cifar10": dict(architecture=ClassifierArchitecture(image_size=32, channels=3,
+                                                        widths=(32, 64, 128)),
                     epochs=30, augment=AugmentConfig(rotate_degrees=0.0, scale=0.0,
                                                      translate=3.0, hflip=True)),
 }
@@ -108,18 +108,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="evaluate on a validation split of the train part; do not save")
     args = parser.parse_args(argv)
     preset = PRESETS[args.dataset]
-    train_cfg = TrainConfig(epochs=args.epochs or preset["epochs"], batch_size=args.batch_size,
-                            learning_rate=args.lr, augment=preset["augment"], seed=args.seed)
+    train_cfg = ClassifierConfig(epochs=args.epochs or preset["epochs"],
+                                 batch_size=args.batch_size, learning_rate=args.lr,
+                                 augment=preset["augment"], seed=args.seed)
     splits, split = load_splits(args.dataset, args.data, args.dev)
     (x, y), (x_eval, y_eval) = splits["train"], splits["eval"]
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
     print(f"{args.dataset}: train {x.shape}, eval {x_eval.shape}; {train_cfg}", flush=True)
     start = time.perf_counter()
-    graphdef, params = train_classifier(x, y, preset["config"], train_cfg,
+    graphdef, params = train_classifier(x, y, preset["architecture"], train_cfg,
                                         log=lambda s: print(s, flush=True))
     seconds = time.perf_counter() - start
-    clf = Classifier(preset["config"], graphdef, params)
+    clf = Classifier(preset["architecture"], graphdef, params)
     rms = feature_rms(clf, x)
     accuracy = {"train": clf.accuracy(x, y), "validation" if args.dev else "test":
                 clf.accuracy(x_eval, y_eval)}
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         "features": "128-d penultimate dense layer before its ReLU, times feature_scale",
         "feature_scale": 1.0 / rms,
     }
-    path = save_classifier(graphdef, params, preset["config"], args.out, args.dataset, metadata)
+    path = save_classifier(graphdef, params, preset["architecture"], args.out, args.dataset,
+                           metadata)
     print(f"wrote {path} and {path.with_suffix('.npz')}")
 
 

@@ -1,5 +1,7 @@
 """Cached dataset classifiers: accuracy on the real IDX files, checksums, safe loading, smoke."""
 
+import dataclasses
+import doctest
 import json
 import os
 import shutil
@@ -9,12 +11,13 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from jaxgan.data import load
+from jaxgan.apps import classifier as apps_classifier
+from jaxgan.apps.classifier import ClassifierConfig
+from jaxgan.data import load, to_uint8_images
 from jaxgan.metrics.classifier import (
     WEIGHTS_DIR,
     WeightsChecksumError,
     load_classifier,
-    to_uint8,
 )
 from jaxgan.metrics.modes import stacked_mnist_digits
 
@@ -83,7 +86,7 @@ def test_float_images_and_wrong_shapes_are_rejected(mnist):
         mnist.features(np.zeros((2, 28, 28, 1), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\)"):
         mnist.features(np.zeros((2, 32, 32, 3), np.uint8))
-    assert to_uint8(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
+    assert to_uint8_images(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
 
 
 @pytest.fixture
@@ -126,6 +129,17 @@ def test_npz_with_pickled_object_is_refused(weights_copy):
         load_classifier(weights_copy / "mnist.json")
 
 
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_training_code_path_reproduces_the_recorded_settings(name):
+    """The script's presets through jaxgan.apps.classifier give the cached weights' settings."""
+    preset = load_script("scripts/train_classifier.py").PRESETS[name]
+    meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    assert dataclasses.asdict(preset["architecture"]) == {
+        **meta["config"], "widths": tuple(meta["config"]["widths"])}
+    config = ClassifierConfig(epochs=preset["epochs"], augment=preset["augment"])
+    assert dataclasses.asdict(config) == meta["training"]["train_config"]
+
+
 def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     """The 32×32 RGB path: the script trains on a given cifar10 .npz and writes loadable weights."""
     rng = np.random.default_rng(0)
@@ -140,3 +154,9 @@ def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     assert clf.features(np.zeros((3, 32, 32, 3), np.uint8)).shape == (3, 128)
     assert clf.metadata["data_split"]["train"] == "32 x_train"
     assert 0.0 <= clf.metadata["accuracy"]["test"] <= 1.0
+
+
+def test_apps_classifier_docstring_examples():
+    result = doctest.testmod(apps_classifier, extraglobs={"np": np},
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import doctest
+import importlib
 import itertools
 import os
 import time
@@ -206,6 +208,23 @@ def test_mixture_samples(name, modes, sigma):
     assert counts.min() > 0.8 * 100_000 / len(modes)  # modes drawn uniformly
 
 
+def test_mixture_registry_is_the_one_table():
+    assert data.mixture_names() == ("ring8", "grid25")
+    for name, modes, sigma in [("ring8", data.ring8_modes(), data.RING8_SIGMA),
+                               ("grid25", data.grid25_modes(), data.GRID25_SIGMA)]:
+        spec = data.mixture(name)
+        assert spec.name == name and spec.sigma == sigma and spec.num_modes == len(modes)
+        np.testing.assert_array_equal(spec.modes, modes)
+        with pytest.raises(ValueError, match="read-only"):
+            spec.modes[0, 0] = 9.0
+        assert data.load(name, size=5).num_classes == spec.num_modes
+    with pytest.raises(data.UnknownDatasetError, match="ring8, grid25") as excinfo:
+        data.mixture("ring9")
+    _one_line(excinfo)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        data.Mixture("bad", np.zeros((2, 2)), 0.0)
+
+
 def test_mixture_seeding():
     a = data.load("ring8", size=50, seed=1)
     np.testing.assert_array_equal(a.x, data.load("ring8", size=50, seed=1).x)
@@ -229,6 +248,11 @@ def test_stacked_labels_cover_all_triples_and_match_channels():
     digits = data.stacked_label_digits(ds.y)
     np.testing.assert_array_equal((ds.x[:, 0, 0, :].astype(int) - 5) // 20, digits)
     np.testing.assert_array_equal(digits @ np.array([100, 10, 1]), ds.y)
+    np.testing.assert_array_equal(data.stacked_labels(digits), ds.y)
+    all_ids = np.arange(1000)
+    np.testing.assert_array_equal(data.stacked_labels(data.stacked_label_digits(all_ids)), all_ids)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        data.stacked_labels(np.zeros((4, 2), int))
     again = data.load("stacked_mnist", source=_digit_source(), size=20_000, seed=3)
     np.testing.assert_array_equal(again.x, ds.x)
 
@@ -270,8 +294,35 @@ def test_to_model_input_maps_uint8_to_unit_range():
     np.testing.assert_array_equal(data.to_uint8_images(all_values), np.arange(256))
 
 
+def test_one_uint8_float_pair():
+    pixels = np.arange(256, dtype=np.uint8)
+    unit = np.asarray(data.uint8_to_unit_range(pixels))
+    np.testing.assert_array_equal(np.asarray(data.to_model_input(pixels)), unit)
+    np.testing.assert_array_equal(unit, -unit[::-1])  # odd around 127.5, bit for bit
+    np.testing.assert_allclose(unit, (pixels - 127.5) / 127.5, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(data.to_uint8_images(unit), pixels)
+    np.testing.assert_array_equal(data.to_uint8_images(unit / 2 + 0.5, (0.0, 1.0)), pixels)
+    assert data.to_uint8_images(pixels) is pixels  # uint8 passes through
+    assert data.to_uint8_images(np.array([-3.0, np.float32(1e-9), 2.0])).tolist() == [0, 128, 255]
+    with pytest.raises(TypeError, match="uint8 or float"):
+        data.to_uint8_images(np.zeros(3, np.int32))
+
+
 def test_to_model_input_passes_points_through():
     ds = data.load("grid25", size=8)
     np.testing.assert_array_equal(np.asarray(data.to_model_input(ds.x)), ds.x)
     with pytest.raises(TypeError, match="uint8 images or float"):
         data.to_model_input(np.zeros(3, np.int32))
+
+
+# --- docstring examples -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["jaxgan.data", "bundled", "dataset", "device", "idx", "names",
+                                  "registry", "stacked", "tfds_source", "toy"])
+def test_docstring_examples(name):
+    module = importlib.import_module(name if "." in name else f"jaxgan.data.{name}")
+    globs = {"jax": jax, "jnp": jax.numpy, "np": np, **vars(module)}
+    result = doctest.testmod(module, extraglobs=globs,
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -214,7 +214,7 @@ def test_inception_score_extremes():
 
 
 @pytest.mark.parametrize("name", ["jaxgan.metrics", "frechet", "kid", "neighbours", "prdc",
-                                  "inception_score", "mixture", "modes", "classifier"])
+                                  "inception_score", "mixture", "modes", "classifier", "_checks"])
 def test_docstring_examples(name):
     module = importlib.import_module(name if "." in name else f"jaxgan.metrics.{name}")
     globs = {"jax": jax, "jnp": jnp, "np": np, "nnx": nnx, **vars(module)}

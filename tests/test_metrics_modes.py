@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from jaxgan import data
 from jaxgan.metrics.mixture import PACGAN_NUM_SAMPLES, mixture_metrics
 from jaxgan.metrics.modes import (
     class_histogram,
@@ -61,6 +62,22 @@ def test_mixture_rejects_bad_input():
         mixture_metrics(np.zeros((3, 2)), RING8, 0.0)
     with pytest.raises(ValueError, match="one D"):
         mixture_metrics(np.zeros((3, 3)), RING8, 0.01)
+
+
+def test_mixture_by_name_or_spec_equals_the_explicit_table():
+    rng = np.random.default_rng(2)
+    for name, modes, sigma in [("ring8", RING8, 0.01), ("grid25", GRID25, 0.05)]:
+        samples = _sample(modes, sigma, rng.integers(0, len(modes), 500), rng)
+        samples[:7] += 0.5  # a few low-quality points
+        explicit = mixture_metrics(samples, modes, sigma)
+        assert mixture_metrics(samples, name) == explicit
+        assert mixture_metrics(samples, data.mixture(name)) == explicit
+    with pytest.raises(ValueError, match="do not pass sigma"):
+        mixture_metrics(RING8, "ring8", 0.01)
+    with pytest.raises(TypeError, match="pass sigma"):
+        mixture_metrics(RING8, RING8)
+    with pytest.raises(data.UnknownDatasetError, match="ring8, grid25"):
+        mixture_metrics(RING8, "ring9")
 
 
 def test_stacked_mnist_modes_on_hand_made_triples():

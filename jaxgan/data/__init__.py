@@ -1,5 +1,9 @@
 """jaxgan's data layer: `load(name)` for images and toy points, and their move to the device.
 
+One home for what the rest of jaxgan shares about data: the dataset names, the toy-mixture table
+(`mixture(name)`), the Stacked-MNIST label code, and the one uint8 ↔ float pair
+(`uint8_to_unit_range` / `to_model_input` and `to_uint8_images`).
+
 Example:
     >>> from jaxgan import data
     >>> ds = data.load("fashion_mnist_sample", limit=8)
@@ -16,16 +20,25 @@ from jaxgan.data.dataset import (
     UnknownDatasetError,
     check_image_shape,
 )
-from jaxgan.data.device import to_model_input, to_uint8_images
+from jaxgan.data.device import to_model_input, to_uint8_images, uint8_to_unit_range
 from jaxgan.data.idx import encode_idx, load_idx, parse_idx, read_idx
-from jaxgan.data.registry import load, name_forms, names
-from jaxgan.data.stacked import STACKED_NUM_MODES, stack_digits, stacked_label_digits
+from jaxgan.data.names import name_forms, names
+from jaxgan.data.registry import load
+from jaxgan.data.stacked import (
+    STACKED_NUM_MODES,
+    stack_digits,
+    stacked_label_digits,
+    stacked_labels,
+)
 from jaxgan.data.tfds_source import has_tensorflow, load_tfds
 from jaxgan.data.toy import (
     GRID25_SIGMA,
     RING8_RADIUS,
     RING8_SIGMA,
+    Mixture,
     grid25_modes,
+    mixture,
+    mixture_names,
     ring8_modes,
     sample_mixture,
 )
@@ -40,6 +53,7 @@ __all__ = [
     "DataFormatError",
     "Dataset",
     "DatasetUnavailableError",
+    "Mixture",
     "UnknownDatasetError",
     "check_image_shape",
     "encode_idx",
@@ -49,6 +63,8 @@ __all__ = [
     "load_fashion_mnist_sample",
     "load_idx",
     "load_tfds",
+    "mixture",
+    "mixture_names",
     "name_forms",
     "names",
     "parse_idx",
@@ -57,6 +73,8 @@ __all__ = [
     "sample_mixture",
     "stack_digits",
     "stacked_label_digits",
+    "stacked_labels",
     "to_model_input",
     "to_uint8_images",
+    "uint8_to_unit_range",
 ]

@@ -12,51 +12,16 @@ Names:
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any
 
 from jaxgan.data.bundled import SAMPLE_NAME, load_fashion_mnist_sample
 from jaxgan.data.dataset import SPLITS, Dataset, DatasetUnavailableError, UnknownDatasetError
 from jaxgan.data.idx import load_idx
+from jaxgan.data.names import BUILTIN, unknown_message
 from jaxgan.data.stacked import stacked_from
 from jaxgan.data.tfds_source import load_tfds
-from jaxgan.data.toy import load_mixture
-
-_BUILTIN = (SAMPLE_NAME, "ring8", "grid25", "stacked_mnist")
-_TFDS_EXAMPLES = ("mnist", "fashion_mnist", "cifar10")
-_NAME_FORMS = ("idx:<folder>", "stacked_mnist:<source>", "tfds:<name>")
-
-
-def names() -> tuple[str, ...]:
-    """Return the concrete dataset names jaxgan documents (for CLI help and error messages).
-
-    Besides these, `load` accepts the forms in `name_forms` and any tensorflow-datasets image
-    dataset name.
-
-    Returns:
-        The bundled sample, the toy mixtures, stacked_mnist, then the tfds examples.
-
-    Example:
-        >>> names()[0]
-        'fashion_mnist_sample'
-
-    """
-    return _BUILTIN + _TFDS_EXAMPLES
-
-
-def name_forms() -> tuple[str, ...]:
-    """Return the patterned name forms `load` accepts, e.g. ``"idx:<folder>"``.
-
-    Returns:
-        A tuple of human-readable patterns.
-
-    Example:
-        >>> "idx:<folder>" in name_forms()
-        True
-
-    """
-    return _NAME_FORMS
+from jaxgan.data.toy import load_mixture, mixture_names
 
 
 def load(
@@ -117,9 +82,9 @@ def load(
 
     if name == SAMPLE_NAME:
         dataset = load_fashion_mnist_sample(split)
-    elif name in ("ring8", "grid25"):
+    elif name in mixture_names():
         dataset = load_mixture(name, split, size=size, seed=seed)
-    elif name == "stacked_mnist" or name.startswith("stacked_mnist:"):
+    elif _is_stacked(name):
         digits = _stacked_source(name, split, source, tfds_options)
         dataset = stacked_from(digits, split, size=size, seed=seed)
     elif name.startswith("idx:"):
@@ -130,7 +95,7 @@ def load(
     else:
         tfds_name = name.removeprefix("tfds:")
         if not tfds_name:
-            raise UnknownDatasetError(_unknown_message(name))
+            raise UnknownDatasetError(unknown_message(name))
         dataset = load_tfds(tfds_name, split, limit=limit, **tfds_options)
     dataset = dataset.take(limit)
     if len(dataset) == 0:
@@ -138,8 +103,12 @@ def load(
     return dataset
 
 
+def _is_stacked(name: str) -> bool:
+    return name == "stacked_mnist" or name.startswith("stacked_mnist:")
+
+
 def _is_tfds_name(name: str) -> bool:
-    return not (name in _BUILTIN or name.startswith(("idx:", "stacked_mnist:")) or not name.strip())
+    return not (name in BUILTIN or name.startswith(("idx:", "stacked_mnist:")) or not name.strip())
 
 
 def _check_int(what: str, value: int | None) -> None:
@@ -152,9 +121,9 @@ def _check_int(what: str, value: int | None) -> None:
 
 
 def _check_options(name: str, **options: Any) -> None:
-    stacked = name == "stacked_mnist" or name.startswith("stacked_mnist:")
+    stacked = _is_stacked(name)
     allowed = {
-        "size": stacked or name in ("ring8", "grid25"),
+        "size": stacked or name in mixture_names(),
         "source": stacked,
         "data_dir": stacked or _is_tfds_name(name),
         "manual_dir": stacked or _is_tfds_name(name),
@@ -163,7 +132,7 @@ def _check_options(name: str, **options: Any) -> None:
         if value is not None and not allowed[option]:
             raise ValueError(f"option {option}= does not apply to dataset {name!r}; remove it")
     if not name.strip():
-        raise UnknownDatasetError(_unknown_message(name))
+        raise UnknownDatasetError(unknown_message(name))
 
 
 def _stacked_source(
@@ -186,12 +155,3 @@ def _stacked_source(
             "source, e.g. 'stacked_mnist:idx:<folder with MNIST files>'"
         ) from None
 
-
-def _unknown_message(name: str, detail: str = "") -> str:
-    close = difflib.get_close_matches(name, names(), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    detail = f" ({detail})" if detail else ""
-    return (
-        f"unknown dataset {name!r}{detail}: valid names are {', '.join(names())}, "
-        f"{', '.join(name_forms())}, or any tensorflow-datasets image dataset{hint}"
-    )

@@ -40,8 +40,29 @@ def stack_digits(
     x = np.empty((size, *images.shape[1:3], 3), np.uint8)
     for channel in range(3):
         x[..., channel] = images[picks[:, channel], ..., 0]
-    digits = np.asarray(labels, np.int32)[picks]
-    return x, (digits @ np.array([100, 10, 1], np.int32)).astype(np.int32)
+    return x, stacked_labels(np.asarray(labels, np.int32)[picks])
+
+
+def stacked_labels(digits: np.ndarray) -> np.ndarray:
+    """Encode digit triples as Stacked MNIST labels ``100·a + 10·b + c`` (the mode ids).
+
+    The inverse of `stacked_label_digits`; digits are not range-checked here.
+
+    Args:
+        digits: int array of shape (N, 3): the digit of channel 0, 1, 2.
+
+    Returns:
+        int32 array of shape (N,) with values in [0, 1000) for digits 0..9.
+
+    Example:
+        >>> stacked_labels(np.array([[0, 0, 7], [9, 0, 7]]))
+        array([  7, 907], dtype=int32)
+
+    """
+    digits = np.asarray(digits)
+    if digits.ndim != 2 or digits.shape[1] != 3:
+        raise ValueError(f"digits must have shape (N, 3), one per channel, got {digits.shape}")
+    return (digits.astype(np.int32) @ np.array([100, 10, 1], np.int32)).astype(np.int32)
 
 
 def stacked_label_digits(labels: np.ndarray) -> np.ndarray:

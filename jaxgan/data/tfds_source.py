@@ -33,6 +33,7 @@ from jaxgan.data.dataset import (
     DatasetUnavailableError,
     UnknownDatasetError,
 )
+from jaxgan.data.names import unknown_message
 
 OFFLINE_HINT = "or use 'fashion_mnist_sample' (bundled) or 'idx:<folder>' for an offline run"
 PROBE_TIMEOUT_S = 3.0
@@ -165,10 +166,8 @@ def _builder(tfds: Any, name: str, data_dir: Any, **kwargs: Any) -> Any:
     try:
         return tfds.builder(name, data_dir=None if data_dir is None else str(data_dir), **kwargs)
     except Exception as err:  # tfds raises DatasetNotFoundError, ValueError, KeyError, ...
-        from jaxgan.data.registry import _unknown_message
-
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UnknownDatasetError(_unknown_message(name, detail)) from None
+        raise UnknownDatasetError(unknown_message(name, detail)) from None
 
 
 def _image_features(tfds: Any, builder: Any, name: str) -> tuple[str, str | None, int | None]:
@@ -269,10 +268,4 @@ def _stack_images(name: str, images: list[np.ndarray]) -> np.ndarray:
             f"tfds dataset {name!r} has images of {len(shapes)} different shapes; jaxgan needs "
             "one fixed size, resize them first"
         )
-    stacked = np.stack(images)
-    if stacked.dtype != np.uint8 or stacked.ndim != 4:
-        raise DataFormatError(
-            f"tfds dataset {name!r}: expected uint8 (N, H, W, C) images, got "
-            f"{stacked.dtype} {stacked.shape}"
-        )
-    return stacked
+    return np.stack(images)  # `Dataset` checks for uint8 (N, H, W, C) with the same error class

@@ -3,13 +3,18 @@
 ring8: 8 means ``(cos 2πi/8, sin 2πi/8)``, i = 0..7 (radius 1, no repeated endpoint), σ = 0.01.
 grid25: 25 means ``{−4, −2, 0, 2, 4}²``, σ = 0.05. Each point picks a mode uniformly at random
 and adds isotropic Gaussian noise; the label is the mode index.
+
+`mixture(name)` is the one table of these specs: the loader draws from it and the mode metrics
+(`jaxgan.metrics.mixture_metrics`) score against it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from jaxgan.data.dataset import SPLITS, Dataset
+from jaxgan.data.dataset import SPLITS, Dataset, UnknownDatasetError
 
 RING8_SIGMA = 0.01
 RING8_RADIUS = 1.0
@@ -49,6 +54,87 @@ def grid25_modes() -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Mixture:
+    """An equal-weight isotropic Gaussian mixture: its name, means and common σ.
+
+    Attributes:
+        name: the dataset name (``"ring8"``, ``"grid25"``).
+        modes: float64 means ``(K, D)``, stored read-only.
+        sigma: standard deviation of every component; PacGAN's high-quality radius is 3σ.
+
+    Example:
+        >>> spec = Mixture("pair", np.array([[0.0, 0.0], [1.0, 0.0]]), 0.1)
+        >>> spec.num_modes, spec.modes.flags.writeable
+        (2, False)
+
+    """
+
+    name: str
+    modes: np.ndarray
+    sigma: float
+
+    def __post_init__(self) -> None:
+        modes = np.array(self.modes, dtype=np.float64)  # a copy: the caller's array stays theirs
+        if modes.ndim != 2 or len(modes) == 0:
+            raise ValueError(f"mixture {self.name!r}: modes must be (K, D), got {modes.shape}")
+        if not (np.isfinite(self.sigma) and self.sigma > 0):
+            raise ValueError(f"mixture {self.name!r}: sigma must be positive, got {self.sigma}")
+        modes.setflags(write=False)
+        object.__setattr__(self, "modes", modes)
+
+    @property
+    def num_modes(self) -> int:
+        """Number of components K."""
+        return len(self.modes)
+
+
+_MIXTURES = {
+    spec.name: spec
+    for spec in (Mixture("ring8", ring8_modes(), RING8_SIGMA),
+                 Mixture("grid25", grid25_modes(), GRID25_SIGMA))
+}
+
+
+def mixture_names() -> tuple[str, ...]:
+    """Return the names of the built-in toy mixtures, in the order `names()` lists them.
+
+    Returns:
+        ``("ring8", "grid25")``.
+
+    Example:
+        >>> "grid25" in mixture_names()
+        True
+
+    """
+    return tuple(_MIXTURES)
+
+
+def mixture(name: str) -> Mixture:
+    """Look up a built-in toy mixture by name.
+
+    Args:
+        name: one of `mixture_names()`.
+
+    Returns:
+        The read-only `Mixture` spec.
+
+    Raises:
+        UnknownDatasetError: `name` is not a built-in mixture (the message lists them).
+
+    Example:
+        >>> spec = mixture("ring8")
+        >>> spec.num_modes, spec.sigma
+        (8, 0.01)
+
+    """
+    if not isinstance(name, str) or name not in _MIXTURES:
+        raise UnknownDatasetError(
+            f"unknown mixture {name!r}: the toy mixtures are {', '.join(_MIXTURES)}"
+        )
+    return _MIXTURES[name]
+
+
 def sample_mixture(
     modes: np.ndarray, sigma: float, num_points: int, seed: int | np.random.SeedSequence
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +167,7 @@ def load_mixture(name: str, split: str = "train", *, size: int | None = None, se
     Train and test splits use independent streams of the same seed.
 
     Args:
-        name: ``"ring8"`` or ``"grid25"``.
+        name: one of `mixture_names()`.
         split: ``"train"`` or ``"test"``.
         size: number of points (default 100,000, PacGAN's training set size).
         seed: seed of the draw.
@@ -96,10 +182,8 @@ def load_mixture(name: str, split: str = "train", *, size: int | None = None, se
         ((10, 2), 25)
 
     """
-    modes, sigma = {
-        "ring8": (ring8_modes(), RING8_SIGMA),
-        "grid25": (grid25_modes(), GRID25_SIGMA),
-    }[name]
+    spec = mixture(name)
     seq = np.random.SeedSequence([seed, SPLITS.index(split)])
-    points, labels = sample_mixture(modes, sigma, DEFAULT_NUM_POINTS if size is None else size, seq)
-    return Dataset(points, labels, name, "points", len(modes), split)
+    num_points = DEFAULT_NUM_POINTS if size is None else size
+    points, labels = sample_mixture(spec.modes, spec.sigma, num_points, seq)
+    return Dataset(points, labels, name, "points", spec.num_modes, split)

@@ -1,4 +1,4 @@
-"""Dataset classifiers trained by jaxgan: a small Flax NNX CNN, its training step, weight files.
+"""jaxgan's dataset classifiers as an evaluation space: checksummed weights, features, labels.
 
 The classifiers give an offline evaluation space: their 128-d penultimate features (before the ReLU)
 serve FD / KID / PRDC, their predictions serve class-histogram KL, Stacked-MNIST mode counts and an
@@ -6,15 +6,17 @@ Inception-style score. Numbers computed here are only comparable with numbers fr
 weights, so :attr:`Classifier.feature_space` names the classifier and its weight checksum.
 
 The features are multiplied by a fixed ``feature_scale`` stored with the weights (1 / RMS of the
-raw features over the training images, see :func:`feature_rms`), so their mean squared entry is
-≈ 1. Raw activations are several times larger (MNIST: RMS 6.8), which puts ``xᵀy / d`` near 20
-and makes KID's cubic kernel ``(xᵀy / d + 1)³`` heavy-tailed (real-vs-real KID std > 100).
-FD scales by ``feature_scale²``; precision, recall, density and coverage do not change.
+raw features over the training images, see ``jaxgan.apps.classifier.feature_rms``), so their mean
+squared entry is ≈ 1. Raw activations are several times larger (MNIST: RMS 6.8), which puts
+``xᵀy / d`` near 20 and makes KID's cubic kernel ``(xᵀy / d + 1)³`` heavy-tailed (real-vs-real KID
+std > 100). FD scales by ``feature_scale²``; precision, recall, density and coverage do not change.
 
 Weights live next to this module in ``weights/<name>.npz`` (plain arrays, read with
 ``allow_pickle=False``) with ``weights/<name>.json`` (sha256 of the .npz, accuracy, data split,
-the command that produced it). :func:`load_classifier` refuses a file whose sha256 differs.
-They are produced by ``scripts/train_classifier.py``, which calls :func:`train_classifier`.
+the command that produced it). :func:`load_classifier` refuses a file whose sha256 differs;
+:func:`save_classifier` writes the pair, so the file format lives in this one module. Training
+is not done here: ``scripts/train_classifier.py`` calls ``jaxgan.apps.classifier``. Pixels enter
+the network through ``jaxgan.data.uint8_to_unit_range``, the same map as the training data.
 """
 
 from __future__ import annotations
@@ -23,33 +25,26 @@ import dataclasses
 import hashlib
 import json
 import re
-import time
 import zipfile
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
+
+from jaxgan.data import uint8_to_unit_range
 
 __all__ = [
     "WEIGHTS_DIR",
-    "AugmentConfig",
     "Classifier",
+    "ClassifierArchitecture",
     "ClassifierCNN",
-    "ClassifierConfig",
-    "TrainConfig",
     "WeightsChecksumError",
-    "augment_images",
-    "feature_rms",
     "load_classifier",
     "save_classifier",
-    "to_uint8",
-    "train_classifier",
 ]
 
 #: Folder of the cached classifier weights shipped with jaxgan.
@@ -62,8 +57,8 @@ class WeightsChecksumError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifierConfig:
-    """Architecture of :class:`ClassifierCNN`.
+class ClassifierArchitecture:
+    """Architecture of :class:`ClassifierCNN` (stored as ``"config"`` in the weights' JSON).
 
     Attributes:
         image_size: height = width of the input images (28 for MNIST, 32 for CIFAR-10).
@@ -75,7 +70,7 @@ class ClassifierConfig:
         dropout: dropout rate before the classification head (training only).
 
     Example:
-        >>> ClassifierConfig(image_size=32, channels=3).feature_dim
+        >>> ClassifierArchitecture(image_size=32, channels=3).feature_dim
         128
 
     """
@@ -88,19 +83,50 @@ class ClassifierConfig:
     feature_dim: int = 128
     dropout: float = 0.3
 
+    def check_images(self, images: np.ndarray) -> np.ndarray:
+        """Check that images fit this architecture: uint8 ``(N, H, W, C)`` of its size.
+
+        Args:
+            images: uint8 images ``(N, H, W, C)``, or ``(N, H, W)`` for one channel.
+
+        Returns:
+            The images as a numpy array ``(N, H, W, C)``.
+
+        Raises:
+            TypeError: the images are not uint8.
+            ValueError: their shape does not fit.
+
+        Example:
+            >>> ClassifierArchitecture().check_images(np.zeros((2, 28, 28), np.uint8)).shape
+            (2, 28, 28, 1)
+
+        """
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            raise TypeError(f"classifier expects uint8 images (0..255), got {images.dtype}; "
+                            "convert float images with "
+                            "jaxgan.data.to_uint8_images(x, value_range=...)")
+        if images.ndim == 3 and self.channels == 1:
+            images = images[..., None]
+        expected = (self.image_size, self.image_size, self.channels)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(f"classifier expects images of shape (N, "
+                             f"{', '.join(map(str, expected))}), got {images.shape}")
+        return images
+
 
 class ClassifierCNN(nnx.Module):
     """Stages of 3×3 Conv+ReLU then MaxPool, a dense feature layer and a linear head.
 
     Example:
-        >>> model = ClassifierCNN(ClassifierConfig(), rngs=nnx.Rngs(0))
+        >>> model = ClassifierCNN(ClassifierArchitecture(), rngs=nnx.Rngs(0))
         >>> features, logits = model(jnp.zeros((2, 28, 28, 1)))  # doctest: +SKIP
         >>> features.shape, logits.shape  # doctest: +SKIP
         ((2, 128), (2, 10))
 
     """
 
-    def __init__(self, config: ClassifierConfig, *, rngs: nnx.Rngs):
+    def __init__(self, config: ClassifierArchitecture, *, rngs: nnx.Rngs):
         self.config = config
         stages, c = [], config.channels
         for width in config.widths:
@@ -138,232 +164,9 @@ class ClassifierCNN(nnx.Module):
         return features, self.head(h)
 
 
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig:
-    """Random affine augmentation applied per training image.
-
-    Attributes:
-        rotate_degrees: rotation drawn from ±this.
-        scale: zoom factor drawn from 1 ± this.
-        translate: shift in pixels drawn from ±this per axis.
-        hflip: flip horizontally with probability 1/2.
-        elastic: standard deviation in pixels of a smooth random displacement field (a 4×4 grid
-            of Gaussian offsets, bicubically upsampled); 0 disables it.
-
-    Example:
-        >>> AugmentConfig(rotate_degrees=0.0).translate
-        2.0
-
-    """
-
-    rotate_degrees: float = 10.0
-    scale: float = 0.1
-    translate: float = 2.0
-    hflip: bool = False
-    elastic: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings for :func:`train_classifier`.
-
-    Attributes:
-        epochs: passes over the training set.
-        batch_size: images per step.
-        learning_rate: peak AdamW learning rate (warm-up then cosine decay to 0).
-        weight_decay: AdamW decoupled weight decay.
-        augment: augmentation, or None for none.
-        seed: seed of initialisation, shuffling, dropout and augmentation.
-
-    Example:
-        >>> TrainConfig(epochs=1).batch_size
-        128
-
-    """
-
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    augment: AugmentConfig | None = AugmentConfig()
-    seed: int = 0
-
-
-def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
-    """Quantise float images to uint8 exactly as saving them to PNG would.
-
-    Args:
-        images: float array; uint8 input is returned unchanged.
-        value_range: the ``(low, high)`` that map to 0 and 255 (generators with tanh: (−1, 1)).
-
-    Returns:
-        uint8 array of the same shape: ``round((x − low) / (high − low) · 255)`` clipped to 0..255.
-
-    Example:
-        >>> to_uint8(np.array([-1.0, 0.0, 1.0])).tolist()
-        [0, 128, 255]
-
-    """
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"images must be uint8 or float, got {images.dtype}")
-    low, high = value_range
-    scaled = (images.astype(np.float64) - low) / (high - low) * 255.0
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-
-
-def _normalise(images: jax.Array) -> jax.Array:
-    return images.astype(jnp.float32) / 127.5 - 1.0
-
-
-def augment_images(key: jax.Array, images: jax.Array, config: AugmentConfig) -> jax.Array:
-    """Warp every image by its own random rotation, zoom, shift, flip and elastic field.
-
-    Args:
-        key: PRNG key.
-        images: float images ``(B, H, W, C)``.
-        config: augmentation ranges.
-
-    Returns:
-        Augmented images of the same shape; pixels sampled outside repeat the border.
-
-    Example:
-        >>> x = jnp.zeros((2, 28, 28, 1))
-        >>> augment_images(jax.random.key(0), x, AugmentConfig()).shape  # doctest: +SKIP
-        (2, 28, 28, 1)
-
-    """
-    b, h, w, c = images.shape
-    k_rot, k_scale, k_shift, k_flip, k_elastic = jax.random.split(key, 5)
-    angle = jnp.deg2rad(jax.random.uniform(k_rot, (b,), minval=-1.0, maxval=1.0)
-                        * config.rotate_degrees)
-    zoom = 1.0 + config.scale * jax.random.uniform(k_scale, (b,), minval=-1.0, maxval=1.0)
-    shift = config.translate * jax.random.uniform(k_shift, (b, 2), minval=-1.0, maxval=1.0)
-    flip = jax.random.bernoulli(k_flip, 0.5, (b,)) & config.hflip
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
-                          indexing="ij")
-    coarse = config.elastic * jax.random.normal(k_elastic, (b, 4, 4, 2))
-    field = jax.image.resize(coarse, (b, h, w, 2), method="cubic")
-
-    def warp(image, a, s, t, f, dyx):
-        y, x = yy - cy - t[0], xx - cx - t[1]
-        x = jnp.where(f, -x, x)
-        src_y = (jnp.cos(a) * y - jnp.sin(a) * x) / s + cy + dyx[..., 0]
-        src_x = (jnp.sin(a) * y + jnp.cos(a) * x) / s + cx + dyx[..., 1]
-        sample = partial(jax.scipy.ndimage.map_coordinates, coordinates=[src_y, src_x], order=1,
-                         mode="nearest")
-        return jnp.stack([sample(image[..., ch]) for ch in range(c)], axis=-1)
-
-    return jax.vmap(warp)(images, angle, zoom, shift, flip, field)
-
-
-class _TrainState(NamedTuple):
-    params: nnx.State
-    opt_state: optax.OptState
-    step: jax.Array
-
-
-def _make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
-                     augment: AugmentConfig | None, key: jax.Array) -> Callable:
-    """Build the pure, jitted ``(state, images_uint8, labels) -> (state, metrics)`` step."""
-
-    def loss_fn(params, x, y, step_key):
-        model = nnx.merge(graphdef, params)
-        _, logits = model(x, rngs=nnx.Rngs(dropout=step_key), deterministic=False)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
-
-    def step(state: _TrainState, images: jax.Array, labels: jax.Array):
-        step_key = jax.random.fold_in(key, state.step)
-        x = _normalise(images)
-        if augment is not None:
-            x = augment_images(jax.random.fold_in(step_key, 1), x, augment)
-        (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, x, labels, jax.random.fold_in(step_key, 2))
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return _TrainState(params, opt_state, state.step + 1), {"loss": loss, "accuracy": acc}
-
-    return jax.jit(step, donate_argnums=0)
-
-
-def _check_images(images: np.ndarray, config: ClassifierConfig) -> np.ndarray:
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise TypeError(f"classifier expects uint8 images (0..255), got {images.dtype}; convert "
-                        "float images with jaxgan.metrics.classifier.to_uint8(x, value_range=...)")
-    if images.ndim == 3 and config.channels == 1:
-        images = images[..., None]
-    expected = (config.image_size, config.image_size, config.channels)
-    if images.ndim != 4 or images.shape[1:] != expected:
-        raise ValueError(f"classifier expects images of shape (N, {', '.join(map(str, expected))})"
-                         f", got {images.shape}")
-    return images
-
-
-def train_classifier(
-    images: np.ndarray,
-    labels: np.ndarray,
-    config: ClassifierConfig,
-    train: TrainConfig,
-    *,
-    log: Callable[[str], None] | None = print,
-) -> tuple[nnx.GraphDef, nnx.State]:
-    """Train a :class:`ClassifierCNN` with AdamW, augmentation and dropout (one jitted step).
-
-    Args:
-        images: uint8 training images ``(N, H, W, C)`` (or ``(N, H, W)`` for one channel).
-        labels: integer labels ``(N,)``.
-        config: the architecture.
-        train: optimisation settings.
-        log: called with one line per epoch; None for silence.
-
-    Returns:
-        ``(graphdef, params)`` of the trained model; wrap them in :class:`Classifier`.
-
-    Example:
-        >>> x, y = np.zeros((16, 28, 28, 1), np.uint8), np.arange(16) % 10
-        >>> graphdef, params = train_classifier(  # doctest: +SKIP
-        ...     x, y, ClassifierConfig(), TrainConfig(epochs=1, batch_size=8), log=None)
-
-    """
-    images = _check_images(images, config)
-    labels = np.asarray(labels).astype(np.int32)
-    if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= config.num_classes:
-        raise ValueError(f"labels must be ({len(images)},) ints in [0, {config.num_classes}), got "
-                         f"shape {labels.shape}")
-    steps_per_epoch = len(images) // train.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size {train.batch_size} exceeds the {len(images)} training images")
-    total = steps_per_epoch * train.epochs
-    schedule = optax.warmup_cosine_decay_schedule(0.0, train.learning_rate,
-                                                  min(500, total // 10 + 1), total)
-    tx = optax.adamw(schedule, weight_decay=train.weight_decay)
-    key = jax.random.key(train.seed)
-    graphdef, params = nnx.split(ClassifierCNN(config, rngs=nnx.Rngs(jax.random.fold_in(key, 0))))
-    state = _TrainState(params, tx.init(params), jnp.zeros((), jnp.int32))
-    step = _make_train_step(graphdef, tx, train.augment, jax.random.fold_in(key, 1))
-    order_rng = np.random.default_rng(train.seed)
-    for epoch in range(train.epochs):
-        start, order = time.perf_counter(), order_rng.permutation(len(images))
-        metrics = []
-        for i in range(steps_per_epoch):
-            batch = order[i * train.batch_size:(i + 1) * train.batch_size]
-            state, m = step(state, images[batch], labels[batch])
-            metrics.append(m)
-        if log is not None:
-            mean = jax.tree.map(lambda *v: float(np.mean(v)), *metrics)
-            log(f"epoch {epoch + 1}/{train.epochs}: loss {mean['loss']:.4f} "
-                f"train-acc {mean['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)")
-    return graphdef, state.params
-
-
 @partial(jax.jit, static_argnums=0)
 def _forward(graphdef: nnx.GraphDef, params: nnx.State, images: jax.Array):
-    return nnx.merge(graphdef, params)(_normalise(images))
+    return nnx.merge(graphdef, params)(uint8_to_unit_range(images))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,7 +186,7 @@ class Classifier:
 
     """
 
-    config: ClassifierConfig
+    config: ClassifierArchitecture
     graphdef: nnx.GraphDef
     params: nnx.State
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -413,7 +216,7 @@ class Classifier:
             features are multiplied by :attr:`feature_scale`.
 
         """
-        images = _check_images(images, self.config)
+        images = self.config.check_images(images)
         n = len(images)
         size = max(1, min(batch_size, n))
         features, logits = [], []
@@ -446,29 +249,6 @@ class Classifier:
         return float(np.mean(self.predict(images) == np.asarray(labels)))
 
 
-def feature_rms(classifier: Classifier, images: np.ndarray) -> float:
-    """Root-mean-square entry of the classifier's raw (unscaled) features on ``images``.
-
-    ``scripts/train_classifier.py`` stores ``1 / feature_rms(model, training_images)`` as the
-    weights' ``feature_scale``.
-
-    Args:
-        classifier: the classifier (its recorded ``feature_scale`` is ignored).
-        images: uint8 images, normally the training set.
-
-    Returns:
-        ``sqrt(mean(raw_features²))``.
-
-    Example:
-        >>> feature_rms(load_classifier("mnist"), images)  # doctest: +SKIP
-        6.8...
-
-    """
-    raw = dataclasses.replace(classifier, metadata={**classifier.metadata, "feature_scale": 1.0})
-    features = raw.features(images).astype(np.float64)
-    return float(np.sqrt(np.mean(features**2)))
-
-
 def _flat_params(params: nnx.State) -> tuple[dict[str, Any], Any]:
     """Leaves of the parameter tree keyed ``"convs/0/kernel"``-style, and the tree structure."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(params))
@@ -484,7 +264,7 @@ def _sha256(path: Path) -> str:
 def save_classifier(
     graphdef: nnx.GraphDef,
     params: nnx.State,
-    config: ClassifierConfig,
+    config: ClassifierArchitecture,
     directory: str | Path,
     name: str,
     metadata: dict[str, Any],
@@ -492,7 +272,7 @@ def save_classifier(
     """Write ``<directory>/<name>.npz`` (plain arrays) and ``<name>.json`` (sha256 + metadata).
 
     Args:
-        graphdef: the model's graph definition (from :func:`train_classifier`).
+        graphdef: the model's graph definition (from ``jaxgan.apps.classifier.train_classifier``).
         params: the trained parameter state.
         config: the architecture, stored so loading can rebuild the model.
         directory: output folder (created if missing).
@@ -567,7 +347,8 @@ def load_classifier(name_or_path: str | Path = "mnist") -> Classifier:
                                 f"{_available()} (train one with scripts/train_classifier.py)")
     try:
         meta = json.loads(json_path.read_text())
-        config = ClassifierConfig(**{**meta["config"], "widths": tuple(meta["config"]["widths"])})
+        config = ClassifierArchitecture(**{**meta["config"],
+                                           "widths": tuple(meta["config"]["widths"])})
         npz_path = json_path.parent / meta["weights_file"]
         expected = meta["sha256"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:

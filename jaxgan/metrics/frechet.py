@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from jaxgan.metrics._checks import same_feature_dim
+
 __all__ = ["feature_statistics", "frechet_distance", "frechet_distance_from_features"]
 
 #: Largest |imaginary part| on the diagonal of sqrtm(Σ_a Σ_b) dropped silently (pytorch-fid).
@@ -138,7 +140,5 @@ def frechet_distance_from_features(features_a: np.ndarray, features_b: np.ndarra
     """
     features_a = _as_feature_matrix(features_a, "features_a")
     features_b = _as_feature_matrix(features_b, "features_b")
-    if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {features_a.shape[1]} vs "
-                         f"{features_b.shape[1]}; both sets must come from one feature extractor")
+    same_feature_dim(features_a, features_b)
     return frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics._checks import feature_matrix, same_feature_dim
+
 __all__ = ["kernel_inception_distance", "polynomial_mmd2"]
 
 
@@ -39,13 +41,11 @@ def _subset_mmd2(a: jax.Array, b: jax.Array, idx_a: jax.Array, idx_b: jax.Array)
     return jax.lax.map(lambda ij: _unbiased_mmd2(a[ij[0]], b[ij[1]]), (idx_a, idx_b))
 
 
-def _check(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
-    if x.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 samples for an unbiased MMD², got {x.shape[0]}")
-    return x
+def _check_pair(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = (feature_matrix(np.asarray(x), name, min_samples=2, why=" for an unbiased MMD²")
+            for x, name in ((features_a, "features_a"), (features_b, "features_b")))
+    same_feature_dim(a, b)
+    return a, b
 
 
 def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -67,10 +67,7 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
         True
 
     """
-    a, b = _check(features_a, "features_a"), _check(features_b, "features_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
-                         "must come from one feature extractor")
+    a, b = _check_pair(features_a, features_b)
     return float(_whole_set_mmd2(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)))
 
 
@@ -103,10 +100,7 @@ def kernel_inception_distance(
         (True, 200)
 
     """
-    a, b = _check(features_a, "features_a"), _check(features_b, "features_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
-                         "must come from one feature extractor")
+    a, b = _check_pair(features_a, features_b)
     if num_subsets < 1 or subset_size < 2:
         raise ValueError(f"need num_subsets ≥ 1 and subset_size ≥ 2, got {num_subsets}, "
                          f"{subset_size}")

@@ -6,6 +6,7 @@ has it as nearest mode; the *reverse KL* is KL(p ‖ uniform) in nats, where p i
 high-quality samples over the modes. Edge cases, decided here: modes with no high-quality sample
 contribute 0 · log 0 = 0; with no high-quality sample at all p is undefined and ``reverse_kl`` is
 NaN (not inf, so that a mean over trials cannot silently turn into a huge finite-looking number).
+The mixtures' means and σ come from one table, `jaxgan.data.mixture(name)`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,25 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
+from jaxgan.data import Mixture, mixture
+
 __all__ = ["PACGAN_NUM_SAMPLES", "mixture_metrics"]
 
 #: Number of generated samples PacGAN and VEEGAN evaluate on.
 PACGAN_NUM_SAMPLES = 2500
 
 
-def mixture_metrics(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dict[str, float | int]:
+def mixture_metrics(
+    samples: np.ndarray, modes: Mixture | str | np.ndarray, sigma: float | None = None
+) -> dict[str, float | int]:
     """Count captured modes, the high-quality fraction and reverse KL of 2-D mixture samples.
 
     Args:
         samples: generated points ``(N, 2)``; PacGAN uses N = 2,500.
-        modes: the mixture means ``(K, 2)`` (ring8: radius 1, σ = 0.01; grid25: {−4..4}², σ = 0.05).
-        sigma: the standard deviation of each mixture component; the high-quality radius is 3σ.
+        modes: the mixture: a name (``"ring8"``, ``"grid25"``) or `jaxgan.data.Mixture`, which
+            bring their own σ; or the means ``(K, 2)`` of any other mixture, with `sigma`.
+        sigma: with an array of means only: the standard deviation of each mixture component.
+            The high-quality radius is 3σ.
 
     Returns:
         ``{"modes": int (captured, 0..K), "high_quality": float (fraction of all samples),
@@ -36,8 +43,18 @@ def mixture_metrics(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dic
         >>> m = mixture_metrics(np.array([[0.0, 0.01], [0.0, -0.01], [5.0, 5.0]]), modes, 0.01)
         >>> m["modes"], round(m["high_quality"], 3), round(m["reverse_kl"], 4)  # log 2
         (1, 0.667, 0.6931)
+        >>> mixture_metrics(mixture("ring8").modes, "ring8")["modes"]  # the means themselves
+        8
 
     """
+    if isinstance(modes, str):
+        modes = mixture(modes)
+    if isinstance(modes, Mixture):
+        if sigma is not None:
+            raise ValueError(f"mixture {modes.name!r} has sigma {modes.sigma}; do not pass sigma")
+        modes, sigma = modes.modes, modes.sigma
+    elif sigma is None:
+        raise TypeError("pass sigma with an array of modes, or a mixture name such as 'ring8'")
     samples = np.asarray(samples, dtype=np.float64)
     modes = np.asarray(modes, dtype=np.float64)
     if samples.ndim != 2 or modes.ndim != 2 or samples.shape[1] != modes.shape[1]:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.special
 
+from jaxgan.data import STACKED_NUM_MODES, stacked_labels
+
 __all__ = [
     "STACKED_MNIST_NUM_SAMPLES",
     "class_histogram",
@@ -111,8 +113,7 @@ def stacked_mnist_modes(digits: np.ndarray) -> dict[str, float | int]:
     if digits.ndim != 2 or digits.shape[1] != 3:
         raise ValueError(f"digits must have shape (N, 3), one digit per channel, got "
                          f"{digits.shape}")
-    mode_ids = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-    hist = class_histogram_kl(mode_ids, 1000)
+    hist = class_histogram_kl(stacked_labels(digits), STACKED_NUM_MODES)
     channel_kl = sum(class_histogram_kl(digits[:, c], 10)["kl"] for c in range(3))
     return {"modes": hist["classes_covered"], "kl": hist["kl"], "channel_kl": float(channel_kl),
             "num_samples": len(digits)}

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics._checks import feature_matrix, same_feature_dim
+
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
     "count_within_radii",
@@ -29,17 +31,7 @@ DEFAULT_BLOCK_ELEMENTS = 2**25
 
 
 def _features(x: np.ndarray | jax.Array, name: str) -> jax.Array:
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass at least one sample")
-    return jnp.asarray(x, dtype=jnp.float32)
-
-
-def _check_dims(a: jax.Array, b: jax.Array) -> None:
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
-                         "must come from one feature extractor")
+    return jnp.asarray(feature_matrix(x, name), dtype=jnp.float32)
 
 
 def _block_rows(num_reference: int, num_queries: int, max_block_elements: int) -> int:
@@ -53,6 +45,13 @@ def _sq_dists(queries: jax.Array, reference: jax.Array, reference_sq: jax.Array)
     return jnp.maximum(query_sq + reference_sq[None, :] - 2.0 * cross, 0.0)
 
 
+def _centred(reference: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Return the reference mean, the reference minus it, and its rows' squared norms."""
+    centre = jnp.mean(reference, axis=0, keepdims=True)
+    reference = reference - centre
+    return centre, reference, jnp.sum(reference * reference, axis=1)
+
+
 def _map_blocks(fn, queries: jax.Array, block_rows: int):
     """Apply ``fn`` to row blocks of ``queries`` (padded with zeros) and drop the padding."""
     n = queries.shape[0]
@@ -64,9 +63,7 @@ def _map_blocks(fn, queries: jax.Array, block_rows: int):
 
 @partial(jax.jit, static_argnames=("k", "block_rows"))
 def _knn_sq(queries: jax.Array, reference: jax.Array, k: int, block_rows: int):
-    centre = jnp.mean(reference, axis=0, keepdims=True)
-    reference = reference - centre
-    reference_sq = jnp.sum(reference * reference, axis=1)
+    centre, reference, reference_sq = _centred(reference)
 
     def block(q):
         neg, idx = jax.lax.top_k(-_sq_dists(q - centre, reference, reference_sq), k)
@@ -77,9 +74,7 @@ def _knn_sq(queries: jax.Array, reference: jax.Array, k: int, block_rows: int):
 
 @partial(jax.jit, static_argnames=("strict", "block_rows"))
 def _count_sq(queries, reference, radii_sq, strict: bool, block_rows: int):
-    centre = jnp.mean(reference, axis=0, keepdims=True)
-    reference = reference - centre
-    reference_sq = jnp.sum(reference * reference, axis=1)
+    centre, reference, reference_sq = _centred(reference)
 
     def block(q):
         d = _sq_dists(q - centre, reference, reference_sq)
@@ -106,10 +101,9 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     """
     a, b = _features(a, "a"), _features(b, "b")
-    _check_dims(a, b)
-    centre = jnp.mean(b, axis=0, keepdims=True)
-    b = b - centre
-    return np.sqrt(np.asarray(_sq_dists(a - centre, b, jnp.sum(b * b, axis=1))))
+    same_feature_dim(a, b)
+    centre, b, b_sq = _centred(b)
+    return np.sqrt(np.asarray(_sq_dists(a - centre, b, b_sq)))
 
 
 def nearest_neighbours(
@@ -138,7 +132,7 @@ def nearest_neighbours(
 
     """
     queries, reference = _features(queries, "queries"), _features(reference, "reference")
-    _check_dims(queries, reference)
+    same_feature_dim(queries, reference)
     if not 1 <= k <= reference.shape[0]:
         raise ValueError(f"k must be in [1, {reference.shape[0]}] (the reference size), got {k}")
     rows = _block_rows(reference.shape[0], queries.shape[0], max_block_elements)
@@ -203,7 +197,7 @@ def count_within_radii(
 
     """
     queries, reference = _features(queries, "queries"), _features(reference, "reference")
-    _check_dims(queries, reference)
+    same_feature_dim(queries, reference)
     radii = jnp.asarray(radii, dtype=jnp.float32)
     if radii.shape != (reference.shape[0],):
         raise ValueError(f"radii must have shape ({reference.shape[0]},) (one per reference "

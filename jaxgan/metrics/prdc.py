@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxgan.metrics._checks import feature_matrix, same_feature_dim
 from jaxgan.metrics.neighbours import (
     DEFAULT_BLOCK_ELEMENTS,
     count_within_radii,
@@ -23,17 +24,10 @@ __all__ = ["density_coverage", "prdc", "precision_recall"]
 
 
 def _pair(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    real, fake = np.asarray(real), np.asarray(fake)
-    for name, x in (("real", real), ("fake", fake)):
-        if x.ndim != 2:
-            raise ValueError(f"{name} features must be 2-D (num_samples, feature_dim), got shape "
-                             f"{x.shape}")
-        if x.shape[0] <= k:
-            raise ValueError(f"{name} needs more than k={k} samples for k-NN radii, got "
-                             f"{x.shape[0]}")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"feature dimensions differ ({real.shape[1]} vs {fake.shape[1]}); both "
-                         "sets must come from one feature extractor")
+    why = f" (more than k={k}) for k-NN radii"
+    real = feature_matrix(np.asarray(real), "real features", min_samples=k + 1, why=why)
+    fake = feature_matrix(np.asarray(fake), "fake features", min_samples=k + 1, why=why)
+    same_feature_dim(real, fake)
     return real, fake
 
 

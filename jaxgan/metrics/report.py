@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxgan.metrics.classifier import to_uint8
+from jaxgan.data import to_uint8_images
 from jaxgan.metrics.frechet import frechet_distance_from_features
 from jaxgan.metrics.inception_score import inception_score
 from jaxgan.metrics.kid import kernel_inception_distance
@@ -114,7 +114,7 @@ def evaluate_images(
 
     """
     start = time.perf_counter()
-    fake_u8, real_u8 = to_uint8(fake, value_range), to_uint8(real, value_range)
+    fake_u8, real_u8 = to_uint8_images(fake, value_range), to_uint8_images(real, value_range)
     if fake_u8.shape[1:] != real_u8.shape[1:]:
         raise ValueError(f"fake images {fake_u8.shape[1:]} and real images {real_u8.shape[1:]} "
                          "differ in shape; resize or pick the matching dataset")
@@ -126,7 +126,7 @@ def evaluate_images(
     n_floor = None
     floor_u8 = None
     if floor_real is not None:
-        floor_u8 = to_uint8(floor_real, value_range)[:n_gen]
+        floor_u8 = to_uint8_images(floor_real, value_range)[:n_gen]
         n_floor = len(floor_u8)
         floor = _similarity_and_prdc(np.asarray(feature_fn(floor_u8)), f_real, kid_subsets,
                                      kid_subset_size, seed)
@@ -233,7 +233,7 @@ def save_report_panel(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fake_u8, real_u8 = to_uint8(fake, value_range), to_uint8(real, value_range)
+    fake_u8, real_u8 = to_uint8_images(fake, value_range), to_uint8_images(real, value_range)
     if fake_u8.ndim == 3:
         fake_u8, real_u8 = fake_u8[..., None], real_u8[..., None]
     examples = report["examples"]

@@ -1,0 +1,1 @@
+"""Applications of trained models and helpers they need."""
