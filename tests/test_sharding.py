@@ -304,7 +304,8 @@ def test_the_step_is_really_data_parallel(eight_devices):
 
 def test_each_device_does_an_eighth_of_the_work(eight_devices):
     facts, _, reference, *_ = eight_devices
-    # measured: 0.13-0.15 of the one-device FLOPs with split_over_batch_axis in the steps, 0.8-0.9 without
+    # measured: 0.13-0.15 of the one-device FLOPs with split_over_batch_axis in the steps,
+    # 0.8-0.9 without
     assert facts["step_flops_per_device"] < 0.25 * float(reference["step_flops"])
 
 

@@ -26,17 +26,17 @@ import numpy as np
 
 from jaxgan import data, metrics, viz
 from jaxgan.experiment.config import TrainConfig
-from jaxgan.experiment.evaluators import MIXTURES, classifier_for, generate_samples
+from jaxgan.experiment.evaluators import classifier_for, generate_samples
 from jaxgan.experiment.sample import load_run
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:
-    modes_fn, sigma = MIXTURES[config.data]
-    modes = modes_fn()
-    got = metrics.mixture_metrics(fake, modes, sigma)
-    floor = metrics.mixture_metrics(real[: len(fake)], modes, sigma)
+    spec = data.mixture(config.data)
+    modes, sigma = spec.modes, spec.sigma
+    got = metrics.mixture_metrics(fake, spec)
+    floor = metrics.mixture_metrics(real[: len(fake)], spec)
     space = f"PacGAN mixture metrics ({config.data}, 3σ = {3 * sigma:g})"
 
     def entry(key: str) -> dict[str, Any]:
@@ -88,17 +88,17 @@ def evaluate_run(
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
-    if config.data in MIXTURES:
+    if config.data in data.mixture_names():
         n = num_samples or 2500
         real = data.load(config.data, config.data_split, limit=max(n, 2500)).x
         fake = generate_samples(state, n, key)
         report = _mixture_report(config, fake, real)
-        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=MIXTURES[config.data][0]())
+        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=data.mixture(config.data).modes)
     elif config.data.startswith("stacked_mnist"):
         n = num_samples or 26_000
         fake = generate_samples(state, n, key)
         clf = classifier_for(config, classifier or "mnist")
-        digits = metrics.stacked_mnist_digits(metrics.to_uint8(fake), clf.predict)
+        digits = metrics.stacked_mnist_digits(data.to_uint8_images(fake), clf.predict)
         real = data.load(config.data, config.data_split, limit=n).x
         floor = metrics.stacked_mnist_modes(metrics.stacked_mnist_digits(real, clf.predict))
         got = metrics.stacked_mnist_modes(digits)

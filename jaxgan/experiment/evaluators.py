@@ -24,11 +24,6 @@ from jaxgan.state import GANState, sample_latent
 
 Evaluator = Callable[[np.ndarray], Mapping[str, float]]
 
-MIXTURES = {
-    "ring8": (data.ring8_modes, data.RING8_SIGMA),
-    "grid25": (data.grid25_modes, data.GRID25_SIGMA),
-}
-"""The 2-D mixtures with PacGAN's metrics: name -> (modes function, σ)."""
 
 
 def generate_samples(
@@ -115,16 +110,13 @@ def mixture_evaluator(name: str) -> Evaluator:
         0
 
     """
-    if name not in MIXTURES:
-        raise ValueError(f"mixture metrics exist for {sorted(MIXTURES)}, got {name!r}")
-    modes_fn, sigma = MIXTURES[name]
-    modes = modes_fn()
+    spec = data.mixture(name)
 
     def evaluate(samples: np.ndarray) -> dict[str, float]:
-        found = metrics.mixture_metrics(samples, modes, sigma)
+        found = metrics.mixture_metrics(samples, spec)
         return {k: found[k] for k in ("modes", "high_quality", "reverse_kl")}
 
-    evaluate.modes = modes  # type: ignore[attr-defined]  # marked in the scatter plots
+    evaluate.modes = spec.modes  # type: ignore[attr-defined]  # marked in the scatter plots
     return evaluate
 
 def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
@@ -153,7 +145,7 @@ def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
     model = metrics.load_classifier(classifier)
 
     def evaluate(samples: np.ndarray) -> dict[str, float]:
-        digits = metrics.stacked_mnist_digits(metrics.to_uint8(samples), model.predict)
+        digits = metrics.stacked_mnist_digits(data.to_uint8_images(samples), model.predict)
         found = metrics.stacked_mnist_modes(digits)
         return {key: found[key] for key in ("modes", "kl", "channel_kl")}
 
@@ -296,7 +288,7 @@ class MetricTracker:
     ):
         if metric not in TRACKED:
             raise ValueError(f"unknown tracked metric {metric!r}: use one of {', '.join(TRACKED)}")
-        points = config.data in MIXTURES
+        points = config.data in data.mixture_names()
         if points != (metric in ("modes", "high_quality")):
             kind = "2-D mixtures" if points else "images"
             fits = "modes, high_quality" if points else "fd, kid"
@@ -305,7 +297,7 @@ class MetricTracker:
         self.key = jax.random.key(seed)
         self.better = TRACKED[metric]
         if points:
-            self.modes, self.sigma = MIXTURES[config.data][0](), MIXTURES[config.data][1]
+            self.mixture = data.mixture(config.data)
         else:
             self.classifier = classifier_for(config)
             self.real = self.classifier.features(dataset.x[:num_samples])
@@ -314,8 +306,8 @@ class MetricTracker:
         """Return the metric of ``state``'s generator."""
         fake = generate_samples(state, self.num_samples, self.key)
         if self.metric in ("modes", "high_quality"):
-            return float(metrics.mixture_metrics(fake, self.modes, self.sigma)[self.metric])
-        features = self.classifier.features(metrics.to_uint8(fake))
+            return float(metrics.mixture_metrics(fake, self.mixture)[self.metric])
+        features = self.classifier.features(data.to_uint8_images(fake))
         if self.metric == "fd":
             return float(metrics.frechet_distance_from_features(features, self.real))
         size = min(1000, len(features), len(self.real))

@@ -12,11 +12,10 @@ from typing import Any
 
 import jax
 
-from jaxgan import viz
+from jaxgan import data, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
 from jaxgan.experiment.build import build_state, class_row_labels, load_training_data, run_keys
 from jaxgan.experiment.config import TrainConfig
-from jaxgan.experiment.evaluators import MIXTURES
 from jaxgan.experiment.rundir import BEST_DIR, CHECKPOINTS_DIR, PathLike, read_run_config
 from jaxgan.sampling import generate_batches
 from jaxgan.state import GANState, sample_latent
@@ -94,12 +93,12 @@ def sample(
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
         _, dataset = load_training_data(config)
-        modes = MIXTURES[config.data][0] if config.data in MIXTURES else None
+        modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
         return viz.save_scatter(
             fake,
             dataset.x[: config.scatter_points],
             out,
-            modes=None if modes is None else modes(),
+            modes=modes,
             title=title,
         )
     return viz.save_image_grid(fake, out, columns=columns)

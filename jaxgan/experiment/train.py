@@ -32,7 +32,7 @@ from jaxgan.experiment.build import (
     run_keys,
 )
 from jaxgan.experiment.config import TrainConfig, resolve_steps, to_dict
-from jaxgan.experiment.evaluators import MIXTURES, MetricTracker
+from jaxgan.experiment.evaluators import MetricTracker
 from jaxgan.experiment.rundir import (
     BEST_DIR,
     CHECKPOINTS_DIR,
@@ -203,7 +203,7 @@ class SampleGrids:
         title = f"{config.name} · step {step}"
         if config.is_points:
             fake = generate_batches(state, self.z)
-            modes = MIXTURES[config.data][0]() if config.data in MIXTURES else None
+            modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
             self.last = viz.save_scatter(fake, self.real, path, modes=modes, title=title)
         else:
             num, columns = grid_layout(config)
