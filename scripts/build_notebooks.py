@@ -638,6 +638,7 @@ def mode_collapse_cells() -> list[Cell]:
 
         import jaxgan
         from jaxgan import data, ensembles, models
+        from jaxgan.experiment import evaluators
         """, SETUP_LINES),
         md("""
         ## The data
@@ -692,7 +693,7 @@ def mode_collapse_cells() -> list[Cell]:
         stacked on a leading axis and trained under `vmap` in one compiled program
         (`create_ensemble`, `fit_ensemble`), each seed with its own initialisation, noise and
         data order. After each segment we keep seed 0's samples for the plots and evaluate
-        every seed with PacGAN's metrics (`ensembles.mixture_evaluator`, which calls
+        every seed with PacGAN's metrics (`evaluators.mixture_evaluator`, which calls
         `jaxgan.metrics.mixture_metrics`).
         """),
         code("""
@@ -700,7 +701,7 @@ def mode_collapse_cells() -> list[Cell]:
         groups = ensembles.group_runs(runs)  # one group (one compiled program) per pack value
         samples, evaluations = {}, {}
         for name in DATASETS:
-            evaluate = ensembles.mixture_evaluator(name)
+            evaluate = evaluators.mixture_evaluator(name)
             for group in groups:
                 pack = group[0].hyperparams["pack"]
                 start = time.perf_counter()
@@ -712,7 +713,7 @@ def mode_collapse_cells() -> list[Cell]:
                         keys=keys, steps_per_call=min(100, STEPS // SEGMENTS))
                     samples[name, pack].append(
                         ensembles.sample_ensemble(stacked, EVAL_SEED, NUM_SAMPLES)[0])
-                    evaluations[name, pack].append(ensembles.evaluate_ensemble(
+                    evaluations[name, pack].append(evaluators.evaluate_ensemble(
                         stacked, evaluate, num_samples=NUM_SAMPLES, key=EVAL_SEED))
                 mean = evaluations[name, pack][-1]["mean"]
                 print(f"{name:<7} pack={pack}: {len(group)} seeds × {STEPS} steps in "
@@ -814,7 +815,7 @@ def mode_collapse_cells() -> list[Cell]:
           help".
 
         To run PacGAN's full protocol: `jaxgan train --preset ring8` (400 epochs; `--set
-        pack=2` for PacGAN2), or `jaxgan.ensembles.run_ensemble(build, data.load("ring8"),
+        pack=2` for PacGAN2), or `jaxgan.experiment.ensemble.run_ensemble(build, data.load("ring8"),
         seeds=10, steps=400_000, batch_size=100, sweep={"pack": [1, 2]}, out_dir=...)` on a
         machine with an accelerator.
         """),
