@@ -162,8 +162,8 @@ def build_notebook(name: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = dict(KERNEL_SPEC)
     nb.metadata.language_info = {"name": "python"}
+    v4 = nbformat.v4
     for index, (kind, source, tags) in enumerate(read_cells(source_path(name).read_text())):
-        v4 = nbformat.v4
         cell = (v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell)(source)
         if tags:
             cell.metadata.tags = list(tags)
