@@ -1,10 +1,10 @@
 """The tutorial notebooks: committed with their outputs, in sync with their sources, and runnable.
 
 Each notebook's cells live in ``notebooks/<name>.py`` (percent format, read by
-``scripts/build_notebooks.py: read_cells``). The committed notebooks must hold exactly those cells,
-and are checked as GitHub renders them (valid, run top to bottom, figures
-present, no errors, under 1 MB, outputs from the full run). Then each is executed headless in
-quick mode (``JAXGAN_NOTEBOOK_QUICK=1``), as CI does, in a kernel of this very interpreter (see
+``scripts/build_notebooks.py: read_cells``); the committed notebook must hold exactly those
+cells. The committed notebooks are checked as GitHub renders them (valid, run top to bottom,
+figures present, no errors, under 1 MB, outputs from the full run). Then each is executed headless
+in quick mode (``JAXGAN_NOTEBOOK_QUICK=1``), as CI does, in a kernel of this very interpreter (see
 ``scripts/build_notebooks.py: kernel_manager``), so a fresh ``pip install -e ".[dev]"`` suffices.
 """
 
