@@ -1,8 +1,10 @@
-"""The tutorial notebooks: committed with their outputs, in sync with their builder, and runnable.
+"""The tutorial notebooks: committed with their outputs, in sync with their sources, and runnable.
 
-The committed notebooks are checked as GitHub renders them (valid, run top to bottom, figures
-present, no errors, under 1 MB, outputs from the full run). Then each is executed headless in
-quick mode (``JAXGAN_NOTEBOOK_QUICK=1``), as CI does, in a kernel of this very interpreter (see
+Each notebook's cells live in ``notebooks/<name>.py`` (percent format, read by
+``scripts/build_notebooks.py: read_cells``); the committed notebook must hold exactly those
+cells. The committed notebooks are checked as GitHub renders them (valid, run top to bottom,
+figures present, no errors, under 1 MB, outputs from the full run). Then each is executed headless
+in quick mode (``JAXGAN_NOTEBOOK_QUICK=1``), as CI does, in a kernel of this very interpreter (see
 ``scripts/build_notebooks.py: kernel_manager``), so a fresh ``pip install -e ".[dev]"`` suffices.
 """
 
@@ -55,14 +57,50 @@ def printed(nb) -> str:
     return "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream")
 
 
+def source_cells(builder, name: str) -> list:
+    return builder.read_cells(builder.source_path(name).read_text())
+
+
 def test_builder_knows_the_three_notebooks(builder):
-    assert tuple(builder.NOTEBOOKS) == NAMES
+    assert builder.NOTEBOOKS == NAMES
+    for name in NAMES:
+        assert builder.source_path(name).is_file() and builder.notebook_path(name).is_file()
 
 
 def test_builder_docstring_examples(builder):
     result = doctest.testmod(builder, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+def test_read_cells_keeps_the_text_of_every_cell(builder):
+    text = (
+        "\n# %% [markdown]\n# # Title\n#\n#   indented\n\n\n"
+        '# %% tags=["parameters", "x"]\nQUICK = 1\n\n\ndef f():\n    # a comment\n    return 1\n\n'
+        "# %%\n"
+    )
+    assert builder.read_cells(text) == [
+        ("markdown", "# Title\n\n  indented", ()),
+        ("code", "QUICK = 1\n\n\ndef f():\n    # a comment\n    return 1", ("parameters", "x")),
+        ("code", "", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("x = 1\n# %%\ny = 2", "line 1: text before the first '# %%'"),
+        ("# %%\nx = 1\n# %% Title", "line 3: unsupported cell marker"),
+        ("# %% [raw]\nx", "line 1: unsupported cell marker"),
+        ("# %% [markdown]\n# ok\nnot a comment", "line 3: a markdown line must start with '# '"),
+        ("# %% [markdown]\n#no space", "line 2: a markdown line must start with '# '"),
+        ("# %%\nx = 1\n# %% tags=[parameters]\ny = 2", "line 3: cell tags must be a JSON list"),
+        ("# %% tags=[1]\nx = 1", "line 1: cell tags must be a JSON list of strings"),
+    ],
+)
+def test_read_cells_rejects_what_it_does_not_read_exactly(builder, text, error):
+    with pytest.raises(ValueError, match=re.escape(error)):
+        builder.read_cells(text)
 
 
 def test_reuse_outputs_refuses_changed_code(builder):
@@ -77,11 +115,22 @@ def test_reuse_outputs_refuses_changed_code(builder):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_committed_notebook_holds_the_builders_cells(builder, name):
-    committed = [(cell.cell_type, cell.source) for cell in read(name).cells]
-    built = [(cell.cell_type, cell.source) for cell in builder.build_notebook(name).cells]
-    fix = f"python scripts/build_notebooks.py {name}"
-    assert committed == built, f"notebooks/{name}.ipynb is stale; rebuild it: {fix}"
+def test_committed_notebook_holds_its_sources_cells(builder, name):
+    committed = [(cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ())))
+                 for cell in read(name).cells]
+    fix = f"python scripts/build_notebooks.py {name}  (or --keep-outputs for prose-only edits)"
+    assert committed == source_cells(builder, name), (
+        f"notebooks/{name}.ipynb is stale against notebooks/{name}.py; rebuild it: {fix}"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_mode_is_decided_in_the_first_code_cell_alone(builder, name):
+    cells = [cell for cell in source_cells(builder, name) if cell.kind == "code"]
+    assert cells[0].tags == ("parameters",)
+    assert 'os.environ.get("JAXGAN_NOTEBOOK_QUICK") == "1"' in cells[0].source
+    for cell in cells[1:]:
+        assert "parameters" not in cell.tags and "NOTEBOOK_QUICK" not in cell.source, cell.source
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -101,7 +150,7 @@ def test_committed_notebook_renders_with_figures(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_uses_only_public_api(builder, name):
-    for kind, source in builder.NOTEBOOKS[name]():
+    for kind, source, _ in source_cells(builder, name):
         if kind == "code":
             assert not PRIVATE_ACCESS.search(source), PRIVATE_ACCESS.search(source).group()
 
