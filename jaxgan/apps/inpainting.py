@@ -32,7 +32,9 @@ from jaxgan.apps.masks import make_mask
 from jaxgan.metrics import Classifier, frechet_distance_from_features
 from jaxgan.metrics.pixels import mean_abs_error, psnr, ssim
 
-__all__ = ["PSNR_CAP_DB", "inpaint_run", "invert_run", "score_images"]
+__all__ = [
+    "PSNR_CAP_DB", "inpaint_run", "invert_run", "psnr_per_image", "score_images",
+]
 
 PSNR_CAP_DB = 60.0
 """Per-image PSNR is capped here (an exactly recovered region has infinite PSNR)."""
@@ -42,6 +44,29 @@ GRID_ROWS = ("original", "masked", "reconstruction", "blended", *BASELINES)
 
 def _unit(images_u8: np.ndarray) -> jnp.ndarray:
     return jnp.asarray(images_u8, jnp.float32) / 255.0
+
+
+def psnr_per_image(originals: np.ndarray, outputs: Any, mask: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """PSNR of each output against its original, on the hole when a mask is given.
+
+    Args:
+        originals: uint8 ``(N, H, W, C)``.
+        outputs: ``(N, H, W, C)`` floats in [-1, 1] (quantised to uint8 here) or uint8.
+        mask: ``(N, H, W, 1)``, 1 = known, or None for the whole image.
+
+    Returns:
+        float ``(N,)`` in dB on the [0, 1] scale, capped at ``PSNR_CAP_DB``.
+
+    Example:
+        >>> x = np.zeros((1, 4, 4, 1), np.uint8)
+        >>> psnr_per_image(x, np.zeros((1, 4, 4, 1)) - 1.0).tolist()
+        [60.0]
+
+    """
+    region = None if mask is None else 1.0 - jnp.asarray(mask, jnp.float32)
+    values = psnr(_unit(originals), _unit(data.to_uint8_images(outputs)), region)
+    return np.minimum(np.asarray(values, np.float64), PSNR_CAP_DB)
 
 
 def score_images(
