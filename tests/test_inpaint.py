@@ -89,6 +89,10 @@ def test_batched_results_equal_per_image_results(mlp_state, inpaint_case):
         np.testing.assert_allclose(one.z[0], batched.z[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(one.blended[0], batched.blended[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(one.curve[:, 0], batched.curve[:, i], rtol=1e-4, atol=1e-6)
+    # the host loop of one jitted step (conv nets on CPU) computes the same as lax.scan
+    stepwise = inpaint(mlp_state, images, mask, z_init=z0, loop="python", **OPTIONS)
+    np.testing.assert_allclose(stepwise.z, batched.z, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stepwise.curve, batched.curve, rtol=1e-4, atol=1e-6)
     # one image per call gives the results of one call: image i starts from fold_in(key, i)
     chunked = inpaint(mlp_state, images, mask, batch_size=1, key=jax.random.key(3), **OPTIONS)
     np.testing.assert_allclose(chunked.z, batched.z, rtol=1e-4, atol=1e-5)
@@ -173,6 +177,7 @@ def test_conv_generators_invert(family):
                   blend="paste")
     assert out.blended.shape == target.shape and bool(jnp.isfinite(out.loss).all())
     assert float(out.prior_loss[0]) < 0.0  # D's prior log(1 - D(G(z))) was evaluated
+    assert inversion_module.choose_loop(state) == "python"  # convolutions on CPU
 
 
 @pytest.mark.parametrize(
