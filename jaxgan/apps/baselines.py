@@ -60,7 +60,10 @@ def mean_fill(images: Array, mask: Array, train_images: Array) -> Array:
 
 @jax.jit
 def _chunk_distances(masked: Array, mask_c: Array, chunk: Array) -> Array:
-    """``Σ_p M_p (y_p − t_p)²`` up to the per-image constant ``Σ M y²``: (N, chunk)."""
+    """``Σ_p M_p (y_p − t_p)²`` up to the per-image constant ``Σ M y²``: (N, chunk).
+
+    ``mask_c`` is (N, P), or (1, P) when every image has the same mask (half the work).
+    """
     return -2.0 * masked @ chunk.T + mask_c @ (chunk * chunk).T
 
 
@@ -90,6 +93,8 @@ def nearest_neighbours(
     n = images.shape[0]
     mask_c = jnp.broadcast_to(mask, images.shape).reshape(n, -1).astype(jnp.float32)
     masked = mask_c * jnp.asarray(images, jnp.float32).reshape(n, -1)
+    if bool(jnp.all(mask_c == mask_c[:1])):  # one mask for all: its term is one row
+        mask_c = mask_c[:1]
     train = np.asarray(train_images, np.float32).reshape(len(train_images), -1)
     size = min(chunk_size, len(train))
     best = np.full(n, np.inf)

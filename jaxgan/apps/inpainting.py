@@ -76,6 +76,7 @@ def score_images(
     *,
     labels: np.ndarray | None = None,
     classifier: Classifier | None = None,
+    reference_features: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Score filled (or reconstructed) images against the originals.
 
@@ -85,6 +86,7 @@ def score_images(
         mask: ``(N, H, W, 1)``, 1 = known; adds the ``*_hole`` metrics over the missing pixels.
         labels: ``(N,)`` true classes, for ``accuracy``.
         classifier: jaxgan's classifier of the dataset, for ``accuracy`` and ``fd``.
+        reference_features: ``classifier.features(originals)``, when already computed.
 
     Returns:
         Means over images: ``psnr``, ``ssim``, ``l1`` (whole image), the same with ``_hole``,
@@ -113,7 +115,9 @@ def score_images(
         features, logits = classifier.apply(out_u8)
         if labels is not None:
             scores["accuracy"] = float(np.mean(logits.argmax(-1) == np.asarray(labels)))
-        scores["fd"] = frechet_distance_from_features(features, classifier.features(originals))
+        if reference_features is None:
+            reference_features = classifier.features(originals)
+        scores["fd"] = frechet_distance_from_features(features, reference_features)
     return scores
 
 
@@ -235,6 +239,7 @@ def inpaint_run(
                                    "labels": labels, "batch_size": batch_size, **options},
                "grid_rows": [r for r in GRID_ROWS if baselines or r not in BASELINES],
                "masks": {}}
+    reference = None if clf is None else clf.features(images)
     total, done = len(images) * len(masks), 0
     grids = {}
     all_masks = [make_mask(spec, x.shape, seed=mask_seed) for spec in masks]  # fail early
@@ -257,7 +262,8 @@ def inpaint_run(
             filled["harmonic"] = harmonic_fill(jnp.asarray(x), jnp.asarray(mask))
             filled["harmonic"].block_until_ready()
         baseline_time = time.perf_counter() - tic
-        scores = {name: score_images(images, value, mask, labels=true_labels, classifier=clf)
+        scores = {name: score_images(images, value, mask, labels=true_labels, classifier=clf,
+                                     reference_features=reference)
                   for name, value in filled.items()}
         key = spec.replace(":", "_").replace("/", "_")
         results["masks"][spec] = {
