@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="MLP only: 200 images, 100 steps, 2 PyTorch images")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--name", help="output file inpaint_speed_<name>.json (default: full, "
+                        "or quick with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
         args.archs, args.images, args.steps, args.torch_images = ["mlp"], 200, 100, 2
@@ -172,8 +174,8 @@ def main(argv: list[str] | None = None) -> dict:
         "target": TARGET, "argv": sys.argv[1:] if argv is None else argv, "results": rows,
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = "quick" if args.quick else "full"
-    path = args.out_dir / f"inpaint_speed_{stamp}.json"
+    name = args.name or ("quick" if args.quick else "full")
+    path = args.out_dir / f"inpaint_speed_{name}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
     return report
