@@ -22,7 +22,7 @@ pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("01_generator_walkthrough", "02_dcgan", "03_mode_collapse")
+NAMES = ("01_generator_walkthrough", "02_dcgan", "03_mode_collapse", "04_inpainting")
 MAX_BYTES = 1_000_000
 MIN_FIGURES = 3
 # jaxgan's private names: jaxgan._x, jaxgan.loop._x, or a submodule alias (data._x, ...)
@@ -173,6 +173,7 @@ CLAIMS = {
     "01_generator_walkthrough": ["same inputs, same new state: True", "d_updates=1 g_updates=1"],
     "02_dcgan": ["4 steps at once == 2 + 2 steps: True", "real-vs-real floor"],
     "03_mode_collapse": ["ring8", "grid25"],
+    "04_inpainting": ["known pixels kept: True", "generator's own samples", "nearest neighbour"],
 }
 
 
