@@ -250,10 +250,11 @@ class RunCheckpoints:
         state, meta = _like_template(restored.state, template), restored.meta
         if not isinstance(meta, dict):
             raise CorruptCheckpointError(self._corrupt_message(step, "its metadata is missing"))
-        if int(state.step) != int(meta.get("step", state.step)):
+        steps = np.unique(np.asarray(state.step))  # one step, or one per run of a stack
+        if steps.size != 1 or int(steps[0]) != int(meta.get("step", steps[0])):
             raise CorruptCheckpointError(
                 self._corrupt_message(
-                    step, f"its state is at step {int(state.step)}, its record says {meta['step']}"
+                    step, f"its state is at step {steps.tolist()}, its record says {meta['step']}"
                 )
             )
         return state, meta

@@ -35,9 +35,10 @@ def _presets_epilog() -> str:
     lines = ["presets (jaxgan/presets/<name>.py; its first line says how to run it):"]
     for name in cfg.preset_names():
         c = cfg.load_preset(name)
-        length = f"{c.epochs:g} epochs" if c.epochs is not None else f"{c.steps} steps"
-        model = f"conditional {c.model}" if c.conditional else c.model
-        lines.append(f"  {name:<16} {model} on {c.data}, {length}, batch {c.batch_size}")
+        s = c.schedule
+        length = f"{s.epochs:g} epochs" if s.epochs is not None else f"{s.steps} steps"
+        model = f"conditional {c.model.family}" if c.model.conditional else c.model.family
+        lines.append(f"  {name:<16} {model} on {c.data.name}, {length}, batch {s.batch_size}")
     return "\n".join(lines)
 
 
@@ -363,18 +364,18 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
     summary = run_ensemble(
         build_state_fn,
         dataset,
-        seeds=list(range(config.seed, config.seed + seeds)),
+        seeds=list(range(config.schedule.seed, config.schedule.seed + seeds)),
         sweep=sweep or None,
         steps=steps,
-        batch_size=config.batch_size,
+        batch_size=config.schedule.batch_size,
         out_dir=out,
-        loop=config.loop,
-        steps_per_call=config.steps_per_call,
+        loop=config.schedule.loop,
+        steps_per_call=config.schedule.steps_per_call,
         overwrite=args.overwrite,
         resume=args.resume,
         runs_together=runs_together,
         on_group=_print_group,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_every=config.outputs.checkpoint_every,
         mesh=plan,
         progress=args.progress,
         setup_extra={"config": cfg.to_dict(config)},

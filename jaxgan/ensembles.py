@@ -434,8 +434,8 @@ def sample_ensemble(
         num_samples: samples per run.
         labels: class labels (num_samples,) for conditional GANs (default: classes in turn,
             ``arange(num_samples) % num_classes``); None for unconditional ones.
-        chunk_size: samples per run generated in one call (bounds device memory; the result
-            does not depend on it).
+        chunk_size: samples per run generated in one call (bounds device memory; the samples
+            are the same to float rounding whatever its value).
 
     Returns:
         float32 numpy array (N, num_samples, ...).

@@ -33,11 +33,11 @@ REPORT_FILE, PANEL_FILE = "report.json", "report.png"
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:
-    spec = data.mixture(config.data)
+    spec = data.mixture(config.data.name)
     modes, sigma = spec.modes, spec.sigma
     got = metrics.mixture_metrics(fake, spec)
     floor = metrics.mixture_metrics(real[: len(fake)], spec)
-    space = f"PacGAN mixture metrics ({config.data}, 3σ = {3 * sigma:g})"
+    space = f"PacGAN mixture metrics ({config.data.name}, 3σ = {3 * sigma:g})"
 
     def entry(key: str) -> dict[str, Any]:
         return {"value": got[key], "floor": floor[key], "space": space}
@@ -47,7 +47,7 @@ def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> 
             "feature_space": space,
             "N_gen": len(fake),
             "N_ref": len(fake),
-            "reference": f"{config.data} points",
+            "reference": f"{config.data.name} points",
         },
         "quality": {"high_quality": entry("high_quality")},
         "diversity": {"modes": entry("modes"), "of_modes": len(modes)},
@@ -88,18 +88,19 @@ def evaluate_run(
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
-    if config.data in data.mixture_names():
+    if config.data.name in data.mixture_names():
         n = num_samples or 2500
-        real = data.load(config.data, config.data_split, limit=max(n, 2500)).x
+        real = data.load(config.data.name, config.data.split, limit=max(n, 2500)).x
         fake = generate_samples(state, n, key)
         report = _mixture_report(config, fake, real)
-        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=data.mixture(config.data).modes)
+        modes = data.mixture(config.data.name).modes
+        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=modes)
     elif config.data.startswith("stacked_mnist"):
         n = num_samples or 26_000
         fake = generate_samples(state, n, key)
         clf = classifier_for(config, classifier or "mnist")
         digits = metrics.stacked_mnist_digits(data.to_uint8_images(fake), clf.predict)
-        real = data.load(config.data, config.data_split, limit=n).x
+        real = data.load(config.data.name, config.data.split, limit=n).x
         floor = metrics.stacked_mnist_modes(metrics.stacked_mnist_digits(real, clf.predict))
         got = metrics.stacked_mnist_modes(digits)
         space = clf.feature_space
@@ -108,7 +109,7 @@ def evaluate_run(
                 "feature_space": space,
                 "N_gen": n,
                 "N_ref": len(real),
-                "reference": f"{config.data} {config.data_split}",
+                "reference": f"{config.data.name} {config.data.split}",
             },
             "diversity": {
                 name: {"value": got[name], "floor": floor[name], "space": space}
@@ -118,9 +119,9 @@ def evaluate_run(
         viz.save_image_grid(fake[:64], out / PANEL_FILE)
     else:
         clf = classifier_for(config, classifier)
-        test = data.load(config.data, "test")
+        test = data.load(config.data.name, "test")
         n = min(num_samples or 10_000, len(test))
-        train = data.load(config.data, config.data_split, limit=max(n, 10_000))
+        train = data.load(config.data.name, config.data.split, limit=max(n, 10_000))
         fake = generate_samples(state, n, key)
         report = metrics.evaluate_images(
             fake,
@@ -129,9 +130,9 @@ def evaluate_run(
             feature_space=clf.feature_space,
             probabilities_fn=clf.probabilities,
             name=config.name,
-            reference_split=f"{config.data} {config.data_split}[:{len(train)}]",
+            reference_split=f"{config.data.name} {config.data.split}[:{len(train)}]",
             floor_real=test.x[:n],
-            floor_split=f"{config.data} test[:{n}]",
+            floor_split=f"{config.data.name} test[:{n}]",
         )
         metrics.save_report_panel(report, fake, train.x, out / PANEL_FILE)
     report = {

@@ -84,13 +84,13 @@ def classifier_for(config: TrainConfig, classifier: str | None = None) -> metric
     """
     if classifier is not None:
         return metrics.load_classifier(classifier)
-    name = config.data.lower()
+    name = config.data.name.lower()
     if "fashion" in name:
         return metrics.load_classifier("fashion_mnist")
     if "mnist" in name:
         return metrics.load_classifier("mnist")
     raise ValueError(
-        f"no built-in feature space for data {config.data!r}: pass classifier= (a .json/.npz "
+        f"no built-in feature space for data {config.data.name!r}: pass classifier= (a .json/.npz "
         "written by scripts/train_classifier.py)"
     )
 
@@ -288,7 +288,7 @@ class MetricTracker:
     ):
         if metric not in TRACKED:
             raise ValueError(f"unknown tracked metric {metric!r}: use one of {', '.join(TRACKED)}")
-        points = config.data in data.mixture_names()
+        points = config.data.name in data.mixture_names()
         if points != (metric in ("modes", "high_quality")):
             kind = "2-D mixtures" if points else "images"
             fits = "modes, high_quality" if points else "fd, kid"
@@ -297,7 +297,7 @@ class MetricTracker:
         self.key = jax.random.key(seed)
         self.better = TRACKED[metric]
         if points:
-            self.mixture = data.mixture(config.data)
+            self.mixture = data.mixture(config.data.name)
         else:
             self.classifier = classifier_for(config)
             self.real = self.classifier.features(dataset.x[:num_samples])

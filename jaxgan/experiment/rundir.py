@@ -295,14 +295,14 @@ def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
         ConfigError: a field outside ``RESUMABLE_FIELDS`` changed (the message names it).
 
     Example:
-        >>> resume_config(TrainConfig(), TrainConfig(steps=20_000)).steps
+        >>> resume_config(TrainConfig(), TrainConfig.of(steps=20_000)).schedule.steps
         20000
 
     """
-    if given.image_shape is None:
-        given = dataclasses.replace(given, image_shape=saved.image_shape)
-    if given.conditional and given.num_classes is None:
-        given = dataclasses.replace(given, num_classes=saved.num_classes)
+    if given.data.image_shape is None:
+        given = given.replace(image_shape=saved.data.image_shape)
+    if given.model.conditional and given.step.num_classes is None:
+        given = given.replace(num_classes=saved.step.num_classes)
     changed = {
         k: v for k, v in config_differences(saved, given).items() if k not in RESUMABLE_FIELDS
     }
@@ -312,10 +312,11 @@ def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
             f"a resumed run keeps its config, but {key} is {now!r} here and {was!r} in the run "
             f"folder; only {', '.join(sorted(RESUMABLE_FIELDS))} may change"
         )
-    if given.lr_schedule == "linear" and given.steps != saved.steps:
+    steps = saved.schedule.steps
+    if given.optim.lr_schedule == "linear" and given.schedule.steps != steps:
         raise ConfigError(
-            f"lr_schedule=linear fixes the run's length at {saved.steps} steps; resume with "
-            f"--steps {saved.steps}, or start a new run for a different length"
+            f"lr_schedule=linear fixes the run's length at {steps} steps; resume with "
+            f"--steps {steps}, or start a new run for a different length"
         )
     return given
 

@@ -82,8 +82,8 @@ def sample(
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
         raise ValueError(f"n must be an integer in [1, 100000], got {n!r}")
     config, state, _ = load_run(run_dir, step)
-    key = run_keys(config.seed).noise if seed is None else jax.random.key(seed)
-    z = sample_latent(key, n, config.latent_dim)
+    key = run_keys(config.schedule.seed).noise if seed is None else jax.random.key(seed)
+    z = sample_latent(key, n, config.step.latent_dim)
     columns = math.ceil(math.sqrt(n))  # the square grid of viz.save_image_grid
     labels = None
     if state.config.num_classes is not None:
@@ -93,10 +93,11 @@ def sample(
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
         _, dataset = load_training_data(config)
-        modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
+        name = config.data.name
+        modes = data.mixture(name).modes if name in data.mixture_names() else None
         return viz.save_scatter(
             fake,
-            dataset.x[: config.scatter_points],
+            dataset.x[: config.outputs.scatter_points],
             out,
             modes=modes,
             title=title,

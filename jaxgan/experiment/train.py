@@ -11,7 +11,6 @@ stop at any point ends with the same bits (on CPU) as an uninterrupted run.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import time
@@ -107,14 +106,15 @@ def train(
         check_new_run_folder(out, overwrite)
     config, dataset = load_training_data(config)
     total = resolve_steps(config, len(dataset))
-    config = dataclasses.replace(config, steps=total)  # config.json records the resolved length
-    keys = run_keys(config.seed)
+    config = config.replace(steps=total)  # config.json records the resolved length
+    keys = run_keys(config.schedule.seed)
     state = build_state(config, keys.init)
     _check_model_output(state, dataset)
     plan = data_parallel_plan(config)
     tracker = None
-    if config.track_metric is not None:  # built (and checked) before any file is written
-        tracker = MetricTracker(config, dataset, config.track_metric, config.track_samples)
+    outputs = config.outputs
+    if outputs.track_metric is not None:  # built (and checked) before any file is written
+        tracker = MetricTracker(config, dataset, outputs.track_metric, outputs.track_samples)
     if resume:
         with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
             state, _ = saved.restore(state)
@@ -144,11 +144,12 @@ def data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
         True
 
     """
-    if config.devices is None:
+    devices = config.schedule.devices
+    if devices is None:
         return None
-    devices = "all" if config.devices == "all" else int(config.devices)
-    plan = sharding.as_data_parallel(sharding.data_mesh(devices))
-    plan.check_batch(config.batch_size)
+    mesh = sharding.data_mesh("all" if devices == "all" else int(devices))
+    plan = sharding.as_data_parallel(mesh)
+    plan.check_batch(config.schedule.batch_size)
     return plan
 
 
@@ -179,9 +180,10 @@ class SampleGrids:
 
     def __init__(self, config: TrainConfig, dataset: data.Dataset, out: Path):
         self.config, self.out = config, out
-        num = config.scatter_points if config.is_points else grid_layout(config)[0]
-        self.z = sample_latent(run_keys(config.seed).noise, num, config.latent_dim)
-        self.real = dataset.x[: config.scatter_points] if config.is_points else None
+        points = config.outputs.scatter_points
+        num = points if config.is_points else grid_layout(config)[0]
+        self.z = sample_latent(run_keys(config.schedule.seed).noise, num, config.step.latent_dim)
+        self.real = dataset.x[:points] if config.is_points else None
         self.last: Path | None = None
 
     def __call__(self, step: int, state: GANState) -> Path:
@@ -203,7 +205,8 @@ class SampleGrids:
         title = f"{config.name} · step {step}"
         if config.is_points:
             fake = generate_batches(state, self.z)
-            modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
+            name = config.data.name
+            modes = data.mixture(name).modes if name in data.mixture_names() else None
             self.last = viz.save_scatter(fake, self.real, path, modes=modes, title=title)
         else:
             num, columns = grid_layout(config)
@@ -274,6 +277,7 @@ def _train(
     tracker: MetricTracker | None,
 ) -> TrainSummary:
     start = int(state.step)
+    outputs = config.outputs
     images: Any = data.to_model_input(dataset.x)
     if state.config.num_classes is not None:  # conditional: fit takes (samples, labels)
         images = (images, jnp.asarray(dataset.y))
@@ -287,22 +291,22 @@ def _train(
     began = time.perf_counter()
     with (
         open(out / METRICS_FILE, "a", buffering=1) as log_file,
-        RunCheckpoints(out / CHECKPOINTS_DIR, keep=config.keep_checkpoints) as checkpoints,
+        RunCheckpoints(out / CHECKPOINTS_DIR, keep=outputs.keep_checkpoints) as checkpoints,
     ):
-        log = hooks.MetricsLog(log_file, config.log_every)
+        log = hooks.MetricsLog(log_file, outputs.log_every)
 
         def write_samples(step: int, state: GANState) -> None:
             log.flush()  # the loss curves include this step's row
             grids(step, state)
 
-        run_hooks: list[Any] = [log, bar, hooks.Every(config.sample_every, write_samples)]
+        run_hooks: list[Any] = [log, bar, hooks.Every(outputs.sample_every, write_samples)]
         if tracker is not None:
             track = TrackBest(tracker, out, config, start)
-            run_hooks.append(hooks.Every(config.sample_every, track))
+            run_hooks.append(hooks.Every(outputs.sample_every, track))
         # the log's row of a checkpoint's step is written before the checkpoint (exact resume)
         run_hooks.append(
             hooks.Checkpoint(
-                checkpoints, config.checkpoint_every, metadata, lambda *_: log.flush()
+                checkpoints, outputs.checkpoint_every, metadata, lambda *_: log.flush()
             )
         )
         try:
@@ -310,10 +314,10 @@ def _train(
                 state,
                 images,
                 steps=total - start,
-                batch_size=config.batch_size,
-                key=run_keys(config.seed).train,
-                loop=config.loop,
-                steps_per_call=config.steps_per_call,
+                batch_size=config.schedule.batch_size,
+                key=run_keys(config.schedule.seed).train,
+                loop=config.schedule.loop,
+                steps_per_call=config.schedule.steps_per_call,
                 hooks=run_hooks,
                 mesh=plan,
             )
