@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from jaxgan.augment import parse_policy
+from jaxgan.augment import pack, parse_policy
 from jaxgan.losses import GANLoss, get_loss
 
 Array = jax.Array
@@ -47,8 +47,10 @@ class StepConfig:
             decay (e.g. 0.999); ``generate`` uses it. 0 disables it.
         augment: DiffAugment policy applied to real and fake samples before D, e.g.
             ``"color,translation,cutout"``; empty disables it.
-        pack: PacGAN's packing degree m: D judges m samples concatenated along the last axis
-            (build D for m× input channels). 1 disables it.
+        pack: PacGAN's packing degree m: D judges m samples concatenated along the last axis.
+            The one knob of packing: ``jaxgan.experiment.build_state`` builds D for m× input
+            channels from it, and ``create_state`` refuses a D that cannot judge packed samples.
+            1 disables it.
     """
 
     loss: str | GANLoss = "non_saturating"
@@ -333,7 +335,7 @@ def create_state(
     if config_overrides:
         config = dataclasses.replace(config, **config_overrides)
     generator_player = _player(g_module, g_optimizer or default_optimizer())
-    return GANState(
+    state = GANState(
         generator=generator_player,
         discriminator=_player(d_module, d_optimizer or default_optimizer()),
         g_updates=jnp.zeros((), jnp.int32),
@@ -343,6 +345,36 @@ def create_state(
         ),
         config=config,
     )
+    if config.pack > 1:
+        _check_packed_discriminator(state)
+    return state
+
+
+def _check_packed_discriminator(state: GANState) -> None:
+    """Raise a one-line error unless D judges ``pack`` generated samples packed together."""
+    cfg = state.config
+    labels = None if cfg.num_classes is None else jax.ShapeDtypeStruct((cfg.pack,), jnp.int32)
+    z = jax.ShapeDtypeStruct((cfg.pack, cfg.latent_dim), jnp.float32)
+
+    def judge(s: GANState, z: Array, y: Array | None) -> Array:
+        fake, _ = s.generator.apply(s.generator.params, z, y, train=False)
+        return s.discriminator.apply(s.discriminator.params, pack(fake, cfg.pack), train=False)[0]
+
+    try:
+        fake = jax.eval_shape(lambda s, z, y: s.generator.apply(s.generator.params, z, y,
+                                                                train=False)[0], state, z, labels)
+        logits = jax.eval_shape(judge, state, z, labels)
+    except Exception as err:  # the module's own shape error, whatever its type
+        raise ValueError(
+            f"pack={cfg.pack}: the discriminator cannot judge {cfg.pack} samples packed along "
+            "their last axis; build it for pack × the sample channels (e.g. "
+            f"in_dim={cfg.pack}·d for points) ({type(err).__name__})"
+        ) from None
+    if logits.shape != (1,):
+        raise ValueError(
+            f"pack={cfg.pack}: the discriminator gives {logits.shape} for one pack of "
+            f"{fake.shape[1:]} samples; it must give one logit per pack"
+        )
 
 
 def _as_init_key(key: Any) -> Array | None:
