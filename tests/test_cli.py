@@ -107,7 +107,7 @@ def test_a_2d_preset_trains_and_plots_a_scatter(tmp_path, capsys):
 def test_print_config_shows_the_resolved_overrides(capsys):
     code, out, _ = run_cli(capsys, "train", "--preset", "ring8", "--lr", "3e-4", "--print-config")
     config = json.loads(out)
-    assert code == 0 and config["lr"] == 3e-4 and config["name"] == "ring8"
+    assert code == 0 and config["optim"]["lr"] == 3e-4 and config["name"] == "ring8"
 
 
 def test_help_explains_commands_presets_and_fields(capsys):
