@@ -95,7 +95,7 @@ def evaluate_run(
         report = _mixture_report(config, fake, real)
         modes = data.mixture(config.data.name).modes
         viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=modes)
-    elif config.data.startswith("stacked_mnist"):
+    elif config.data.name.startswith("stacked_mnist"):
         n = num_samples or 26_000
         fake = generate_samples(state, n, key)
         clf = classifier_for(config, classifier or "mnist")
