@@ -59,7 +59,7 @@ def test_linear_schedule_needs_steps_and_a_fixed_length_on_resume():
     with pytest.raises(ConfigError, match="--steps 1000"):
         resume_config(saved, saved.replace(steps=2000))
     constant = TrainConfig.of(steps=1000)
-    assert resume_config(constant, constant.replace(steps=2000)).steps == 2000
+    assert resume_config(constant, constant.replace(steps=2000)).schedule.steps == 2000
 
 
 def test_stacked_mnist_evaluator_counts_triples_of_real_digits(shared_data):

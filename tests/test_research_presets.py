@@ -254,7 +254,7 @@ def test_a_conditional_run_resumes_with_its_saved_classes(conditional_run, tmp_p
     shutil.copytree(out, copy)
     summary = run_train.train(config.replace(steps=4), copy, resume=True)
     assert (summary.start_step, summary.step) == (2, 4)
-    assert rundir.read_run_config(copy).num_classes == 3
+    assert rundir.read_run_config(copy).step.num_classes == 3
 
 
 # -- errors ----------------------------------------------------------------------------------------
