@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics._checks import check_features
+
 __all__ = ["kernel_inception_distance", "polynomial_mmd2"]
 
 
@@ -40,12 +42,7 @@ def _subset_mmd2(a: jax.Array, b: jax.Array, idx_a: jax.Array, idx_b: jax.Array)
 
 
 def _check(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
-    if x.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 samples for an unbiased MMD², got {x.shape[0]}")
-    return x
+    return check_features(x, name, min_samples=2, purpose="for an unbiased MMD²")
 
 
 def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -60,6 +57,9 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     Returns:
         MMD² as a Python float.
+
+    Raises:
+        ValueError: on malformed or non-finite features, fewer than 2 samples, or differing d.
 
     Example:
         >>> x = np.random.default_rng(0).normal(size=(300, 4))
@@ -94,6 +94,10 @@ def kernel_inception_distance(
 
     Returns:
         ``{"kid_mean": float, "kid_std": float, "subset_size": int, "num_subsets": int}``.
+
+    Raises:
+        ValueError: on malformed or non-finite features (NaN would make every subset's MMD² NaN),
+            fewer than 2 samples, differing d, or bad subset settings.
 
     Example:
         >>> rng = np.random.default_rng(0)

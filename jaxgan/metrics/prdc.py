@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxgan.metrics._checks import check_features
 from jaxgan.metrics.neighbours import (
     DEFAULT_BLOCK_ELEMENTS,
     count_within_radii,
@@ -23,14 +24,10 @@ __all__ = ["density_coverage", "prdc", "precision_recall"]
 
 
 def _pair(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    real, fake = np.asarray(real), np.asarray(fake)
-    for name, x in (("real", real), ("fake", fake)):
-        if x.ndim != 2:
-            raise ValueError(f"{name} features must be 2-D (num_samples, feature_dim), got shape "
-                             f"{x.shape}")
-        if x.shape[0] <= k:
-            raise ValueError(f"{name} needs more than k={k} samples for k-NN radii, got "
-                             f"{x.shape[0]}")
+    # NaN distances compare False with every radius: without this check NaN features would
+    # score 0.0 on all four metrics instead of failing.
+    real, fake = (check_features(x, name, min_samples=k + 1, purpose=f"(more than k={k}) for "
+                                 "k-NN radii") for name, x in (("real", real), ("fake", fake)))
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"feature dimensions differ ({real.shape[1]} vs {fake.shape[1]}); both "
                          "sets must come from one feature extractor")
@@ -78,6 +75,9 @@ def precision_recall(
     Returns:
         ``{"precision": float, "recall": float}``, both in [0, 1].
 
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> real = rng.normal(size=(200, 2))
@@ -108,6 +108,9 @@ def density_coverage(
 
     Returns:
         ``{"density": float, "coverage": float}``; coverage in [0, 1], density ≥ 0.
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -140,6 +143,9 @@ def prdc(
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats.
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)
