@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import scipy.linalg
 
 from jaxgan.metrics import fid_from_features
 from jaxgan.metrics import frechet as frechet_module
@@ -38,6 +39,7 @@ def _features(rng, n, d, *, scale=1.0, shift=0.0, mix=None):
 def _all_routes(a, b):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewSamplesWarning)
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # sqrtm of a singular product
         return {m: frechet_distance_from_features(a, b, method=m)
                 for m in ("eigh", "low_rank", "sqrtm")}
 
@@ -76,9 +78,31 @@ def test_rank_deficient_routes_agree_when_fewer_samples_than_dimensions():
     routes = _all_routes(a, b)
     assert routes["eigh"] == pytest.approx(routes["low_rank"], rel=1e-9)  # exact reference
     assert routes["eigh"] == pytest.approx(routes["sqrtm"], rel=PARITY)
-    # statistics alone take the eigh fallback (singular Σ_a): the same value
+    # from statistics alone: pivoted Cholesky of rank N_a − 1 = 39, the same value
     stats = frechet_distance(*feature_statistics(a), *feature_statistics(b))
     assert stats == pytest.approx(routes["low_rank"], rel=1e-9)
+    assert frechet_module._psd_factor(feature_statistics(a)[1], "sigma1").shape == (96, 39)
+
+
+def test_one_singular_covariance_and_a_constant_feature():
+    rng = np.random.default_rng(9)
+    mix = rng.normal(size=(32, 32)) / np.sqrt(32)
+    a = _features(rng, 300, 32, mix=mix)
+    a[:, 5] = 1.0  # a constant feature: Σ_a has rank 31
+    b = _features(rng, 20, 32, mix=mix, shift=0.2)  # Σ_b has rank 19
+    routes = _all_routes(a, b)
+    assert routes["eigh"] == pytest.approx(routes["low_rank"], rel=1e-9)
+    assert routes["eigh"] == pytest.approx(routes["sqrtm"], rel=PARITY)
+    swapped = _all_routes(b, a)
+    assert swapped["eigh"] == pytest.approx(routes["low_rank"], rel=1e-9)
+
+
+def test_eigh_refuses_a_matrix_that_is_not_a_covariance():
+    zero, eye = np.zeros(2), np.eye(2)
+    _one_line_error(lambda: frechet_distance(zero, np.array([[1.0, 2.0], [0.0, 1.0]]), zero, eye),
+                    "sigma1 is not symmetric")
+    _one_line_error(lambda: frechet_distance(zero, eye, zero, np.array([[1.0, 2.0], [2.0, 1.0]])),
+                    "sigma2 is not positive semi-definite")
 
 
 @pytest.mark.parametrize("shape", [(300, 8), (30, 64)])

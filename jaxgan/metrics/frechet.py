@@ -10,15 +10,15 @@ Only Tr (Σ_a Σ_b)^½ needs linear algebra, and it needs eigenvalues, not a mat
 Σ_a Σ_b is similar to the symmetric positive semi-definite Fᵀ Σ_b F for any factor Σ_a = F Fᵀ, so
 the trace is the sum of the square roots of that matrix's eigenvalues. Three ways to get it:
 
-- ``"eigh"`` (default for statistics): F is the Cholesky factor of Σ_a, then ``eigvalsh`` of
-  Fᵀ Σ_b F. When Σ_a is singular (N_a ≤ d, a constant feature), F comes from ``eigh(Σ_a)`` on its
-  numerical range instead, and eigenvalues of Fᵀ Σ_b F below ``d · ε · λ_max`` (round-off of
-  exact zeros) count as zero.
+- ``"eigh"`` (default for statistics): F from a pivoted Cholesky factorisation of Σ_a (LAPACK
+  ``pstrf``), then ``eigvalsh`` of Fᵀ Σ_b F. A singular covariance (N ≤ d, a constant feature)
+  is factored on its numerical range only (rank r < d, F is d × r), and of two singular ones the
+  one of lower rank is factored.
 - ``"low_rank"`` (features only): with centred features A (N_a × d) and B (N_b × d),
   Tr (Σ_a Σ_b)^½ is the sum of the singular values of A Bᵀ / √((N_a − 1)(N_b − 1)), an
   N_a × N_b problem; ``"auto"`` picks it when its estimated cost is lower (few samples).
 - ``"sqrtm"``: pytorch-fid's ``scipy.linalg.sqrtm(Σ_a Σ_b)``, with its ``eps · I`` retry and its
-  imaginary-part check; kept for comparison (it is about 10× slower at d = 2,048).
+  imaginary-part check; kept for comparison (much slower at large d).
 
 benchmarks/RESULTS.md ("Fréchet distance without sqrtm") has the measured speed and agreement of
 the three, and why the symmetric eigenvalue route was chosen over ``eigvals(Σ_a Σ_b)``.
@@ -51,6 +51,9 @@ __all__ = [
 IMAGINARY_TOLERANCE = 1e-3
 #: A negative FD larger than this share of Tr Σ_a + Tr Σ_b + ‖Δμ‖² is reported before clamping.
 NEGATIVE_TOLERANCE = 1e-6
+#: Relative slack of the symmetry and positive-semi-definiteness checks of the "eigh" route:
+#: float32 round-off of a covariance passes, a matrix that is not a covariance does not.
+COVARIANCE_TOLERANCE = 1e-4
 STATISTICS_METHODS = ("eigh", "sqrtm")
 FEATURE_METHODS = ("auto", "eigh", "low_rank", "sqrtm")
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -68,7 +71,11 @@ class FewSamplesWarning(UserWarning):
 
 def _as_feature_matrix(features: np.ndarray, name: str) -> np.ndarray:
     features = check_features(features, name, min_samples=2, purpose="to estimate a covariance")
-    return features.astype(np.float64)
+    return features.astype(np.float64, copy=False)
+
+
+def _statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False, ddof=1))
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,44 +94,63 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ([1.0, 2.0], [[2.0, 2.0], [2.0, 2.0]])
 
     """
-    features = _as_feature_matrix(features, "features")
-    mu = features.mean(axis=0)
-    sigma = np.cov(features, rowvar=False, ddof=1)
-    return mu, np.atleast_2d(sigma)
+    return _statistics(_as_feature_matrix(features, "features"))
 
 
-def _cholesky_factor(sigma: np.ndarray, tol: float) -> np.ndarray | None:
-    """Lower Cholesky factor, or None when ``sigma`` is singular to working precision."""
-    try:
-        factor = scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return None
-    pivots = np.diagonal(factor) ** 2
-    return factor if pivots.min() > tol * np.diagonal(sigma).max() else None
+def _symmetric(sigma: np.ndarray, name: str) -> np.ndarray:
+    scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
+    asymmetry = float(np.abs(sigma - sigma.T).max())
+    if asymmetry > COVARIANCE_TOLERANCE * scale:
+        raise ValueError(f"frechet_distance: {name} is not symmetric (max |Σ − Σᵀ| = "
+                         f"{asymmetry:.3g} of max |Σ| = {scale:.3g}); pass a covariance matrix")
+    return (sigma + sigma.T) / 2.0
 
 
-def _sum_sqrt_eigenvalues(factor: np.ndarray, sigma: np.ndarray, tol: float | None) -> float:
-    """Σ √λ over the eigenvalues λ of factorᵀ sigma factor, with those below tol·λ_max set to 0."""
-    inner = factor.T @ sigma @ factor
-    eigenvalues = scipy.linalg.eigvalsh((inner + inner.T) / 2.0, check_finite=False)
-    if tol is not None:
-        eigenvalues = np.where(eigenvalues > tol * eigenvalues.max(), eigenvalues, 0.0)
-    return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
+def _not_psd(name: str, detail: str) -> ValueError:
+    return ValueError(f"frechet_distance: {name} is not positive semi-definite ({detail}); pass "
+                      "a covariance matrix")
+
+
+def _psd_factor(sigma: np.ndarray, name: str) -> np.ndarray:
+    """F (d × r) with F Fᵀ = sigma up to d·ε·max(diag): pivoted Cholesky (LAPACK ``pstrf``).
+
+    The rank r stops where every remaining pivot is below that tolerance, so a singular
+    covariance (N ≤ d, a constant feature) gets a factor of its numerical range only.
+    """
+    packed, pivots, rank, info = scipy.linalg.lapack.dpstrf(sigma, lower=1)
+    if info < 0:
+        raise ValueError(f"frechet_distance: LAPACK dpstrf rejected {name} (info {info})")
+    factor = np.zeros((sigma.shape[0], rank))
+    factor[pivots - 1] = np.tril(packed[:, :rank])  # sigma = P L Lᵀ Pᵀ
+    # The trace left out is that of the Schur complement: ≥ 0 up to round-off for a PSD matrix.
+    trace = float(np.trace(sigma))
+    left_out = trace - float(np.einsum("ij,ij->", factor, factor))
+    if left_out < -COVARIANCE_TOLERANCE * max(abs(trace), np.finfo(np.float64).tiny):
+        raise _not_psd(name, f"its Cholesky factorisation leaves a trace of {left_out:.3g}")
+    return factor
 
 
 def _trace_sqrt_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """Tr (sigma1 sigma2)^½ from the eigenvalues of a symmetric matrix similar to the product."""
-    tol = sigma1.shape[0] * np.finfo(np.float64).eps
-    factor = _cholesky_factor(sigma1, tol)
-    if factor is not None:
-        return _sum_sqrt_eigenvalues(factor, sigma2, tol=None)
-    # Singular sigma1: factor its numerical range only; then the product's exact zero
-    # eigenvalues come out as ±round-off, whose square roots (~1e-7 √λ_max each) would add up.
-    w, v = scipy.linalg.eigh(sigma1, check_finite=False)
-    keep = w > tol * max(float(w.max()), 0.0)
-    if not keep.any():
+    """Tr (sigma1 sigma2)^½ from the eigenvalues of a symmetric matrix similar to the product.
+
+    With F Fᵀ = sigma1 the product's non-zero eigenvalues are those of Fᵀ sigma2 F (r × r).
+    When both covariances are singular, the one of lower rank is factored, so that this matrix
+    is generically non-singular: square roots of eigenvalues that should be exactly zero would
+    add round-off of order √(ε λ_max) each.
+    """
+    sigma1, sigma2 = _symmetric(sigma1, "sigma1"), _symmetric(sigma2, "sigma2")
+    factor, other, other_name = _psd_factor(sigma1, "sigma1"), sigma2, "sigma2"
+    if factor.shape[1] < sigma1.shape[0]:
+        factor2 = _psd_factor(sigma2, "sigma2")
+        if factor2.shape[1] < factor.shape[1]:
+            factor, other, other_name = factor2, sigma1, "sigma1"
+    if factor.shape[1] == 0:
         return 0.0
-    return _sum_sqrt_eigenvalues(v[:, keep] * np.sqrt(w[keep]), sigma2, tol=tol)
+    inner = factor.T @ other @ factor
+    eigenvalues = scipy.linalg.eigvalsh((inner + inner.T) / 2.0, check_finite=False)
+    if eigenvalues[0] < -COVARIANCE_TOLERANCE * max(float(eigenvalues[-1]), 0.0):
+        raise _not_psd(other_name, f"Fᵀ Σ F has the eigenvalue {eigenvalues[0]:.3g}")
+    return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
 
 
 def _trace_sqrt_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) -> float:
@@ -189,8 +215,9 @@ def frechet_distance(
         The distance as a Python float, ≥ 0.
 
     Raises:
-        ValueError: on mismatched shapes, non-finite input, an unknown method, or (``"sqrtm"``)
-            a large imaginary component.
+        ValueError: on mismatched shapes, non-finite input, an unknown method, (``"eigh"``) a
+            covariance that is not symmetric positive semi-definite, or (``"sqrtm"``) a large
+            imaginary component.
 
     Example:
         >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2))
@@ -224,17 +251,19 @@ def frechet_distance(
 
 
 def _low_rank_is_cheaper(n_a: int, n_b: int, d: int) -> bool:
-    """Whether the N_a × N_b route is estimated to beat covariances + a d × d eigenproblem.
+    """Whether the N_a × N_b route is estimated to beat covariances + an r × r eigenproblem.
 
-    Costs in multiply-adds at matrix-product speed: the covariances take (N_a + N_b) d² and the
-    Cholesky, two products and ``eigvalsh`` about 8 d³; the cross product A Bᵀ takes N_a N_b d and
+    Costs in multiply-adds at matrix-product speed, r = min(N_a − 1, N_b − 1, d) the rank of the
+    factored covariance: the covariances take (N_a + N_b) d², the pivoted Cholesky factor and the
+    two products about 3 d² r, ``eigvalsh`` about 6 r³; the cross product A Bᵀ takes N_a N_b d and
     its singular values, after an LQ step of m² n, about 14 m³ (m ≤ n the two set sizes). The
-    eigenvalue and SVD weights are from timings of LAPACK on this project's 2-core test machine
-    (benchmarks/RESULTS.md); the choice changes speed only, never the result beyond round-off.
+    weights are rough fits to LAPACK timings on this project's 2-core test machine; the choice
+    changes the speed only (both routes agree to round-off, benchmarks/RESULTS.md).
     """
     m, n = sorted((n_a, n_b))
+    r = min(m - 1, d)
     low_rank = n_a * n_b * d + m * m * n + 14 * m**3
-    full = (n_a + n_b) * d * d + 8 * d**3
+    full = (n_a + n_b) * d * d + 3 * d * d * r + 6 * r**3
     return low_rank < full
 
 
@@ -308,8 +337,7 @@ def frechet_distance_from_features(
         method = "low_rank" if _low_rank_is_cheaper(n_a, n_b, d) else "eigh"
     if method == "low_rank":
         return _frechet_low_rank(features_a, features_b)
-    return frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b),
-                            method=method)
+    return frechet_distance(*_statistics(features_a), *_statistics(features_b), method=method)
 
 
 @jax.jit
