@@ -5,6 +5,11 @@ most of it in ``sqrtm`` at d = 2,048):
 
     python benchmarks/fd_speed.py --quick        # d = 16, 32: seconds, for the smoke test
     python benchmarks/fd_speed.py                # d = 64, 512, 2048; N = 10,000 and N = d / 2
+    OPENBLAS_NUM_THREADS=1 python benchmarks/fd_speed.py --fashion-mnist DIR   # + real features
+
+On a machine loaded beyond its core count, set ``OPENBLAS_NUM_THREADS=1``: multi-threaded
+OpenBLAS then spins against other processes (``eigvalsh`` at d = 2,048 measured 18 s with 2
+threads against 2 s with 1 at load 10 on 2 cores). The setting is recorded in the JSON.
 
 For every feature width d and both sample-count cases (N = ``--n``, and N = d / 2 < d where the
 covariances are singular) it draws two correlated Gaussian feature sets (float64, fixed seed),
@@ -22,7 +27,13 @@ then times, from the same statistics or features:
 - ``reference``: the accuracy reference, in float64 on the host: Tr (Σa Σb)^½ as the sum of
   the singular values of Ra Rbᵀ / √((Na − 1)(Nb − 1)) with R from a QR of each centred feature
   matrix. It never forms a covariance nor takes square roots of eigenvalues, so it has no
-  √(ε λ_max) round-off; for N < d it is the exact low-rank value.
+  √(ε λ_max) round-off; for N < d it is the exact low-rank value;
+- ``jax_eigh_f32``: the device alternative not taken, the ``eigh`` route in float32 JAX
+  (covariances, Cholesky, ``eigvalsh``), timed here only, for N > d.
+
+With ``--fashion-mnist DIR`` (the IDX folder) the same routes also run on real features:
+jaxgan's Fashion-MNIST classifier (128-d) on train[:N] against test[:N], for N = ``--n`` (at
+most 10,000) and N = 64 < d.
 
 Each row is the median of up to ``--repeats`` runs, fewer when the first runs exceed
 ``--row-budget-s`` together (so ``sqrtm`` at d = 2,048 runs once). Accuracy columns: relative
@@ -46,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy
 import scipy.linalg
@@ -60,7 +72,7 @@ from jaxgan.metrics.frechet import (
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROUTES = ("statistics", "sqrtm", "eigvals", "eigh", "low_rank", "auto", "jax_f32", "jax_f64",
-          "reference")
+          "jax_eigh_f32", "reference")
 
 
 def features(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,9 +123,48 @@ def _jax_route(a: np.ndarray, b: np.ndarray, x64: bool) -> Callable[[], float]:
     return run
 
 
-def bench_case(d: int, n: int, case: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Time every route for one (d, N) and attach the accuracy columns."""
-    a, b = features(n, d, seed=d)
+@jax.jit
+def _jax_eigh_route(a: jax.Array, b: jax.Array) -> jax.Array:
+    """The device alternative not taken: covariances, Cholesky and eigvalsh, in a's dtype."""
+    hi = jax.lax.Precision.HIGHEST
+    ca, cb = a - a.mean(axis=0, keepdims=True), b - b.mean(axis=0, keepdims=True)
+    s1 = jnp.matmul(ca.T, ca, precision=hi) / (a.shape[0] - 1)
+    s2 = jnp.matmul(cb.T, cb, precision=hi) / (b.shape[0] - 1)
+    factor = jnp.linalg.cholesky(s1)
+    inner = jnp.matmul(jnp.matmul(factor.T, s2, precision=hi), factor, precision=hi)
+    eigenvalues = jnp.linalg.eigvalsh((inner + inner.T) / 2.0)
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return (jnp.sum(diff * diff) + jnp.trace(s1) + jnp.trace(s2)
+            - 2.0 * jnp.sum(jnp.sqrt(jnp.clip(eigenvalues, 0.0))))
+
+
+def _jax_eigh_f32(a: np.ndarray, b: np.ndarray) -> Callable[[], float]:
+    a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+    _jax_eigh_route(a32, b32).block_until_ready()  # compile outside the timing
+    return lambda: float(_jax_eigh_route(a32, b32))
+
+
+def fashion_mnist_features(folder: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """jaxgan's Fashion-MNIST classifier features (128-d) of train[:n] and test[:n]."""
+    from jaxgan.data import load
+    from jaxgan.metrics.classifier import load_classifier
+
+    classifier = load_classifier("fashion_mnist")
+    train = load(f"idx:{folder}", split="train").x[:n]
+    test = load(f"idx:{folder}", split="test").x[:n]
+    return (classifier.features(train).astype(np.float64),
+            classifier.features(test).astype(np.float64))
+
+
+def bench_case(
+    d: int,
+    n: int,
+    case: str,
+    args: argparse.Namespace,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[dict[str, Any]]:
+    """Time every route for one (d, N) (synthetic features unless ``data``), with accuracy."""
+    a, b = features(n, d, seed=d) if data is None else data
     stats_a, stats_b = feature_statistics(a), feature_statistics(b)
     stats = (*stats_a, *stats_b)
     routes: dict[str, Callable[[], Any]] = {
@@ -127,6 +178,8 @@ def bench_case(d: int, n: int, case: str, args: argparse.Namespace) -> list[dict
     if d <= args.jax_max_d:
         routes["jax_f32"] = _jax_route(a, b, x64=False)
         routes["jax_f64"] = _jax_route(a, b, x64=True)
+        if n > d:  # its Cholesky needs a non-singular covariance
+            routes["jax_eigh_f32"] = _jax_eigh_f32(a, b)
     if n < d:
         routes["low_rank"] = lambda: frechet_distance_from_features(a, b, method="low_rank")
     rows = []
@@ -163,6 +216,8 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "blas_thread_settings": {key: os.environ.get(key) for key in
+                                 ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
     }
@@ -184,12 +239,13 @@ def _rel(value: float | None) -> str:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table: one line per (d, N, route)."""
-    lines = ["| d | N_a = N_b | route | median s | min–max s | runs | FD | rel. vs sqrtm "
-             "| rel. vs reference | load |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| features | d | N_a = N_b | route | median s | min–max s | runs | FD "
+             "| rel. vs sqrtm | rel. vs reference | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         fd = "-" if r["fd"] is None else f"{r['fd']:.10g}"
-        lines.append(f"| {r['d']} | {r['n']:,} | {r['route']} | {r['median_s']:.3f} | "
+        source = "Fashion-MNIST clf" if r["case"].startswith("fashion") else "synthetic"
+        lines.append(f"| {source} | {r['d']} | {r['n']:,} | {r['route']} | {r['median_s']:.3f} | "
                      f"{r['min_s']:.3f}–{r['max_s']:.3f} | {r['repeats']} | {fd} | "
                      f"{_rel(r['rel_vs_sqrtm'])} | {_rel(r['rel_vs_exact'])} | "
                      f"{r['load_average']:.1f} |")
@@ -212,6 +268,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="stop repeating a route once its runs took this long together")
     parser.add_argument("--jax-max-d", type=int, default=None,
                         help="largest d for the JAX rows (default: 512 on CPU, else no limit)")
+    parser.add_argument("--fashion-mnist", type=Path, default=None,
+                        help="Fashion-MNIST IDX folder: add rows on real classifier features")
     parser.add_argument("--quick", action="store_true", help="d = 16, 32; N = 200 (smoke test)")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -232,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for d in args.dims:
             for n, case in ((args.n, "N > d"), (d // 2, "N < d")):
                 rows += bench_case(d, n, case, args)
+        if args.fashion_mnist is not None:
+            train, test = fashion_mnist_features(args.fashion_mnist, min(args.n, 10_000))
+            d = train.shape[1]
+            for n, case in ((len(train), "fashion-mnist N > d"), (64, "fashion-mnist N < d")):
+                rows += bench_case(d, n, case, args, data=(train[:n], test[:n]))
     meta["load_average_end"] = list(os.getloadavg())
     meta["jax_max_d"] = min(args.jax_max_d, max(args.dims))
     args.out_dir.mkdir(parents=True, exist_ok=True)

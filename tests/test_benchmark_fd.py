@@ -25,7 +25,7 @@ def test_quick_run_times_every_route_for_both_sample_cases(quick_report):
         routes = {r["route"]: r for r in rows if (r["d"], r["n"]) == (d, n)}
         expected = {"statistics", "sqrtm", "eigvals", "eigh", "auto", "jax_f32", "jax_f64",
                     "reference"}
-        assert set(routes) == expected | ({"low_rank"} if n < d else set())
+        assert set(routes) == expected | ({"low_rank"} if n < d else {"jax_eigh_f32"})
         for row in routes.values():
             assert row["case"] == case and 1 <= row["repeats"] <= 2
             assert 0 <= row["min_s"] <= row["median_s"] <= row["max_s"]
@@ -49,14 +49,14 @@ def test_quick_run_writes_json_and_a_table(quick_report, fd_speed):
     assert len(saved["meta"]["load_average_start"]) == 3
     assert len(saved["meta"]["load_average_end"]) == 3
     table = fd_speed.format_table(report["results"])
-    assert table.startswith("| d | N_a = N_b | route |")
+    assert table.startswith("| features | d | N_a = N_b | route |")
     assert table.count("\n") == len(report["results"]) + 1
 
 
 def test_jax_rows_are_limited_by_width(fd_speed):
     args = fd_speed.parse_args(["--quick", "--jax-max-d", "16"])
     rows = fd_speed.bench_case(32, 40, "N > d", args)
-    assert {r["route"] for r in rows}.isdisjoint({"jax_f32", "jax_f64"})
+    assert {r["route"] for r in rows}.isdisjoint({"jax_f32", "jax_f64", "jax_eigh_f32"})
     assert fd_speed.parse_args(["--quick", "--jax-max-d", "16"]).jax_max_d == 16
 
 

@@ -367,9 +367,10 @@ def frechet_distance_jax(features_a: jax.Array, features_b: jax.Array) -> float:
     Tr (Σ_a Σ_b)^½ for any N and d. It runs in **float32** unless ``jax_enable_x64`` is on (then
     float64, agreeing with the host functions to round-off). In float32 the route matters: the
     eigenvalue route of :func:`frechet_distance` is far less accurate on real features (it takes
-    square roots of eigenvalue round-off); this one stays within the bound that the cancellation
-    of the traces sets, about ε₃₂ · (Tr Σ_a + Tr Σ_b) / FD relative with ε₃₂ ≈ 6e-8 (measured
-    in benchmarks/RESULTS.md). Products use ``Precision.HIGHEST`` (no TF32). The few-samples
+    square roots of eigenvalue round-off); this one's error is of the order the cancellation of
+    the traces implies, ε₃₂ · (Tr Σ_a + Tr Σ_b) / FD relative with ε₃₂ ≈ 1.2e-7, large when FD
+    is small (measured in benchmarks/RESULTS.md; use x64 when that matters). Products use
+    ``Precision.HIGHEST`` (no TF32). The few-samples
     warning and the clamping at 0 are as in :func:`frechet_distance_from_features`. On a CPU,
     the host functions are faster.
 
