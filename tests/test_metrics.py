@@ -82,18 +82,21 @@ def test_fd_retries_with_offset_when_sqrtm_is_not_finite(monkeypatch):
         return np.full_like(a, np.nan) if len(calls) == 1 else real_sqrtm(a)
 
     monkeypatch.setattr(frechet_module.scipy.linalg, "sqrtm", flaky)
-    value = frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), eps=1e-3)
+    value = frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), 4 * np.eye(2), eps=1e-3,
+                             method="sqrtm")
     assert len(calls) == 2
-    np.testing.assert_allclose(calls[1], (1 + 1e-3) ** 2 * np.eye(2))
-    assert value == pytest.approx(2 + 2 - 2 * 2 * (1 + 1e-3), abs=1e-12)
+    np.testing.assert_allclose(calls[1], (1 + 1e-3) * (4 + 1e-3) * np.eye(2))
+    assert value == pytest.approx(2 + 8 - 2 * 2 * np.sqrt((1 + 1e-3) * (4 + 1e-3)), abs=1e-12)
 
 
 def test_fd_drops_tiny_imaginary_part_and_raises_on_large(monkeypatch):
+    eye = (np.zeros(2), np.eye(2), np.zeros(2), np.eye(2))
     monkeypatch.setattr(frechet_module.scipy.linalg, "sqrtm", lambda a: np.eye(2) + 1e-8j)
-    assert frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2)) == pytest.approx(0.0)
+    assert frechet_distance(*eye, method="sqrtm") == pytest.approx(0.0)
     monkeypatch.setattr(frechet_module.scipy.linalg, "sqrtm", lambda a: np.eye(2) + 0.5j)
     with pytest.raises(ValueError, match="imaginary component"):
-        frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2))
+        frechet_distance(*eye, method="sqrtm")
+    assert frechet_distance(*eye) == 0.0  # the default route never calls sqrtm
 
 
 def test_fd_rejects_bad_input():

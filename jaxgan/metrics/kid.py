@@ -61,6 +61,9 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
     Returns:
         MMD² as a Python float.
 
+    Raises:
+        ValueError: on malformed or non-finite features, fewer than 2 samples, or differing d.
+
     Example:
         >>> x = np.random.default_rng(0).normal(size=(300, 4))
         >>> abs(polynomial_mmd2(x[:150], x[150:])) < 0.1
@@ -91,6 +94,10 @@ def kernel_inception_distance(
 
     Returns:
         ``{"kid_mean": float, "kid_std": float, "subset_size": int, "num_subsets": int}``.
+
+    Raises:
+        ValueError: on malformed or non-finite features (NaN would make every subset's MMD² NaN),
+            fewer than 2 samples, differing d, or bad subset settings.
 
     Example:
         >>> rng = np.random.default_rng(0)

@@ -72,6 +72,9 @@ def precision_recall(
     Returns:
         ``{"precision": float, "recall": float}``, both in [0, 1].
 
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> real = rng.normal(size=(200, 2))
@@ -102,6 +105,9 @@ def density_coverage(
 
     Returns:
         ``{"density": float, "coverage": float}``; coverage in [0, 1], density ≥ 0.
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -134,6 +140,9 @@ def prdc(
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats.
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)
