@@ -268,7 +268,7 @@ def train_config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
         The validated config.
 
     Example:
-        >>> train_config_from_args(build_parser().parse_args(["train", "--lr", "1e-3"])).lr
+        >>> train_config_from_args(build_parser().parse_args(["train", "--lr", "1e-3"])).optim.lr
         0.001
 
     """

@@ -229,8 +229,8 @@ def ema_update(ema: nnx.State, params: nnx.State, decay: float) -> nnx.State:
         The new average (same structure).
 
     Example:
-        >>> ema_update({"w": jnp.zeros(2)}, {"w": jnp.ones(2)}, 0.9)["w"].tolist()
-        [0.1, 0.1]
+        >>> ema_update({"w": jnp.zeros(2)}, {"w": jnp.ones(2)}, 0.9)["w"]
+        Array([0.1, 0.1], dtype=float32)
     """
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
 

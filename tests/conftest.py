@@ -1,14 +1,11 @@
-"""Shared test settings: strict JAX promotion rules and small reusable fixtures."""
+"""Small fixtures shared by the tests (strict JAX promotion is set in the root conftest.py)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import jax
 import pytest
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 SHARED_DATA = Path(
     os.environ.get("JAXGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

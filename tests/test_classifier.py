@@ -1,7 +1,6 @@
 """Cached dataset classifiers: accuracy on the real IDX files, checksums, safe loading, smoke."""
 
 import dataclasses
-import doctest
 import json
 import os
 import shutil
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from jaxgan.apps import classifier as apps_classifier
 from jaxgan.apps.classifier import ClassifierConfig
 from jaxgan.data import load, to_uint8_images
 from jaxgan.metrics.classifier import (
@@ -155,8 +153,3 @@ def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     assert clf.metadata["data_split"]["train"] == "32 x_train"
     assert 0.0 <= clf.metadata["accuracy"]["test"] <= 1.0
 
-
-def test_apps_classifier_docstring_examples():
-    result = doctest.testmod(apps_classifier, extraglobs={"np": np},
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0

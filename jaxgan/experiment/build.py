@@ -80,12 +80,13 @@ def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANS
 
     Args:
         config: a config with ``image_shape`` set.
-        key: initialisation key or int seed (default: ``run_keys(config).init``).
+        key: initialisation key or int seed (default: ``run_keys(config.schedule.seed).init``).
 
     Returns:
         A fresh state at step 0.
 
     Example:
+        >>> from jaxgan.experiment import load_preset
         >>> state = build_state(load_preset("seed-mlp"))
         >>> int(state.step)
         0

@@ -430,7 +430,7 @@ def load_preset(name: str) -> TrainConfig:
         ConfigError: unknown name, or a file without a ``TrainConfig`` named ``CONFIG``.
 
     Example:
-        >>> load_preset("seed-mlp").model
+        >>> load_preset("seed-mlp").model.family
         'mlp'
 
     """
