@@ -141,7 +141,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="K",
         help="with --seeds/--sweep: vmap at most K runs at once and train the slices one after "
-        "another (default: all); use 1 for conv nets on CPU, where vmapping them is ~3x slower",
+        "another (default: all); use 1 for conv nets on CPU, where vmapping them is slower "
+        "(docs/ensembles.md)",
     )
     parser.add_argument(
         "--sweep",

@@ -247,7 +247,7 @@ def _measured_choice(
         state, data, indices, jax.random.key(0), layout=Layout()
     )
     if "convolution" in lowered.as_text():
-        return "python"  # conv steps inside an XLA:CPU loop body ran 5-9x slower (any width)
+        return "python"  # XLA:CPU runs convolutions inside a loop body slower (RESULTS.md)
     flops = (lowered.cost_analysis() or {}).get("flops", float("inf"))
     return "scan" if flops < SCAN_FLOPS_LIMIT_CPU else "python"
 

@@ -39,7 +39,7 @@ class StepConfig:
         latent_dim: size of the noise vector z fed to the generator.
         compute_dtype: dtype for forward/backward compute, e.g. ``"bfloat16"``; parameters and
             optimiser states stay float32 (mixed precision). ``None`` keeps float32. bf16 is for
-            GPU/TPU: on the 2-core CPU of benchmarks/RESULTS.md it ran 0.72× as fast as f32.
+            GPU/TPU (on CPU it is slower than f32; benchmarks/RESULTS.md).
         num_classes: for class-conditional GANs: batches are ``(x, labels)``, the generator is
             called ``G(z, labels)`` and the discriminator ``D(x, labels)``; fake labels are drawn
             uniformly. ``None`` for unconditional GANs.
