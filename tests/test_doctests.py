@@ -16,6 +16,7 @@ MODULES = [
     "jaxgan.models.mlp",
     "jaxgan.models.dcgan",
     "jaxgan.state",
+    "jaxgan.compile_cache",
     "jaxgan.loop",
     "jaxgan.ensembles",
     "jaxgan.data.dataset",
