@@ -7,8 +7,11 @@ persistent compilation cache, so a later process that compiles the same program 
 The ``jaxgan`` command enables it on every run unless ``JAXGAN_NO_COMPILE_CACHE=1``;
 library users call it once, before their first jitted call.
 
-The folder is ``$XDG_CACHE_HOME/jaxgan/xla`` (``~/.cache/jaxgan/xla`` when ``XDG_CACHE_HOME``
-is unset), unless JAX already has one (``JAX_COMPILATION_CACHE_DIR``) or a path is given.
+The folder is ``$XDG_CACHE_HOME/jaxgan/xla/<host>`` (``~/.cache/...`` when ``XDG_CACHE_HOME`` is
+unset), unless JAX already has one (``JAX_COMPILATION_CACHE_DIR``) or a path is given. ``<host>``
+names the CPU (architecture and a hash of its model and feature flags): XLA compiles CPU code for
+the host's instruction set and JAX's cache key does not say which, so machines that share a home
+folder keep separate caches.
 The cache never stops a run: a folder that cannot be created or written is skipped with a
 one-line log warning (nothing is cached), and JAX itself reads a damaged entry as a miss (it
 warns and compiles). Deleting the folder is always safe. As JAX's documentation says, treat the
@@ -17,8 +20,10 @@ folder as trusted code: do not point it at a folder that others can write to.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import platform
 import tempfile
 from pathlib import Path
 
@@ -37,17 +42,41 @@ _log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """Return the per-user cache folder: ``$XDG_CACHE_HOME/jaxgan/xla`` or ``~/.cache/...``.
+    """Return the per-user, per-CPU cache folder: ``$XDG_CACHE_HOME/jaxgan/xla/<host>``.
+
+    ``XDG_CACHE_HOME`` defaults to ``~/.cache``; ``<host>`` is ``host_tag()``.
 
     Returns:
         The folder (not created).
 
     Example:
-        >>> default_cache_dir().parts[-2:]
+        >>> default_cache_dir().parts[-3:-1]
         ('jaxgan', 'xla')
     """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "jaxgan" / "xla"
+    return Path(base) / "jaxgan" / "xla" / host_tag()
+
+
+def host_tag() -> str:
+    """Name this machine's CPU: its architecture and a hash of its model name and feature flags.
+
+    Returns:
+        For example ``"x86_64-3f2a9c01d4e5"``.
+
+    Example:
+        >>> host_tag().startswith(platform.machine())
+        True
+    """
+    described = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags", "Features", "CPU part")):
+                described += line
+                if line.startswith(("flags", "Features")):
+                    break  # the first processor's block says it all
+    except OSError:
+        pass
+    return f"{platform.machine()}-{hashlib.sha256(described.encode()).hexdigest()[:12]}"
 
 
 def enabled_by_env() -> bool:

@@ -55,12 +55,15 @@ def jax_cache_setting():
     jax_cache.reset_cache()
 
 
-def test_the_cache_folder_is_per_user(monkeypatch, tmp_path):
+def test_the_cache_folder_is_per_user_and_per_cpu(monkeypatch, tmp_path):
+    host = compile_cache.host_tag()
+    assert host == compile_cache.host_tag() and "/" not in host  # one folder name, stable
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert compile_cache.default_cache_dir() == tmp_path / "jaxgan" / "xla"
+    assert compile_cache.default_cache_dir() == tmp_path / "jaxgan" / "xla" / host
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert compile_cache.default_cache_dir() == tmp_path / "home" / ".cache" / "jaxgan" / "xla"
+    home_cache = tmp_path / "home" / ".cache" / "jaxgan" / "xla" / host
+    assert compile_cache.default_cache_dir() == home_cache
 
 
 @pytest.mark.parametrize(
