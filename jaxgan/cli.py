@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from jaxgan import compile_cache
 from jaxgan.experiment import config as cfg
 
 PROG = "jaxgan"
@@ -439,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
     args = build_parser().parse_args(argv)
+    if compile_cache.enabled_by_env():  # compile once per machine (docs/speed.md)
+        compile_cache.enable_compile_cache()
     try:
         return args.handler(args)
     except (ValueError, TypeError, OSError) as err:

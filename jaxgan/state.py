@@ -51,6 +51,23 @@ class StepConfig:
             The one knob of packing: ``jaxgan.experiment.build_state`` builds D for m× input
             channels from it, and ``create_state`` refuses a D that cannot judge packed samples.
             1 disables it.
+        reuse_fake: the G update trains on the fake batch that the iteration's (last) D update
+            drew: the same z, fake labels and G dropout key, through G's current parameters
+            (unchanged since that D update), so the gradient flows as in the PyTorch DCGAN
+            example. ``train_step`` then runs G's forward pass once per iteration (the D update
+            keeps its VJP for the G update) instead of twice. It changes the algorithm: by default
+            the G update draws fresh noise, independent of D's batch; with it, G's gradient is
+            taken on the very samples D has just learnt to reject. With ``n_critic > 1`` the
+            last D update's batch is reused. A ``g_step`` called alone recomputes that batch from
+            the last D update's key (bit for bit the samples ``d_step`` drew, if the batch sizes
+            match). Off by default.
+        joint_d_call: when D keeps no non-parameter state (no BatchNorm statistics, no
+            spectral-norm vectors), the D update judges the real and the fake batch in one D
+            call on both (interleaved: real 0, fake 0, real 1, ...) instead of two calls; both
+            give the same logits, losses and gradients, up to float rounding. When D uses
+            dropout, the masks of both batches come from one key instead of two (the same
+            distribution, other bits). With non-parameter state in D, two calls are always
+            used, so that statistics never mix real and fake samples. On by default.
     """
 
     loss: str | GANLoss = "non_saturating"
@@ -63,6 +80,8 @@ class StepConfig:
     ema_decay: float = 0.0
     augment: str = ""
     pack: int = 1
+    reuse_fake: bool = False
+    joint_d_call: bool = True
 
     def __post_init__(self) -> None:
         get_loss(self.loss)  # validates the name
@@ -81,6 +100,9 @@ class StepConfig:
         parse_policy(self.augment)
         if not isinstance(self.pack, int) or self.pack < 1:
             raise ValueError(f"pack must be a positive integer, got {self.pack!r}")
+        for name in ("reuse_fake", "joint_d_call"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.compute_dtype not in (None, "float32", "bfloat16", "float16"):
             raise ValueError(
                 f"compute_dtype must be None, 'float32', 'bfloat16' or 'float16', "

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# in-process CLI tests must not fill the user's compile cache; tests/test_compile_cache.py runs
+# the caching CLI in fresh processes, each with its own cache folder
+os.environ.setdefault("JAXGAN_NO_COMPILE_CACHE", "1")
+
 SHARED_DATA = Path(
     os.environ.get("JAXGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )

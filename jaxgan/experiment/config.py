@@ -254,6 +254,8 @@ _STEP_HELP = {
     "ema_decay": "EMA of G's weights for sampling, e.g. 0.999 (0: off)",
     "augment": "DiffAugment policy for images, e.g. color,translation,cutout",
     "pack": "PacGAN packing: samples the discriminator judges jointly (D's input is built for it)",
+    "reuse_fake": "G trains on the D update's fake batch, G's forward once (changes the algorithm)",
+    "joint_d_call": "one D call on real and fake when D keeps no statistics (equal up to rounding)",
 }
 
 
