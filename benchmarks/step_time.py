@@ -383,7 +383,7 @@ def bench_jax(
     config = benchmark_config(
         arch_name, upsample=upsample, dtype=args.dtype, width=args.width, overrides=args.set
     )
-    n_critic = config.n_critic
+    n_critic = config.step.n_critic
     key = jax.random.key(0)
     per_call = args.steps_per_call or arch.steps_per_call
     data, batch, iteration_batch = _random_data(config, batch_size)
@@ -415,8 +415,8 @@ def bench_jax(
         )
         extra: dict[str, Any] = {
             "upsample": upsample if arch.has_upsample else None,
-            "width": config.width if config.model != "mlp" else None,
-            "loss": config.loss,
+            "width": config.model.width if config.model.family != "mlp" else None,
+            "loss": config.step.loss,
             "n_critic": n_critic,
             "preset": arch.preset,
             "step_options": STEP_OPTIONS.get(form, {}),
@@ -480,10 +480,10 @@ def _form_steps(n_critic: int) -> dict[str, list[Any]]:
 
 def _random_data(config: TrainConfig, batch_size: int):
     """Uniform data in [-1, 1] of the config's shape: ``(data, batch, iteration batch)``."""
-    examples = max(4 * batch_size * config.n_critic, 1024)
-    shape = (examples, *config.image_shape)
+    examples = max(4 * batch_size * config.step.n_critic, 1024)
+    shape = (examples, *config.data.image_shape)
     data = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)
-    iteration_batch = data[: batch_size * config.n_critic]  # n_critic D batches of batch_size
+    iteration_batch = data[: batch_size * config.step.n_critic]  # n_critic D batches of batch_size
     return data, data[:batch_size], jax.block_until_ready(iteration_batch)
 
 
@@ -506,7 +506,7 @@ def form_flops(config: TrainConfig, form: str, batch_size: int) -> float | None:
     state = new_state(config, STEP_OPTIONS.get(form))
     _, batch, iteration_batch = _random_data(config, batch_size)
     total = 0.0
-    for step in _form_steps(config.n_critic)[form]:
+    for step in _form_steps(config.step.n_critic)[form]:
         real = iteration_batch if form.startswith("fused") else batch
         flops = _flops(step, state, real, jax.random.key(0))
         if flops is None:
@@ -637,7 +637,7 @@ def bench_torch(
     # the twin of the preset at the benchmark's width; FLOPs: the jaxgan program doing the
     # same work, with transposed convolutions (PyTorch's ConvTranspose2d; no zero taps)
     config = benchmark_config(arch, upsample="transpose", width=args.width, overrides=args.set)
-    width = config.width
+    width = config.model.width
     eager = baselines.make_gan(twin, device=device, width=width, bf16=bf16)
     for form, step in (
         ("torch_eager", lambda: eager.iteration(real)),

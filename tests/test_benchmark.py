@@ -151,7 +151,11 @@ def test_sn_resnet_entry_is_sngans_cifar_preset(step_time):
     assert config.name == "sngan-cifar10" and step_time.ARCHS["sn-resnet"].torch_twin is None
     state = jax.eval_shape(lambda: step_time.new_state(config))
     assert (state.config.loss, state.config.n_critic, state.config.latent_dim) == ("hinge", 5, 128)
-    assert (config.width, config.d_width, config.image_shape) == (256, 128, (32, 32, 3))
+    assert (config.model.width, config.model.d_width, config.data.image_shape) == (
+        256,
+        128,
+        (32, 32, 3),
+    )
 
 
 def test_setups_are_the_presets_changed_only_as_asked(step_time):
