@@ -1,6 +1,5 @@
 """Smoke test of benchmarks/step_time.py --quick: structure of its outputs, never its speed."""
 
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -165,7 +164,7 @@ def test_setups_are_the_presets_changed_only_as_asked(step_time):
         "dcgan", upsample="transpose", dtype="bf16", width=32, overrides={"d_dropout": 0.0}
     )
     expected = dict(upsample="transpose", compute_dtype="bfloat16", width=32, d_dropout=0.0)
-    assert dcgan == dataclasses.replace(load_preset("dcgan-mnist"), **expected)
+    assert dcgan == load_preset("dcgan-mnist").replace(**expected)
     assert step_time.benchmark_config("mlp") == load_preset("seed-mlp")
     args = step_time.parse_args(["--set", "g_hidden=64", "--set", "lr=1e-3"])
     assert args.set == {"g_hidden": 64, "lr": 1e-3}
@@ -180,7 +179,7 @@ def test_torch_twins_have_the_presets_layers(step_time, arch):
     baselines, _ = step_time.load_torch_baselines()
     config = step_time.benchmark_config(arch, upsample="transpose")
     state = jax.eval_shape(lambda: step_time.new_state(config))
-    g, d = baselines.build_pair(step_time.ARCHS[arch].torch_twin, width=config.width)
+    g, d = baselines.build_pair(step_time.ARCHS[arch].torch_twin, width=config.model.width)
     for player, twin in ((state.generator, g), (state.discriminator, d)):
         ours = sum(leaf.size for leaf in jax.tree.leaves(player.params))
         assert ours == sum(p.numel() for p in twin.parameters())
