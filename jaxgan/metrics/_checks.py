@@ -20,7 +20,7 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
         ``x`` itself (as a numpy array when it had no shape).
 
     Raises:
-        ValueError: not 2-D, or fewer than `min_samples` rows.
+        ValueError: not 2-D, fewer than `min_samples` rows, or NaN/infinite values.
 
     Example:
         >>> feature_matrix(np.zeros((3, 2)), "real", min_samples=2).shape
@@ -33,6 +33,13 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
         raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
     if x.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} sample(s){why}, got {x.shape[0]}")
+    finite = np.isfinite(np.asarray(x))
+    if not finite.all():
+        rows = int((~finite.all(axis=1)).sum())
+        raise ValueError(
+            f"{name} has NaN or infinite features in {rows} of {x.shape[0]} samples; a metric "
+            "of them would mean nothing (were the samples made by a diverged generator?)"
+        )
     return x
 
 
