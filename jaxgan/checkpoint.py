@@ -270,10 +270,17 @@ class RunCheckpoints:
             if not saved:
                 raise RuntimeError("orbax skipped the save")
         except Exception as err:
+            earlier = [s for s in self.steps() if s != step]
+            then = (
+                f"checkpoint {earlier[-1]} is intact: free space (or fix the folder) and resume "
+                "from it (--resume)"
+                if earlier
+                else "there is no earlier checkpoint: free space (or fix the folder) and start "
+                "again (--overwrite)"
+            )
             raise CheckpointWriteError(
                 f"could not write checkpoint {self.directory / str(step)} ({_write_reason(err)}); "
-                "the earlier checkpoints are kept: free space (or fix the folder) and continue "
-                "with --resume"
+                f"{then}"
             ) from None
         self._rotate(step)
         return self.directory / str(step)

@@ -167,9 +167,9 @@ def train(
                 )
             else:
                 check_new_run_folder(out, overwrite)  # again, now that no one else writes here
+                guards.remove_leftover_trash(out)  # what an overwrite killed midway left
                 if overwrite:
                     guards.check_overwrite(out, RUN_ENTRIES)
-                    guards.remove_leftover_trash(out)
                     guards.clear_entries(out, RUN_ENTRIES)
                 prepare_new_run_folder(out, config)
             run = _Run(stop, resume_command, on_nonfinite)
