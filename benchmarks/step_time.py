@@ -767,6 +767,73 @@ def add_peak_fractions(rows: list[dict[str, Any]], peaks: dict[str, dict[str, fl
         row["of_matmul_peak"] = rate / peak if rate and peak else None
 
 
+SPREAD_LIMIT = 3.0
+"""A row whose fastest repeat is this many times its slowest was disturbed while timed."""
+
+
+def unreliable_ratios(rows: list[dict[str, Any]], cpus: int) -> list[str]:
+    """Say which speed ratios a busy machine makes meaningless, and mark them in the rows.
+
+    A ratio is not worth printing when either side was timed on a busy machine (load average
+    at or above the CPU count when its setup started) or with a wide spread between repeats
+    (max / min it/s above ``SPREAD_LIMIT``: on a shared 2-core CPU, PyTorch eager's seed-MLP
+    iteration once ran at 8 to 490 it/s, median 3.2, and an "84.9×" ratio followed). Marked
+    rows get ``ratio_warning``.
+
+    Args:
+        rows: all records of a run, after ``add_ratios`` (modified in place).
+        cpus: the machine's CPU count.
+
+    Returns:
+        One line per doubtful ratio, saying why; empty when every ratio stands.
+
+    Example:
+        >>> row = {"framework": "torch", "form": "torch_eager", "status": "ok", "arch": "mlp",
+        ...        "batch": 64, "dtype": "f32", "load_average": 0.1,
+        ...        "it_per_s": {"median": 3.2, "min": 8.0, "max": 490.0}}
+        >>> jax_row = {**row, "framework": "jax", "form": "fused", "label": "fused",
+        ...            "it_per_s": {"median": 272.0, "min": 270.0, "max": 275.0},
+        ...            "vs_torch_eager": 85.0, "vs_torch_compile": None}
+        >>> line = unreliable_ratios([row, jax_row], cpus=2)[0]
+        >>> "85.0× torch eager is not meaningful" in line and "ran at 8–490 it/s" in line
+        True
+
+    """
+
+    def doubts(row: dict[str, Any], who: str) -> list[str]:
+        rates, found = row["it_per_s"], []
+        if rates["min"] > 0 and rates["max"] / rates["min"] > SPREAD_LIMIT:
+            found.append(f"{who} ran at {rates['min']:.3g}–{rates['max']:.3g} it/s")
+        if row.get("load_average", 0.0) >= cpus:
+            found.append(f"load average {row['load_average']:.1f} on {cpus} CPUs ({who})")
+        return found
+
+    base = {
+        (r["arch"], r["batch"], r["dtype"], r["form"]): r
+        for r in rows
+        if r["framework"] == "torch" and r["status"] == "ok"
+    }
+    match = {"d_step": "torch_eager_d", "g_step": "torch_eager_g"}
+    lines = []
+    for row in rows:
+        if row["framework"] != "jax" or row["status"] != "ok":
+            continue
+        for key, form in (("vs_torch_eager", "torch_eager"), ("vs_torch_compile", "torch_compile")):
+            if row.get(key) is None:
+                continue
+            form = match.get(row["form"], form) if key == "vs_torch_eager" else form
+            other = base[(row["arch"], row["batch"], row["dtype"], form)]
+            why = doubts(row, "jaxgan") + doubts(other, FORM_LABELS.get(form, form))
+            if why:
+                row["ratio_warning"] = "; ".join(why)
+                lines.append(
+                    f"{row['arch']} b{row['batch']} {row['dtype']} {row['label']}: "
+                    f"{row[key]:.1f}× {form.replace('_', ' ')} is not meaningful ("
+                    f"{'; '.join(why)}); re-run on a quiet machine"
+                )
+    return lines
+
+
 def machine_info(args: argparse.Namespace, torch_reason: str, torch_device: str | None):
     """Describe the machine, the software and the settings of this run.
 
@@ -1163,6 +1230,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         + ", ".join(f"{k} {v['median']:.0f}" for k, v in meta["matmul_peak_gflop_s"].items())
     )
     print(format_table(report["results"]))
+    for line in unreliable_ratios(report["results"], os.cpu_count() or 1):
+        print(f"warning: {line}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = args.name or f"step_time_{meta['jax_backend']}_{args.dtype}" + (
         "_quick" if args.quick else ""

@@ -2,20 +2,24 @@
 
 Commands are subparsers, each added by one ``_add_<command>`` function and handled by one
 ``_<command>`` function; add a command by writing that pair and listing it in ``COMMANDS``.
-Errors the user can fix (bad values, missing data, unusable folders, broken checkpoints) are
-printed as one line on stderr with exit status 2 (usage) or 1 (everything else); set
-``JAXGAN_DEBUG=1`` to see the traceback instead.
+Errors the user can fix (bad values, missing data, unusable folders, broken checkpoints, a
+diverged run) are printed as one line on stderr with exit status 2 (usage) or 1 (everything
+else), and background noise from orbax, asyncio and tensorstore is silenced; pass ``--debug``
+(or set ``JAXGAN_DEBUG=1``) to see the traceback and the noise instead. A run stopped by
+SIGTERM or SIGINT saves a checkpoint, says how to continue and exits with 143 or 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -162,7 +166,23 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="progress bar (default: only on a terminal)",
     )
+    parser.add_argument(
+        "--on-nonfinite",
+        choices=("stop", "warn"),
+        default="stop",
+        help="a NaN/inf loss, gradient or state: stop naming the step and the last good "
+        "checkpoint (default), or warn once and train on without saving",
+    )
+    _add_debug(parser)
     parser.set_defaults(handler=_train)
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error, and library noise (also: JAXGAN_DEBUG=1)",
+    )
 
 
 def _add_sample(subparsers: argparse._SubParsersAction) -> None:
@@ -192,6 +212,7 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="noise seed (default: the run's fixed sample-grid noise)",
     )
+    _add_debug(parser)
     parser.set_defaults(handler=_sample)
 
 
@@ -221,6 +242,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="evaluate the best checkpoint by the run's track_metric (kept in <run>/best)",
     )
+    _add_debug(parser)
     parser.set_defaults(handler=_eval)
 
 
@@ -322,16 +344,14 @@ def _train(args: argparse.Namespace) -> int:
         return _train_ensemble(args, config, out)
     if args.runs_together is not None:
         raise cfg.ConfigError("--runs-together needs --seeds or --sweep")
-    try:
-        summary = train(
-            config, out, resume=args.resume, overwrite=args.overwrite, progress=args.progress
-        )
-    except KeyboardInterrupt:
-        print(
-            f"{PROG}: interrupted; continue with: jaxgan train --resume --out {out}",
-            file=sys.stderr,
-        )
-        return 130
+    summary = train(
+        config,
+        out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=args.progress,
+        on_nonfinite=args.on_nonfinite,
+    )
     print(summary.line())
     return 0
 
@@ -341,6 +361,7 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
     from jaxgan import ensembles
     from jaxgan.experiment.build import build_state, load_training_data
     from jaxgan.experiment.ensemble import SETUP_FILE, run_ensemble
+    from jaxgan.experiment.guards import check_run_inputs
     from jaxgan.experiment.train import data_parallel_plan
 
     sweep = dict(ensembles.parse_sweep(text) for text in args.sweep)
@@ -358,6 +379,7 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
         raise cfg.ConfigError(f"--runs-together must be at least 1, got {runs_together}")
     config, dataset = load_training_data(config)
     steps = cfg.resolve_steps(config, len(dataset))
+    check_run_inputs(config, len(dataset), seeds=seeds)
     plan = data_parallel_plan(config)
 
     def build_state_fn(key, **values):
@@ -381,6 +403,7 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
         mesh=plan,
         progress=args.progress,
         setup_extra={"config": cfg.to_dict(config)},
+        on_nonfinite=args.on_nonfinite,
     )
     runs = len(summary.get("runs", []))
     print(f"trained {runs} runs; summary in {Path(out) / 'summary.md'}")
@@ -427,29 +450,114 @@ def _eval(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jaxgan`` command line (the console script and ``python -m jaxgan``).
 
+    Called without ``argv`` it is the process's entry point: after an error it exits at once
+    (``os._exit``), once its one line is out, so that no library thread can print at shutdown.
+
     Args:
         argv: arguments without the program name (default ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 for a run-time error, 2 for a usage error.
+        The exit status: 0 on success, 1 for a run-time error, 2 for a usage error, 128 + the
+        signal for a run stopped by SIGTERM (143) or SIGINT (130).
 
     Example:
         >>> main(["train", "--steps", "200", "--out", "runs/quick"])  # doctest: +SKIP
         0
 
     """
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
+    entry = argv is None
     args = build_parser().parse_args(argv)
     if compile_cache.enabled_by_env():  # compile once per machine (docs/speed.md)
         compile_cache.enable_compile_cache()
+    debug = bool(args.debug or os.environ.get("JAXGAN_DEBUG"))
+    with _quiet_libraries(enabled=not debug, forever=entry), _one_line_warnings(args.command):
+        code = _run(args, debug)
+    if entry and code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    """Run a command; turn the errors a user can act on into one line and an exit status."""
+    from jaxgan.experiment.signals import RunInterruptedError
+
     try:
         return args.handler(args)
-    except (ValueError, TypeError, OSError) as err:
-        if os.environ.get("JAXGAN_DEBUG"):
+    except RunInterruptedError as err:
+        print(f"{PROG} {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, FloatingPointError, MemoryError, RuntimeError) as err:
+        if debug or (isinstance(err, RuntimeError) and not _out_of_memory(err)):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, MemoryError) or _out_of_memory(err):
+            message = f"out of memory ({message[:200]}); lower the batch size or the model size"
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(err, cfg.ConfigError) else 1
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    return "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err)
+
+
+_NOISY_LOGGERS = ("absl", "asyncio", "orbax", "tensorstore", "jax._src.xla_bridge")
+
+
+@contextlib.contextmanager
+def _quiet_libraries(*, enabled: bool, forever: bool) -> Iterator[None]:
+    """Silence library logs and "unraisable" exceptions from background threads.
+
+    orbax and tensorstore report a failed read or write from their own threads (often long
+    after the error that matters, e.g. 74 "Event loop is closed" tracebacks after a missing
+    manifest); the one-line error says what happened. ``forever``: keep it until the process
+    exits (the entry point), instead of restoring the hooks afterwards.
+    """
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter, as before
+    if not enabled:
+        yield
+        return
+    levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        if not forever:
+            sys.unraisablehook = hook
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _one_line_warnings(command: str) -> Iterator[None]:
+    """Print jaxgan's warnings (divergence, risky settings) as one line each."""
+    from jaxgan.experiment.guards import RunWarning
+    from jaxgan.hooks import DivergenceWarning
+    from jaxgan.loop import NonFiniteWarning
+
+    ours = (RunWarning, DivergenceWarning, NonFiniteWarning)
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ours):
+                print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        for category in ours:
+            warnings.simplefilter("always", category)
+        yield
 
 
 if __name__ == "__main__":

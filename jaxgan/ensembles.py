@@ -366,6 +366,7 @@ def fit_ensemble(
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     hooks: Sequence[Hook] = (),
     mesh: Mesh | DataParallel | None = None,
+    on_nonfinite: Literal["stop", "warn"] | None = "stop",
 ) -> tuple[GANState, dict[str, np.ndarray]]:
     """Train every run of an ensemble for ``steps`` iterations in one compiled program.
 
@@ -388,6 +389,7 @@ def fit_ensemble(
         on_chunk: called on the host as ``on_chunk(step_after_chunk, chunk_metrics)``.
         hooks: hooks of ``jaxgan.hooks``, called with the stacked state.
         mesh: split every run's batch over this device mesh (see ``jaxgan.fit``).
+        on_nonfinite: as in ``jaxgan.fit``; the error or warning names the runs that diverged.
 
     Returns:
         ``(stacked, history)``: history maps each metric to an array (steps, N), and ``"step"``
@@ -415,6 +417,7 @@ def fit_ensemble(
         on_chunk=on_chunk,
         mesh=mesh,
         data_key=data_key,
+        on_nonfinite=on_nonfinite,
     )
 
 

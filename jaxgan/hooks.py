@@ -29,6 +29,7 @@ import math
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,12 +64,43 @@ def json_value(value: Any) -> Any:
     return [json_value(v) for v in array]
 
 
+def json_safe(value: Any) -> Any:
+    """Make nested values strict JSON: non-finite floats become None (NaN is not JSON).
+
+    Args:
+        value: dicts, lists, tuples, numbers, numpy scalars and strings, nested.
+
+    Returns:
+        The same structure with ``None`` where a float was NaN or ±inf.
+
+    Example:
+        >>> json_safe({"a": [1.0, float("nan")], "b": np.float32(2)})
+        {'a': [1.0, None], 'b': 2.0}
+
+    """
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A loss grew far beyond its usual range: finite, but training is diverging."""
+
+
 class Every:
     """Call ``fn(step, state)`` every ``every`` iterations and at the last step.
 
     Args:
         every: the period in iterations.
         fn: what to do; it may read the state (which waits for the chunk).
+        needs_finite: ``fn`` writes the state or what it makes (a checkpoint, a sample grid):
+            ``fit`` calls it only when the metrics so far and the state are finite.
 
     Example:
         >>> hook = Every(1000, lambda step, state: print(step))
@@ -77,9 +109,10 @@ class Every:
 
     """
 
-    def __init__(self, every: int, fn: Callable[[int, Any], Any]):
+    def __init__(self, every: int, fn: Callable[[int, Any], Any], *, needs_finite: bool = False):
         self.every = every
         self.fn = fn
+        self.needs_finite = needs_finite
 
     def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
         """Call the function with the step and the state.
@@ -162,9 +195,71 @@ class MetricsLog(_Deferred):
                 row[name] = json_value(np.mean(values, axis=0))
         row["it_per_s"] = count / max(now - self.last_time, 1e-9)
         row["time_s"] = round(now - self.start_time, 3)
-        self.file.write(json.dumps(row) + "\n")
+        self.file.write(json.dumps(row, allow_nan=False) + "\n")
         self.file.flush()
         self.last_time = now
+
+
+class LossLimit(_Deferred):
+    """Warn once (``DivergenceWarning``) when a loss's magnitude passes ``limit``.
+
+    Non-finite values are the driver's to catch (``fit(on_nonfinite=...)``); this hook names
+    the finite kind of divergence, such as a generator loss of 1e7 or a Wasserstein critic
+    without a penalty running off to -1e5. It reads the metrics one call late (no wait).
+
+    Args:
+        limit: the largest ``|loss|`` of a healthy run (the default, 1e4, is far above what
+            the losses of ``jaxgan.losses`` reach when training works).
+        names: the metrics to watch.
+
+    Example:
+        >>> import warnings
+        >>> hook = LossLimit(limit=10.0)
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     hook(2, None, {"g_loss": np.array([1.0, 50.0]), "step": np.array([1, 2])})
+        ...     hook.flush()
+        >>> str(seen[0].message)[:32]
+        'g_loss reached 50 at step 2: the'
+
+    """
+
+    def __init__(self, limit: float = 1e4, names: tuple[str, ...] = ("d_loss", "g_loss")):
+        super().__init__()
+        self.limit, self.names = limit, names
+        self.warned = False
+
+    def handle(self, step: int, metrics: dict[str, np.ndarray]) -> None:
+        """Warn if a watched loss passed the limit in these iterations (once per run).
+
+        Args:
+            step: the last step of the metrics.
+            metrics: per-iteration metrics and their ``step``.
+
+        Example:
+            >>> hook.handle(2, {"g_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+
+        """
+        if self.warned:
+            return
+        for name in self.names:
+            values = metrics.get(name)
+            if values is None:
+                continue
+            rows = np.asarray(values, np.float64).reshape(len(values), -1)
+            big = np.isfinite(rows) & (np.abs(rows) > self.limit)
+            if big.any():
+                row, run = np.argwhere(big)[0]
+                who = f" in run {run}" if np.ndim(values) > 1 else ""
+                warnings.warn(
+                    f"{name} reached {rows[row, run]:.3g} at step {int(metrics['step'][row])}"
+                    f"{who}: the run is diverging (finite, but far beyond the usual range); "
+                    "lower the learning rate or add a penalty",
+                    DivergenceWarning,
+                    stacklevel=2,
+                )
+                self.warned = True
+                return
 
 
 class ProgressBar(_Deferred):
@@ -228,6 +323,9 @@ class ProgressBar(_Deferred):
 class Checkpoint:
     """Save the state every ``every`` iterations and at the last step (``jaxgan.checkpoint``).
 
+    ``fit`` calls it only with a finite state (``needs_finite``): a diverged run never
+    overwrites its good checkpoints.
+
     Args:
         checkpoints: a ``jaxgan.checkpoint.RunCheckpoints`` (the caller opens and closes it).
         every: iterations between checkpoints.
@@ -239,6 +337,8 @@ class Checkpoint:
         >>> hook = Checkpoint(ckpts, every=1000)  # doctest: +SKIP
 
     """
+
+    needs_finite = True
 
     def __init__(
         self,

@@ -134,8 +134,8 @@ def run_keys(seed: int) -> RunKeys:
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"a seed must be an integer, got {seed!r}")
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"a seed must be in [0, 2**63), got {seed}")
+    if not 0 <= int(seed) < 2**32:  # jax.random.key keeps 32 bits: 2**32 would repeat 0
+        raise ValueError(f"a seed must be in [0, 2**32), got {seed}")
     return RunKeys(*jax.random.split(jax.random.key(int(seed)), 3))
 
 

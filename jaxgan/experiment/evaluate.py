@@ -17,7 +17,6 @@ come from the EMA weights when the run keeps them (``ema_decay > 0``).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from jaxgan import data, metrics, viz
 from jaxgan.experiment.config import TrainConfig
 from jaxgan.experiment.evaluators import classifier_for, generate_samples
 from jaxgan.experiment.sample import load_run
+from jaxgan.hooks import json_safe
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
 
@@ -86,18 +86,20 @@ def evaluate_run(
     """
     config, state, meta = load_run(run_dir, step, best=best)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
-    out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
+    step = int(meta.get("step", state.step))
     if config.data.name in data.mixture_names():
         n = num_samples or 2500
         real = data.load(config.data.name, config.data.split, limit=max(n, 2500)).x
-        fake = generate_samples(state, n, key)
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         report = _mixture_report(config, fake, real)
         modes = data.mixture(config.data.name).modes
         viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=modes)
     elif config.data.name.startswith("stacked_mnist"):
         n = num_samples or 26_000
-        fake = generate_samples(state, n, key)
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         clf = classifier_for(config, classifier or "mnist")
         digits = metrics.stacked_mnist_digits(data.to_uint8_images(fake), clf.predict)
         real = data.load(config.data.name, config.data.split, limit=n).x
@@ -122,7 +124,8 @@ def evaluate_run(
         test = data.load(config.data.name, "test")
         n = min(num_samples or 10_000, len(test))
         train = data.load(config.data.name, config.data.split, limit=max(n, 10_000))
-        fake = generate_samples(state, n, key)
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         report = metrics.evaluate_images(
             fake,
             train.x,
@@ -135,22 +138,38 @@ def evaluate_run(
             floor_split=f"{config.data.name} test[:{n}]",
         )
         metrics.save_report_panel(report, fake, train.x, out / PANEL_FILE)
-    report = {
-        "name": config.name,
-        "run": str(run_dir),
-        "step": int(meta.get("step", state.step)),
-        **report,
-    }
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=_json_number) + "\n")
+    report = json_safe({"name": config.name, "run": str(run_dir), "step": step, **report})
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+def check_finite_samples(samples: np.ndarray, run_dir: str | Path, step: int) -> np.ndarray:
+    """Refuse samples with NaN or infinite values: no metric or picture of them means anything.
+
+    Args:
+        samples: generated samples.
+        run_dir: the run they come from (for the message).
+        step: the checkpoint's step.
+
+    Returns:
+        ``samples``, unchanged.
+
+    Raises:
+        ValueError: some value is not finite (the message names the checkpoint).
+
+    Example:
+        >>> check_finite_samples(np.zeros((2, 2)), "runs/a", 10).shape
+        (2, 2)
+
+    """
+    finite = np.isfinite(samples).reshape(len(samples), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"the generator of {run_dir} at step {step} makes NaN or infinite values in "
+            f"{int((~finite).sum())} of {len(samples)} samples: that checkpoint diverged; "
+            "choose an earlier one with --step"
+        )
+    return samples
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:

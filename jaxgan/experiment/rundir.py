@@ -31,6 +31,7 @@ from jaxgan.experiment.config import (
     from_dict,
     to_dict,
 )
+from jaxgan.experiment.lock import LOCK_FILE
 
 PathLike = str | os.PathLike[str]
 
@@ -65,6 +66,9 @@ RUN_ENTRIES = frozenset(
     }
 )
 """Names ``train`` writes into a run folder (``overwrite`` removes only these)."""
+
+HIDDEN_ENTRIES = (LOCK_FILE, ".overwrite-")
+"""Hidden names (or prefixes) jaxgan keeps in a run folder: the lock, an overwrite's leftovers."""
 
 def _rate(it_per_s: float) -> str:
     return f"{it_per_s:.0f}" if it_per_s >= 10 else f"{it_per_s:.2g}"
@@ -110,7 +114,7 @@ class TrainSummary:
         """
         m = self.metrics
         losses = ", ".join(
-            f"{label} {m[key]:.3g}"
+            f"{label} {m[key]:.3g}" if isinstance(m[key], int | float) else f"{label} nan"
             for key, label in (
                 ("d_loss", "d_loss"),
                 ("g_loss", "g_loss"),
@@ -194,13 +198,17 @@ def read_run_config(run_dir: PathLike) -> TrainConfig:
     return from_dict(values)
 
 def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
-    """Read the rows of a run's ``metrics.jsonl`` (an unreadable last line is skipped).
+    """Read the rows of a run's ``metrics.jsonl`` (a last line cut short by a kill is skipped).
 
     Args:
         run_dir: the run folder.
 
     Returns:
         The rows in order (empty when there is no log yet).
+
+    Raises:
+        ValueError: a damaged line (not UTF-8, not JSON, or a row without a positive integer
+            ``step``); the message names the file and the line.
 
     Example:
         >>> read_metrics("runs/seed-mlp-20250101-120000")[-1]["step"]  # doctest: +SKIP
@@ -210,14 +218,30 @@ def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
+    lines = path.read_bytes().split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
     rows = []
-    for line in path.read_text().splitlines():
+    for number, raw in enumerate(lines, 1):
+        problem = None
         try:
-            row = json.loads(line)
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
         except json.JSONDecodeError:
-            continue  # a line cut short by a killed process
-        if isinstance(row, dict) and "step" in row:
-            rows.append(row)
+            if number == len(lines):
+                break  # a line cut short by a killed process
+            problem = "not JSON"
+        if problem is None:
+            step = row.get("step") if isinstance(row, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+                rows.append(row)
+                continue
+            problem = "not a row with a positive integer step"
+        raise ValueError(
+            f"{path} is damaged: line {number} is {problem}; repair or delete that line (or "
+            "move the file away) and try again"
+        )
     return rows
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -235,15 +259,19 @@ def write_text_atomically(path: Path, text: str) -> None:
 
     """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 def check_new_run_folder(out: Path, overwrite: bool) -> None:
     """Refuse folders that hold other things, and folders that cannot be written."""
     if out.exists():
         if not out.is_dir():
             raise NotADirectoryError(f"output path {out} is a file; choose a folder")
-        entries = sorted(p.name for p in out.iterdir())
+        entries = sorted(p.name for p in out.iterdir() if not p.name.startswith(HIDDEN_ENTRIES))
         if entries and not overwrite:
             raise FileExistsError(
                 f"output folder {out} is not empty; continue it with --resume, replace it with "
@@ -331,7 +359,12 @@ def read_track(out: Path, step: int) -> list[dict[str, Any]]:
     path = out / TRACK_FILE
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [row for row in rows if row["step"] <= step]
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [row for row in rows if row["step"] <= step]
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as err:
+        raise ValueError(
+            f"{path} is damaged ({type(err).__name__}); repair it or move it away and try again"
+        ) from None
     write_text_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
     return rows

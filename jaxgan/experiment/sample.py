@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from jaxgan import data, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
@@ -89,6 +90,11 @@ def sample(
     if state.config.num_classes is not None:
         labels = class_row_labels(n, columns, state.config.num_classes)
     fake = generate_batches(state, z, labels)
+    if not np.isfinite(fake).all():
+        raise ValueError(
+            f"the generator of {run_dir} at step {int(state.step)} makes NaN or infinite "
+            "values: that checkpoint diverged; choose an earlier one with --step"
+        )
     out = Path(run_dir) / "sample.png" if out is None else Path(out)
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
