@@ -22,9 +22,8 @@ LAYERS = {
     "data": (("jaxgan.data",), ()),
     "metrics": (("jaxgan.metrics",), ("data",)),
     "engine": (ENGINE, ("core", "data", "metrics")),
-    "apps": (("jaxgan.apps",), ("core", "data", "metrics", "engine")),
-    "experiment": (("jaxgan.experiment", "jaxgan.presets"),
-                   ("core", "data", "metrics", "engine", "apps")),
+    "experiment": (("jaxgan.experiment", "jaxgan.presets"), ("core", "data", "metrics", "engine")),
+    "apps": (("jaxgan.apps",), ("core", "data", "metrics", "engine", "experiment")),
     "cli": (("jaxgan.cli", "jaxgan.__main__"),
             ("core", "data", "metrics", "engine", "apps", "experiment")),
 }  # fmt: skip
@@ -54,7 +53,7 @@ def _imports(path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [f"{node.module}.{a.name}" for a in node.names]
             submodules = [n for n in names if n in known]
-            if node.module != "jaxgan" or len(submodules) < len(names):
+            if len(submodules) < len(names):
                 targets.add(node.module)  # `from jaxgan import data` needs only jaxgan.data
             targets.update(submodules)
     return {t for t in targets if t == "jaxgan" or t.startswith("jaxgan.")}

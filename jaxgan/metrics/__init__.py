@@ -1,6 +1,7 @@
 """Evaluation metrics for generators, each number tied to the feature space it was computed in.
 
 - Similarity: :func:`frechet_distance` (FD; "FID" only in the TF-Inception space), KID.
+- Pixels (inpainting, reconstruction): :func:`psnr`, :func:`ssim`, :func:`mean_abs_error`.
 - Quality / diversity: improved precision & recall (k=3), density & coverage (k=5), the
   Inception-style score, class-histogram KL, Stacked-MNIST mode count, 2-D mixture modes.
 - Feature spaces: :func:`load_classifier` (jaxgan's MNIST / Fashion-MNIST CNNs, checksummed).
@@ -49,6 +50,7 @@ from jaxgan.metrics.neighbours import (
     nearest_neighbours,
     pairwise_distances,
 )
+from jaxgan.metrics.pixels import mean_abs_error, psnr, ssim
 from jaxgan.metrics.prdc import density_coverage, prdc, precision_recall
 from jaxgan.metrics.report import evaluate_images, save_report_panel
 
@@ -76,13 +78,16 @@ __all__ = [
     "kth_neighbour_distances",
     "load_classifier",
     "load_inception",
+    "mean_abs_error",
     "mixture_metrics",
     "nearest_neighbours",
     "pairwise_distances",
     "polynomial_mmd2",
     "prdc",
     "precision_recall",
+    "psnr",
     "save_report_panel",
+    "ssim",
     "stacked_mnist_digits",
     "stacked_mnist_modes",
     "to_uint8",
