@@ -139,7 +139,9 @@ class Player(struct.PyTreeNode):
             A fresh module; mutating it does not change this player.
 
         Example:
-            >>> model = state.generator.module(train=False)  # doctest: +SKIP
+            >>> model = state.generator.module(train=False)
+            >>> type(model).__name__
+            'MLPGenerator'
         """
         model = nnx.merge(self.graphdef, self.params, self.rest, copy=True)
         if train:
@@ -175,7 +177,10 @@ class Player(struct.PyTreeNode):
             ``(outputs, new_rest)``.
 
         Example:
-            >>> out, rest = state.generator.apply(state.generator.params, z)  # doctest: +SKIP
+            >>> z = sample_latent(jax.random.key(0), 4, 100)
+            >>> out, rest = state.generator.apply(state.generator.params, z, train=False)
+            >>> out.shape
+            (4, 28, 28, 1)
         """
         if compute_dtype is not None:
             params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
@@ -470,7 +475,9 @@ def generate(
         Generated samples, float32, e.g. (B, 28, 28, 1) in [-1, 1].
 
     Example:
-        >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))  # doctest: +SKIP
+        >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))
+        >>> fake.shape, bool(abs(fake).max() <= 1)
+        ((16, 28, 28, 1), True)
     """
     latent_dim = state.config.latent_dim
     if z.ndim != 2 or z.shape[1] != latent_dim:
@@ -492,7 +499,7 @@ def check_labels(state: GANState, labels: Array | None, batch_size: int) -> None
         batch_size: the number of samples they must label.
 
     Example:
-        >>> check_labels(state, None, 64)  # unconditional: fine  # doctest: +SKIP
+        >>> check_labels(state, None, 64)  # unconditional: fine
     """
     num_classes = state.config.num_classes
     if num_classes is None:
@@ -521,7 +528,9 @@ def discriminate(state: GANState, x: Array, labels: Array | None = None) -> Arra
         float32 probabilities, one per sample (per packed group for PacGAN discriminators).
 
     Example:
-        >>> p = discriminate(state, real_batch)  # doctest: +SKIP
+        >>> p = discriminate(state, real)
+        >>> p.shape
+        (8,)
     """
     check_labels(state, labels, x.shape[0])
     logits, _ = state.discriminator.apply(state.discriminator.params, x, labels, train=False)

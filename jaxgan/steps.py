@@ -114,7 +114,9 @@ def split_batch(batch: Batch, state: GANState) -> tuple[Array, Array | None]:
             whose labels do not fit the state.
 
     Example:
-        >>> x, y = split_batch((images, labels), state)  # doctest: +SKIP
+        >>> x, y = split_batch(real, state)  # an unconditional GAN: no labels
+        >>> x.shape, y
+        ((8, 28, 28, 1), None)
     """
     if isinstance(batch, tuple | list):
         if len(batch) != 2:
@@ -203,7 +205,9 @@ def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
         (mean D(G(z))), ``d_grad_norm`` and, when enabled, ``gradient_penalty`` / ``r1``.
 
     Example:
-        >>> state, m = jax.jit(d_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(d_update)(state, real, jax.random.key(0))
+        >>> int(new.d_updates), sorted(m)[:2]
+        (1, ['d_fake', 'd_grad_norm'])
     """
     real, real_labels = split_over_batch_axis(split_batch(batch, state))
     keys = _d_keys(key, state.d_updates)
@@ -314,7 +318,9 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
         ``g_grad_norm``.
 
     Example:
-        >>> state, m = jax.jit(g_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(g_update)(state, real, jax.random.key(0))
+        >>> int(new.g_updates), "g_loss" in m
+        (1, True)
     """
     real = split_batch(batch, state)[0]
     g_keys = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
@@ -386,7 +392,9 @@ def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, M
         ``(new_state, metrics)``: the last D update's metrics merged with the G update's.
 
     Example:
-        >>> state, m = train_step(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(train_update)(state, real, jax.random.key(0))
+        >>> int(new.step), "d_loss" in m and "g_loss" in m
+        (1, True)
     """
     n_critic = state.config.n_critic
     x, labels = split_batch(batch, state)
