@@ -214,7 +214,7 @@ def set_hyperparams(state: GANState, **values: float | Sequence[float] | Array) 
 
     Example:
         >>> tuned = set_hyperparams(stacked, lr=[1e-4, 4e-4])
-        >>> np.round(get_hyperparams(tuned)["d_learning_rate"], 6).tolist()
+        >>> get_hyperparams(tuned)["d_learning_rate"].astype(float).round(6).tolist()
         [0.0001, 0.0004]
 
     """
@@ -255,7 +255,7 @@ def get_hyperparams(state: GANState) -> dict[str, np.ndarray]:
         ``{"g_learning_rate": array (N,), "d_b1": ..., ...}``.
 
     Example:
-        >>> np.round(get_hyperparams(stacked)["g_learning_rate"], 6).tolist()
+        >>> get_hyperparams(stacked)["g_learning_rate"].astype(float).round(6).tolist()
         [0.0002, 0.0002]
 
     """
