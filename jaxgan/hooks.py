@@ -184,7 +184,11 @@ class MetricsLog(_Deferred):
             metrics: per-iteration metrics and their ``step``.
 
         Example:
-            >>> log.handle(2, {"d_loss": np.ones(2), "step": np.array([1, 2])})  # doctest: +SKIP
+            >>> import io
+            >>> log = MetricsLog(io.StringIO(), every=2)
+            >>> log.handle(2, {"d_loss": np.ones(2), "step": np.array([1, 2])})
+            >>> json.loads(log.file.getvalue())["step"]
+            2
 
         """
         now = time.perf_counter()
@@ -300,7 +304,9 @@ class ProgressBar(_Deferred):
             metrics: per-iteration metrics and their ``step``.
 
         Example:
-            >>> bar.handle(2, {"d_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+            >>> bar = ProgressBar(total=10, show=False)
+            >>> bar.handle(2, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
+            >>> bar.close()
 
         """
         self.bar.update(len(metrics["step"]))
@@ -401,7 +407,8 @@ class History:
             metrics: the window's metrics.
 
         Example:
-            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+            >>> history = History()
+            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
 
         """
         self.flush()
@@ -440,7 +447,12 @@ class History:
             path: the file.
 
         Example:
-            >>> history.save(Path("history.npz"))  # doctest: +SKIP
+            >>> import tempfile
+            >>> history = History()
+            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
+            >>> path = Path(tempfile.mkdtemp()) / "history.npz"
+            >>> history.save(path); sorted(np.load(path).files)
+            ['d_loss', 'step']
 
         """
         tmp = path.with_name(f".{path.name}.tmp.npz")
@@ -458,7 +470,14 @@ class History:
             ValueError: the file ends before ``step``.
 
         Example:
-            >>> history.load(Path("history.npz"), 1000)  # doctest: +SKIP
+            >>> import tempfile
+            >>> saved = History()
+            >>> saved(3, None, {"d_loss": np.arange(3.0), "step": np.arange(1, 4)})
+            >>> path = Path(tempfile.mkdtemp()) / "history.npz"
+            >>> saved.save(path)
+            >>> resumed = History()
+            >>> resumed.load(path, 2); resumed.arrays()["d_loss"].tolist()
+            [0.0, 1.0]
 
         """
         self.parts, self._pending = {}, []
