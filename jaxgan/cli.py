@@ -173,7 +173,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="a NaN/inf loss, gradient or state: stop naming the step and the last good "
         "checkpoint (default), or warn once and train on without saving",
     )
-    _add_debug(parser)
     parser.set_defaults(handler=_train)
 
 
@@ -212,7 +211,6 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="noise seed (default: the run's fixed sample-grid noise)",
     )
-    _add_debug(parser)
     parser.set_defaults(handler=_sample)
 
 
@@ -242,7 +240,6 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="evaluate the best checkpoint by the run's track_metric (kept in <run>/best)",
     )
-    _add_debug(parser)
     parser.set_defaults(handler=_eval)
 
 
@@ -443,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for add in COMMANDS:
         add(subparsers)
+    for command in subparsers.choices.values():  # every command takes --debug
+        _add_debug(command)
     return parser
 
 
