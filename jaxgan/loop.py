@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxgan.data import to_model_input
+from jaxgan.data import to_model_input, uint8_to_unit_range
 from jaxgan.sharding import DataParallel, as_data_parallel
 from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
@@ -306,6 +306,11 @@ def _prepare_data(data) -> TrainingData:
 
 
 def _as_training_array(data: Any) -> Array:
+    if isinstance(data, jax.Array):  # keep its placement (e.g. rows split over processes)
+        if data.dtype == jnp.uint8:
+            return uint8_to_unit_range(data)
+        if jnp.issubdtype(data.dtype, jnp.floating):
+            return data.astype(jnp.float32)
     try:
         return to_model_input(data)
     except TypeError:
