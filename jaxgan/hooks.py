@@ -37,7 +37,7 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxgan.loop import Metrics
+from jaxgan.loop import DeferredHook, Metrics
 
 TRAIN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 """The metrics every step reports that the progress bar and the summaries show."""
@@ -129,30 +129,7 @@ class Every:
         self.fn(step, state)
 
 
-class _Deferred:
-    """A hook that handles each call's metrics on the next call (or at ``flush``)."""
-
-    every: int | None = None
-
-    def __init__(self) -> None:
-        self._pending: tuple[int, Metrics] | None = None
-
-    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
-        self.flush()
-        self._pending = (step, metrics)
-
-    def flush(self) -> None:
-        """Handle the metrics still held (``fit`` calls this when it returns)."""
-        if self._pending is not None:
-            step, metrics = self._pending
-            self._pending = None
-            self.handle(step, {k: np.asarray(v) for k, v in metrics.items()})
-
-    def handle(self, step: int, metrics: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
-
-class MetricsLog(_Deferred):
+class MetricsLog(DeferredHook):
     """Append one strict-JSON row per ``every`` iterations to a ``metrics.jsonl`` file.
 
     A row holds ``step``, the mean of every metric over its iterations (a list per run for a
@@ -204,7 +181,7 @@ class MetricsLog(_Deferred):
         self.last_time = now
 
 
-class LossLimit(_Deferred):
+class LossLimit(DeferredHook):
     """Warn once (``DivergenceWarning``) when a loss's magnitude passes ``limit``.
 
     Non-finite values are the driver's to catch (``fit(on_nonfinite=...)``); this hook names
@@ -266,7 +243,7 @@ class LossLimit(_Deferred):
                 return
 
 
-class ProgressBar(_Deferred):
+class ProgressBar(DeferredHook):
     """A tqdm bar over a run's iterations with the latest losses and D outputs.
 
     Args:

@@ -684,10 +684,47 @@ def _host(end: int, metrics: dict[str, Array]) -> History:
     return host
 
 
-class ChunkCallback:
-    """A hook that hands each chunk's metrics, as numpy, to a function one chunk late.
+class DeferredHook:
+    """A hook that handles each call's metrics on its next call, or at ``flush``.
 
-    Fetching a chunk's metrics waits for that chunk; waiting one chunk keeps the device busy.
+    Fetching a chunk's metrics waits for that chunk; handling them one call late keeps the
+    device busy. Subclasses implement ``handle(step, metrics)`` with numpy metrics.
+
+    Example:
+        >>> class Last(DeferredHook):
+        ...     def handle(self, step, metrics):
+        ...         print(step, metrics["d_loss"].tolist())
+        >>> hook = Last()
+        >>> hook(2, None, {"d_loss": jnp.zeros(2), "step": np.arange(1, 3)})
+        >>> hook.flush()
+        2 [0.0, 0.0]
+
+    """
+
+    every: int | None = None
+
+    def __init__(self) -> None:
+        self._pending: tuple[int, Metrics] | None = None
+
+    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
+        """Handle the previous call's metrics and keep this call's for the next one."""
+        self.flush()
+        self._pending = (step, metrics)
+
+    def flush(self) -> None:
+        """Handle the metrics still held (the driver calls this at the end of ``fit``)."""
+        if self._pending is not None:
+            step, metrics = self._pending
+            self._pending = None
+            self.handle(step, {name: np.asarray(value) for name, value in metrics.items()})
+
+    def handle(self, step: int, metrics: History) -> None:
+        """Act on the numpy metrics of the iterations ending at ``step``."""
+        raise NotImplementedError
+
+
+class ChunkCallback(DeferredHook):
+    """A hook that hands each chunk's metrics, as numpy, to a function one chunk late.
 
     Args:
         fn: called as ``fn(step_after_chunk, metrics)``.
@@ -702,20 +739,10 @@ class ChunkCallback:
 
     """
 
-    every = None
-
     def __init__(self, fn: Callable[[int, History], None]):
+        super().__init__()
         self.fn = fn
-        self._pending: tuple[int, Metrics] | None = None
 
-    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
-        """Pass the previous chunk's metrics on and keep this one's for the next call."""
-        self.flush()
-        self._pending = (step, metrics)
-
-    def flush(self) -> None:
-        """Pass on the metrics still held (the driver calls this at the end of ``fit``)."""
-        if self._pending is not None:
-            step, metrics = self._pending
-            self._pending = None
-            self.fn(step, {name: np.asarray(value) for name, value in metrics.items()})
+    def handle(self, step: int, metrics: History) -> None:
+        """Call the function."""
+        self.fn(step, metrics)
