@@ -74,8 +74,8 @@ class GracefulSignals:
 
     Outside the main thread (where Python cannot install handlers) it does nothing, and a
     signal the process was started ignoring (SIGINT of a background job, ``nohup``) stays
-    ignored. Signals that arrive before it is entered (while Python imports, for about two
-    seconds) act as usual: nothing has been written then.
+    ignored. Signals that arrive before it is entered (while Python imports and a run checks
+    its input, before it touches its folder) act as usual: nothing has been written then.
 
     Args:
         at_once: called with the signal number on a second signal, from a helper thread; it
