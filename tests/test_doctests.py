@@ -21,6 +21,11 @@ MODULES = [
     "jaxgan.data.dataset",
     "jaxgan.data.idx",
     "jaxgan.metrics.torch_weights",
+    "jaxgan.hooks",
+    "jaxgan.checkpoint",
+    "jaxgan.experiment.guards",
+    "jaxgan.experiment.lock",
+    "jaxgan.experiment.signals",
 ]
 
 
