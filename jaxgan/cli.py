@@ -18,8 +18,7 @@ import logging
 import os
 import sys
 import textwrap
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -447,8 +446,8 @@ def _eval(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jaxgan`` command line (the console script and ``python -m jaxgan``).
 
-    Called without ``argv`` it is the process's entry point: after an error it exits at once
-    (``os._exit``), once its one line is out, so that no library thread can print at shutdown.
+    Called without ``argv`` it is the process's entry point: library noise stays silent until
+    the process exits, and after an error it exits at once (``os._exit``) once its line is out.
 
     Args:
         argv: arguments without the program name (default ``sys.argv[1:]``).
@@ -462,10 +461,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
 
     """
+    from jaxgan.experiment import quiet
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
     entry = argv is None
     args = build_parser().parse_args(argv)
     debug = bool(args.debug or os.environ.get("JAXGAN_DEBUG"))
-    with _quiet_libraries(enabled=not debug, forever=entry), _one_line_warnings(args.command):
+    silence = contextlib.nullcontext() if debug else quiet.quiet_libraries(forever=entry)
+    with silence, quiet.one_line_warnings(f"{PROG} {args.command}"):
         code = _run(args, debug)
     if entry and code != 0:
         sys.stdout.flush()
@@ -476,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, debug: bool) -> int:
     """Run a command; turn the errors a user can act on into one line and an exit status."""
+    from jaxgan.experiment.quiet import error_line, out_of_memory
     from jaxgan.experiment.signals import RunInterruptedError
 
     try:
@@ -489,70 +493,10 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, FloatingPointError, MemoryError, RuntimeError) as err:
-        if debug or (isinstance(err, RuntimeError) and not _out_of_memory(err)):
+        if debug or (isinstance(err, RuntimeError) and not out_of_memory(err)):
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        if isinstance(err, MemoryError) or _out_of_memory(err):
-            message = f"out of memory ({message[:200]}); lower the batch size or the model size"
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {error_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, cfg.ConfigError) else 1
-
-
-def _out_of_memory(err: BaseException) -> bool:
-    return "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err)
-
-
-_NOISY_LOGGERS = ("absl", "asyncio", "orbax", "tensorstore", "jax._src.xla_bridge")
-
-
-@contextlib.contextmanager
-def _quiet_libraries(*, enabled: bool, forever: bool) -> Iterator[None]:
-    """Silence library logs and "unraisable" exceptions from background threads.
-
-    orbax and tensorstore report a failed read or write from their own threads (often long
-    after the error that matters, e.g. 74 "Event loop is closed" tracebacks after a missing
-    manifest); the one-line error says what happened. ``forever``: keep it until the process
-    exits (the entry point), instead of restoring the hooks afterwards.
-    """
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter, as before
-    if not enabled:
-        yield
-        return
-    levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        yield
-    finally:
-        if not forever:
-            sys.unraisablehook = hook
-            for name, level in levels.items():
-                logging.getLogger(name).setLevel(level)
-
-
-@contextlib.contextmanager
-def _one_line_warnings(command: str) -> Iterator[None]:
-    """Print jaxgan's warnings (divergence, risky settings) as one line each."""
-    from jaxgan.experiment.guards import RunWarning
-    from jaxgan.hooks import DivergenceWarning
-    from jaxgan.loop import NonFiniteWarning
-
-    ours = (RunWarning, DivergenceWarning, NonFiniteWarning)
-    with warnings.catch_warnings():
-        shown = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, ours):
-                print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
-            else:
-                shown(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        for category in ours:
-            warnings.simplefilter("always", category)
-        yield
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ MODULES = [
     "jaxgan.experiment.guards",
     "jaxgan.experiment.lock",
     "jaxgan.experiment.signals",
+    "jaxgan.experiment.quiet",
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -33,9 +35,9 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
         raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
     if x.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} sample(s){why}, got {x.shape[0]}")
-    finite = np.isfinite(np.asarray(x))
-    if not finite.all():
-        rows = int((~finite.all(axis=1)).sum())
+    xp = jnp if isinstance(x, jax.Array) else np  # a device array is checked where it is
+    if not bool(xp.isfinite(x).all()):
+        rows = int((~np.isfinite(np.asarray(x)).all(axis=1)).sum())
         raise ValueError(
             f"{name} has NaN or infinite features in {rows} of {x.shape[0]} samples; a metric "
             "of them would mean nothing (were the samples made by a diverged generator?)"
