@@ -395,11 +395,11 @@ class RunCheckpoints:
         state, meta = _like_template(restored.state, template), restored.meta
         if not isinstance(meta, dict):
             raise CorruptCheckpointError(self._corrupt_message(step, "its metadata is missing"))
-        steps = np.unique(np.asarray(state.step))  # one step, or one per run of a stack
-        if steps.size != 1 or int(steps[0]) != int(meta.get("step", steps[0])):
+        at = np.unique(np.asarray(state.step)).tolist()  # one step, or one per run of a stack
+        if len(at) != 1 or at[0] != int(meta.get("step", at[0])):
             raise CorruptCheckpointError(
                 self._corrupt_message(
-                    step, f"its state is at step {steps.tolist()}, its record says {meta['step']}"
+                    step, f"its state is at step {at}, its record says {meta.get('step')}"
                 )
             )
         return state, meta

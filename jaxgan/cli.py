@@ -18,8 +18,7 @@ import logging
 import os
 import sys
 import textwrap
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -247,45 +246,100 @@ def _add_latent_search_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``inpaint`` and ``invert``: the images and the latent search."""
     parser.add_argument("--run", required=True, metavar="DIR", help="the run folder (only read)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--data", metavar="NAME", help="images, e.g. idx:<folder> (default: the "
-                        "run's data)")
+    parser.add_argument(
+        "--data", metavar="NAME", help="images, e.g. idx:<folder> (default: the run's data)"
+    )
     parser.add_argument("--split", default="test", help="split of --data (default test)")
-    parser.add_argument("--offset", type=int, default=0, metavar="N",
-                        help="skip the first N images of the split")
+    parser.add_argument(
+        "--offset", type=int, default=0, metavar="N", help="skip the first N images of the split"
+    )
     parser.add_argument("--limit", type=int, metavar="N", help="use at most N images")
     parser.add_argument("--step", type=int, metavar="S", help="checkpoint step (default latest)")
     parser.add_argument("--best", action="store_true", help="use the run's best checkpoint")
-    parser.add_argument("--steps", type=int, default=300, metavar="N",
-                        help="optimisation steps per image (default 300)")
-    parser.add_argument("--restarts", type=int, default=4, metavar="R",
-                        help="random starts per image; the best is kept (default 4)")
-    parser.add_argument("--lr", type=float, default=0.1, metavar="LR",
-                        help="Adam learning rate on z, cosine-decayed to 0 (default 0.1)")
-    parser.add_argument("--loss", choices=("contextual", "l1", "l2"),
-                        help="loss on the known pixels (default: contextual for inpaint, l2 for "
-                        "invert)")
-    parser.add_argument("--prior-weight", type=float, default=0.003, metavar="W",
-                        help="weight of D's prior log(1 - D(G(z))) (default 0.003, Yeh et al.)")
-    parser.add_argument("--latent-weight", type=float, default=0.0, metavar="W",
-                        help="weight of (|z|^2/d - 1)^2 (default 0)")
-    parser.add_argument("--labels", choices=("search", "known"), default="search",
-                        help="conditional runs: try every class (search) or use the true labels")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=300,
+        metavar="N",
+        help="optimisation steps per image (default 300)",
+    )
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=4,
+        metavar="R",
+        help="random starts per image; the best is kept (default 4)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=0.1,
+        metavar="LR",
+        help="Adam learning rate on z, cosine-decayed to 0 (default 0.1)",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=("contextual", "l1", "l2"),
+        help="loss on the known pixels (default: contextual for inpaint, l2 for invert)",
+    )
+    parser.add_argument(
+        "--prior-weight",
+        type=float,
+        default=0.003,
+        metavar="W",
+        help="weight of D's prior log(1 - D(G(z))) (default 0.003, Yeh et al.)",
+    )
+    parser.add_argument(
+        "--latent-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of (|z|^2/d - 1)^2 (default 0)",
+    )
+    parser.add_argument(
+        "--labels",
+        choices=("search", "known"),
+        default="search",
+        help="conditional runs: try every class (search) or use the true labels",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    parser.add_argument("--batch-size", type=int, default=500, metavar="B",
-                        help="images per compiled call (default 500)")
-    parser.add_argument("--classifier", metavar="NAME|PATH",
-                        help="feature space for accuracy and FD (default: the data's)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar (default: only on a terminal)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="B",
+        help="images per compiled call (default 500)",
+    )
+    parser.add_argument(
+        "--classifier",
+        metavar="NAME|PATH",
+        help="feature space for accuracy and FD (default: the data's)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: only on a terminal)",
+    )
 
 
 def _latent_search_options(args: argparse.Namespace) -> dict:
     """Return the keyword arguments ``inpaint_run`` and ``invert_run`` share."""
     options = {
-        "data_name": args.data, "split": args.split, "offset": args.offset, "limit": args.limit,
-        "step": args.step, "best": args.best, "labels": args.labels, "seed": args.seed,
-        "batch_size": args.batch_size, "classifier": args.classifier, "steps": args.steps,
-        "restarts": args.restarts, "learning_rate": args.lr, "prior_weight": args.prior_weight,
+        "data_name": args.data,
+        "split": args.split,
+        "offset": args.offset,
+        "limit": args.limit,
+        "step": args.step,
+        "best": args.best,
+        "labels": args.labels,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "classifier": args.classifier,
+        "steps": args.steps,
+        "restarts": args.restarts,
+        "learning_rate": args.lr,
+        "prior_weight": args.prior_weight,
         "latent_weight": args.latent_weight,
     }
     if args.loss:
@@ -333,14 +387,28 @@ def _add_inpaint(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_latent_search_options(parser)
-    parser.add_argument("--mask", action="append", metavar="SPEC",
-                        help="mask (repeat for several; default center)")
-    parser.add_argument("--mask-seed", type=int, default=0, metavar="S",
-                        help="seed of random masks (the same holes for every run)")
-    parser.add_argument("--blend", choices=("poisson", "paste"), default="poisson",
-                        help="put G(z) into the hole by Poisson blending (default) or pasting")
-    parser.add_argument("--no-baselines", dest="baselines", action="store_false",
-                        help="skip the mean / nearest-neighbour / harmonic baselines")
+    parser.add_argument(
+        "--mask", action="append", metavar="SPEC", help="mask (repeat for several; default center)"
+    )
+    parser.add_argument(
+        "--mask-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of random masks (the same holes for every run)",
+    )
+    parser.add_argument(
+        "--blend",
+        choices=("poisson", "paste"),
+        default="poisson",
+        help="put G(z) into the hole by Poisson blending (default) or pasting",
+    )
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the mean / nearest-neighbour / harmonic baselines",
+    )
     parser.set_defaults(handler=_inpaint)
 
 
@@ -350,25 +418,40 @@ def _inpaint(args: argparse.Namespace) -> int:
     masks = args.mask or ["center"]
     bar, update = _progress_bar(args.progress, "inpaint")
     try:
-        results = inpaint_run(args.run, args.out, masks=masks, mask_seed=args.mask_seed,
-                              baselines=args.baselines, blend=args.blend, on_progress=update,
-                              **_latent_search_options(args))
+        results = inpaint_run(
+            args.run,
+            args.out,
+            masks=masks,
+            mask_seed=args.mask_seed,
+            baselines=args.baselines,
+            blend=args.blend,
+            on_progress=update,
+            **_latent_search_options(args),
+        )
     finally:
         if bar is not None:
             bar.close()
     parts = []
     for spec, entry in results["masks"].items():
         methods = entry["methods"]
-        others = ", ".join(f"{name} {m['psnr_hole']:.1f}" for name, m in methods.items()
-                           if name not in ("gan", "gan_paste"))
-        parts.append(f"{spec} {methods['gan']['psnr_hole']:.1f} dB"
-                     + (f" ({others})" if others else ""))
-    print(f"inpainted {results['count']} images of {results['data']} with {args.run} "
-          f"(step {results['step']}) in {results['seconds']:.0f} s; PSNR on the hole: "
-          f"{'; '.join(parts)}; results: {Path(args.out) / 'results.json'}")
+        others = ", ".join(
+            f"{name} {m['psnr_hole']:.1f}"
+            for name, m in methods.items()
+            if name not in ("gan", "gan_paste")
+        )
+        parts.append(
+            f"{spec} {methods['gan']['psnr_hole']:.1f} dB" + (f" ({others})" if others else "")
+        )
+    print(
+        f"inpainted {results['count']} images of {results['data']} with {args.run} "
+        f"(step {results['step']}) in {results['seconds']:.0f} s; PSNR on the hole: "
+        f"{'; '.join(parts)}; results: {Path(args.out) / 'results.json'}"
+    )
     if results["overlaps_training"]:
-        print("note: these images are in the run's training data; use --offset for held-out "
-              "ones", file=sys.stderr)
+        print(
+            "note: these images are in the run's training data; use --offset for held-out ones",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -396,15 +479,16 @@ def _invert(args: argparse.Namespace) -> int:
 
     bar, update = _progress_bar(args.progress, "invert")
     try:
-        results = invert_run(args.run, args.out, on_progress=update,
-                             **_latent_search_options(args))
+        results = invert_run(args.run, args.out, on_progress=update, **_latent_search_options(args))
     finally:
         if bar is not None:
             bar.close()
     m = results["metrics"]
-    print(f"inverted {results['count']} images of {results['data']} with {args.run} "
-          f"(step {results['step']}) in {results['seconds']:.0f} s: PSNR {m['psnr']:.2f} dB, "
-          f"SSIM {m['ssim']:.3f}, L1 {m['l1']:.4f}; results: {Path(args.out) / 'results.json'}")
+    print(
+        f"inverted {results['count']} images of {results['data']} with {args.run} "
+        f"(step {results['step']}) in {results['seconds']:.0f} s: PSNR {m['psnr']:.2f} dB, "
+        f"SSIM {m['ssim']:.3f}, L1 {m['l1']:.4f}; results: {Path(args.out) / 'results.json'}"
+    )
     return 0
 
 
@@ -616,8 +700,8 @@ def _eval(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jaxgan`` command line (the console script and ``python -m jaxgan``).
 
-    Called without ``argv`` it is the process's entry point: after an error it exits at once
-    (``os._exit``), once its one line is out, so that no library thread can print at shutdown.
+    Called without ``argv`` it is the process's entry point: library noise stays silent until
+    the process exits, and after an error it exits at once (``os._exit``) once its line is out.
 
     Args:
         argv: arguments without the program name (default ``sys.argv[1:]``).
@@ -631,12 +715,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
 
     """
+    from jaxgan.experiment import quiet
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
     entry = argv is None
     args = build_parser().parse_args(argv)
     if compile_cache.enabled_by_env():  # compile once per machine (docs/speed.md)
         compile_cache.enable_compile_cache()
     debug = bool(args.debug or os.environ.get("JAXGAN_DEBUG"))
-    with _quiet_libraries(enabled=not debug, forever=entry), _one_line_warnings(args.command):
+    silence = contextlib.nullcontext() if debug else quiet.quiet_libraries(forever=entry)
+    with silence, quiet.one_line_warnings(f"{PROG} {args.command}"):
         code = _run(args, debug)
     if entry and code != 0:
         sys.stdout.flush()
@@ -647,6 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, debug: bool) -> int:
     """Run a command; turn the errors a user can act on into one line and an exit status."""
+    from jaxgan.experiment.quiet import error_line, out_of_memory
     from jaxgan.experiment.signals import RunInterruptedError
 
     try:
@@ -660,70 +749,10 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, FloatingPointError, MemoryError, RuntimeError) as err:
-        if debug or (isinstance(err, RuntimeError) and not _out_of_memory(err)):
+        if debug or (isinstance(err, RuntimeError) and not out_of_memory(err)):
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        if isinstance(err, MemoryError) or _out_of_memory(err):
-            message = f"out of memory ({message[:200]}); lower the batch size or the model size"
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {error_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, cfg.ConfigError) else 1
-
-
-def _out_of_memory(err: BaseException) -> bool:
-    return "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err)
-
-
-_NOISY_LOGGERS = ("absl", "asyncio", "orbax", "tensorstore", "jax._src.xla_bridge")
-
-
-@contextlib.contextmanager
-def _quiet_libraries(*, enabled: bool, forever: bool) -> Iterator[None]:
-    """Silence library logs and "unraisable" exceptions from background threads.
-
-    orbax and tensorstore report a failed read or write from their own threads (often long
-    after the error that matters, e.g. 74 "Event loop is closed" tracebacks after a missing
-    manifest); the one-line error says what happened. ``forever``: keep it until the process
-    exits (the entry point), instead of restoring the hooks afterwards.
-    """
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter, as before
-    if not enabled:
-        yield
-        return
-    levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        yield
-    finally:
-        if not forever:
-            sys.unraisablehook = hook
-            for name, level in levels.items():
-                logging.getLogger(name).setLevel(level)
-
-
-@contextlib.contextmanager
-def _one_line_warnings(command: str) -> Iterator[None]:
-    """Print jaxgan's warnings (divergence, risky settings) as one line each."""
-    from jaxgan.experiment.guards import RunWarning
-    from jaxgan.hooks import DivergenceWarning
-    from jaxgan.loop import NonFiniteWarning
-
-    ours = (RunWarning, DivergenceWarning, NonFiniteWarning)
-    with warnings.catch_warnings():
-        shown = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, ours):
-                print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
-            else:
-                shown(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        for category in ours:
-            warnings.simplefilter("always", category)
-        yield
 
 
 if __name__ == "__main__":

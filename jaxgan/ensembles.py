@@ -71,6 +71,7 @@ BuildStateFn = Callable[..., GANState]
 
 _INJECTED = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
 
+
 def stack_states(states: Sequence[GANState]) -> GANState:
     """Stack single-run states leaf by leaf into one ensemble state (leading run axis).
 
@@ -128,6 +129,7 @@ def stack_states(states: Sequence[GANState]) -> GANState:
     stacked = [jnp.stack(column) for column in zip(*leaves, strict=True)]
     return jax.tree.unflatten(jax.tree.structure(first), stacked)
 
+
 def ensemble_size(stacked: GANState) -> int:
     """Return the number of runs N in a stacked state.
 
@@ -149,6 +151,7 @@ def ensemble_size(stacked: GANState) -> int:
             "build one with create_ensemble or stack_states"
         )
     return shape[0]
+
 
 def take_run(stacked: GANState, index: int) -> GANState:
     """Slice run ``index`` out of an ensemble as an ordinary single-run ``GANState``.
@@ -174,9 +177,11 @@ def take_run(stacked: GANState, index: int) -> GANState:
         raise IndexError(f"run index {index} is out of range for an ensemble of {n} runs")
     return jax.tree.map(lambda leaf: leaf[index], stacked)
 
+
 def _injected_states(opt_state: Any) -> list[Any]:
     nodes = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, _INJECTED))
     return [node for node in nodes if isinstance(node, _INJECTED)]
+
 
 def _set_injected(opt_state: Any, name: str, value: np.ndarray, player: str) -> Any:
     """Replace hyperparameter ``name`` in every ``inject_hyperparams`` state of ``opt_state``."""
@@ -198,6 +203,7 @@ def _set_injected(opt_state: Any, name: str, value: np.ndarray, player: str) -> 
             "build it with optax.inject_hyperparams (jaxgan.default_optimizer does)"
         )
     return opt_state
+
 
 def set_hyperparams(state: GANState, **values: float | Sequence[float] | Array) -> GANState:
     """Set optimiser hyperparameters kept in the optax state: one value per run, or one for all.
@@ -245,6 +251,7 @@ def set_hyperparams(state: GANState, **values: float | Sequence[float] | Array) 
             state = state.replace(**{player: old.replace(opt_state=opt_state)})
     return state
 
+
 def get_hyperparams(state: GANState) -> dict[str, np.ndarray]:
     """Read the injected optimiser hyperparameters of both players (per run for an ensemble).
 
@@ -265,6 +272,7 @@ def get_hyperparams(state: GANState) -> dict[str, np.ndarray]:
             for name, value in node.hyperparams.items():
                 out[f"{prefix}_{name}"] = np.asarray(value)
     return out
+
 
 def check_build_fn(build_state_fn: BuildStateFn, names: Sequence[str]) -> None:
     """Check that a state builder is callable and takes every swept build argument.
@@ -296,6 +304,7 @@ def check_build_fn(build_state_fn: BuildStateFn, names: Sequence[str]) -> None:
                 f"({', '.join(STATIC_HYPERPARAMS)}) and no keyword of build_state_fn"
             )
 
+
 @functools.lru_cache(maxsize=32)
 def _vmapped_build(build_state_fn: BuildStateFn, build_items: tuple) -> Callable:
     """``build_state_fn`` vmapped over init keys and jitted, cached per function and arguments.
@@ -311,6 +320,7 @@ def _vmapped_build(build_state_fn: BuildStateFn, build_items: tuple) -> Callable
         return state
 
     return jax.jit(jax.vmap(build))
+
 
 def create_ensemble(
     build_state_fn: BuildStateFn, runs: Sequence[RunSpec] | int | Sequence[int]
@@ -355,7 +365,6 @@ def create_ensemble(
     if names:
         stacked = set_hyperparams(stacked, **{n: [r.hyperparams[n] for r in runs] for n in names})
     return stacked, jnp.stack([k[1] for k in keys])
-
 
 
 def fit_ensemble(

@@ -466,4 +466,3 @@ class History:
         if int(keep.sum()) != step:
             raise ValueError(f"{path} holds {int(keep.sum())} iterations, fewer than step {step}")
         self.parts = {name: [values[keep]] for name, values in arrays.items()}
-

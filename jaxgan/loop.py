@@ -86,6 +86,7 @@ class NonFiniteError(FloatingPointError):
 class NonFiniteWarning(RuntimeWarning):
     """Training produced non-finite values and goes on (``on_nonfinite="warn"``)."""
 
+
 _DATA_STREAM = 2
 
 
@@ -628,8 +629,10 @@ class _FiniteGuard:
         return False
 
     def _diverged(self, step: int, runs: list[int] | None, what: str) -> None:
-        who = "training" if runs is None else f"run{'s' if len(runs) > 1 else ''} " + ", ".join(
-            map(str, runs)
+        who = (
+            "training"
+            if runs is None
+            else f"run{'s' if len(runs) > 1 else ''} " + ", ".join(map(str, runs))
         )
         message = f"{who} diverged at step {step} ({what})"
         if self.policy == "stop":

@@ -388,8 +388,12 @@ def _check_packed_discriminator(state: GANState) -> None:
         return s.discriminator.apply(s.discriminator.params, pack(fake, cfg.pack), train=False)[0]
 
     try:
-        fake = jax.eval_shape(lambda s, z, y: s.generator.apply(s.generator.params, z, y,
-                                                                train=False)[0], state, z, labels)
+        fake = jax.eval_shape(
+            lambda s, z, y: s.generator.apply(s.generator.params, z, y, train=False)[0],
+            state,
+            z,
+            labels,
+        )
         logits = jax.eval_shape(judge, state, z, labels)
     except Exception as err:  # the module's own shape error, whatever its type
         raise ValueError(

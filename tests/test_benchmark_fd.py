@@ -23,8 +23,16 @@ def test_quick_run_times_every_route_for_both_sample_cases(quick_report):
     rows = report["results"]
     for d, n, case in ((16, 200, "N > d"), (32, 200, "N > d"), (16, 8, "N < d"), (32, 16, "N < d")):
         routes = {r["route"]: r for r in rows if (r["d"], r["n"]) == (d, n)}
-        expected = {"statistics", "sqrtm", "eigvals", "eigh", "auto", "jax_f32", "jax_f64",
-                    "reference"}
+        expected = {
+            "statistics",
+            "sqrtm",
+            "eigvals",
+            "eigh",
+            "auto",
+            "jax_f32",
+            "jax_f64",
+            "reference",
+        }
         assert set(routes) == expected | ({"low_rank"} if n < d else {"jax_eigh_f32"})
         for row in routes.values():
             assert row["case"] == case and 1 <= row["repeats"] <= 2

@@ -19,8 +19,9 @@ from jaxgan.metrics.classifier import (
 )
 from jaxgan.metrics.modes import stacked_mnist_digits
 
-SHARED_DATA = Path(os.environ.get("JAXGAN_SHARED_DATA",
-                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("JAXGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -133,7 +134,9 @@ def test_training_code_path_reproduces_the_recorded_settings(name):
     preset = load_script("scripts/train_classifier.py").PRESETS[name]
     meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
     assert dataclasses.asdict(preset["architecture"]) == {
-        **meta["config"], "widths": tuple(meta["config"]["widths"])}
+        **meta["config"],
+        "widths": tuple(meta["config"]["widths"]),
+    }
     config = ClassifierConfig(epochs=preset["epochs"], augment=preset["augment"])
     assert dataclasses.asdict(config) == meta["training"]["train_config"]
 
@@ -142,14 +145,29 @@ def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     """The 32×32 RGB path: the script trains on a given cifar10 .npz and writes loadable weights."""
     rng = np.random.default_rng(0)
     data = tmp_path / "cifar10.npz"
-    np.savez(data, x_train=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
-             y_train=np.arange(32) % 10, y_test=np.arange(8) % 10,
-             x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
+    np.savez(
+        data,
+        x_train=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+        y_train=np.arange(32) % 10,
+        y_test=np.arange(8) % 10,
+        x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8),
+    )
     script = load_script("scripts/train_classifier.py")
-    script.main(["--dataset", "cifar10", "--data", str(data), "--out", str(tmp_path / "w"),
-                 "--epochs", "1", "--batch-size", "16"])
+    script.main(
+        [
+            "--dataset",
+            "cifar10",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "w"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+        ]
+    )
     clf = load_classifier(tmp_path / "w" / "cifar10.json")
     assert clf.features(np.zeros((3, 32, 32, 3), np.uint8)).shape == (3, 128)
     assert clf.metadata["data_split"]["train"] == "32 x_train"
     assert 0.0 <= clf.metadata["accuracy"]["test"] <= 1.0
-

@@ -208,8 +208,10 @@ def test_mixture_samples(name, modes, sigma):
 
 def test_mixture_registry_is_the_one_table():
     assert data.mixture_names() == ("ring8", "grid25")
-    for name, modes, sigma in [("ring8", data.ring8_modes(), data.RING8_SIGMA),
-                               ("grid25", data.grid25_modes(), data.GRID25_SIGMA)]:
+    for name, modes, sigma in [
+        ("ring8", data.ring8_modes(), data.RING8_SIGMA),
+        ("grid25", data.grid25_modes(), data.GRID25_SIGMA),
+    ]:
         spec = data.mixture(name)
         assert spec.name == name and spec.sigma == sigma and spec.num_modes == len(modes)
         np.testing.assert_array_equal(spec.modes, modes)

@@ -40,8 +40,9 @@ def _all_routes(a, b):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewSamplesWarning)
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # sqrtm of a singular product
-        return {m: frechet_distance_from_features(a, b, method=m)
-                for m in ("eigh", "low_rank", "sqrtm")}
+        return {
+            m: frechet_distance_from_features(a, b, method=m) for m in ("eigh", "low_rank", "sqrtm")
+        }
 
 
 # --- parity ------------------------------------------------------------------------------------
@@ -99,10 +100,14 @@ def test_one_singular_covariance_and_a_constant_feature():
 
 def test_eigh_refuses_a_matrix_that_is_not_a_covariance():
     zero, eye = np.zeros(2), np.eye(2)
-    _one_line_error(lambda: frechet_distance(zero, np.array([[1.0, 2.0], [0.0, 1.0]]), zero, eye),
-                    "sigma1 is not symmetric")
-    _one_line_error(lambda: frechet_distance(zero, eye, zero, np.array([[1.0, 2.0], [2.0, 1.0]])),
-                    "sigma2 is not positive semi-definite")
+    _one_line_error(
+        lambda: frechet_distance(zero, np.array([[1.0, 2.0], [0.0, 1.0]]), zero, eye),
+        "sigma1 is not symmetric",
+    )
+    _one_line_error(
+        lambda: frechet_distance(zero, eye, zero, np.array([[1.0, 2.0], [2.0, 1.0]])),
+        "sigma2 is not positive semi-definite",
+    )
 
 
 @pytest.mark.parametrize("shape", [(300, 8), (30, 64)])
@@ -120,12 +125,12 @@ def test_auto_picks_low_rank_only_when_cheaper(monkeypatch):
     assert not frechet_module._low_rank_is_cheaper(10_000, 10_000, 64)
     calls = []
     real = frechet_module._frechet_low_rank
-    monkeypatch.setattr(frechet_module, "_frechet_low_rank",
-                        lambda a, b: calls.append(a.shape) or real(a, b))
+    monkeypatch.setattr(
+        frechet_module, "_frechet_low_rank", lambda a, b: calls.append(a.shape) or real(a, b)
+    )
     rng = np.random.default_rng(2)
     with pytest.warns(FewSamplesWarning):
-        few = frechet_distance_from_features(rng.normal(size=(20, 256)),
-                                             rng.normal(size=(30, 256)))
+        few = frechet_distance_from_features(rng.normal(size=(20, 256)), rng.normal(size=(30, 256)))
     many = frechet_distance_from_features(rng.normal(size=(400, 8)), rng.normal(size=(300, 8)))
     assert calls == [(20, 256)] and few > 0 and many > 0
 
@@ -168,8 +173,7 @@ def test_jax_route_matches_host_in_x64_and_is_close_in_float32(fashion_features)
     with pytest.warns(FewSamplesWarning), jax.enable_x64(True):
         few = frechet_distance_jax(train[:60], test[:80])
     with pytest.warns(FewSamplesWarning):
-        assert few == pytest.approx(frechet_distance_from_features(train[:60], test[:80]),
-                                    rel=1e-9)
+        assert few == pytest.approx(frechet_distance_from_features(train[:60], test[:80]), rel=1e-9)
 
 
 # --- edges (issue 22 item 10) --------------------------------------------------------------------
@@ -214,8 +218,10 @@ def test_nan_features_are_refused_by_fd_kid_and_prdc_naming_the_input():
     _one_line_error(lambda: prdc(good, bad), named)
     _one_line_error(lambda: precision_recall(good, bad), named)
     _one_line_error(lambda: density_coverage(bad, good), "real features contains 2 NaN")
-    _one_line_error(lambda: kernel_inception_distance(good, bad, num_subsets=2, subset_size=10),
-                    "features_b contains 2 NaN")
+    _one_line_error(
+        lambda: kernel_inception_distance(good, bad, num_subsets=2, subset_size=10),
+        "features_b contains 2 NaN",
+    )
     _one_line_error(lambda: polynomial_mmd2(bad, good), "features_a contains 2 NaN")
     _one_line_error(lambda: frechet_distance_from_features(good, bad), "features_b contains 2")
     _one_line_error(lambda: frechet_distance_jax(bad, good), "features_a contains NaN")
@@ -225,8 +231,9 @@ def test_nan_features_are_refused_by_fd_kid_and_prdc_naming_the_input():
 def test_fewer_than_two_samples_is_one_line_error():
     one, many = np.zeros((1, 3)), np.random.default_rng(6).normal(size=(20, 3))
     _one_line_error(lambda: frechet_distance_from_features(one, many), "at least 2 sample")
-    _one_line_error(lambda: frechet_distance_from_features(many, np.zeros((0, 3))),
-                    "at least 2 sample")
+    _one_line_error(
+        lambda: frechet_distance_from_features(many, np.zeros((0, 3))), "at least 2 sample"
+    )
     _one_line_error(lambda: feature_statistics(one), "at least 2 sample")
     _one_line_error(lambda: frechet_distance_jax(many, one), "at least 2 sample")
     _one_line_error(lambda: kernel_inception_distance(one, many), "at least 2 sample")
@@ -236,19 +243,23 @@ def test_fewer_than_two_samples_is_one_line_error():
 def test_unknown_method_is_refused():
     x = np.random.default_rng(7).normal(size=(20, 3))
     _one_line_error(lambda: frechet_distance_from_features(x, x, method="svd"), "one of")
-    _one_line_error(lambda: frechet_distance(*feature_statistics(x), *feature_statistics(x),
-                                             method="low_rank"), "needs features")
+    _one_line_error(
+        lambda: frechet_distance(*feature_statistics(x), *feature_statistics(x), method="low_rank"),
+        "needs features",
+    )
 
 
 def test_fid_from_features_labels_the_space_it_was_computed_in():
     rng = np.random.default_rng(8)
-    small = fid_from_features(rng.normal(size=(100, 64)), rng.normal(size=(100, 64)) + 0.1,
-                              reference_split="toy")
+    small = fid_from_features(
+        rng.normal(size=(100, 64)), rng.normal(size=(100, 64)) + 0.1, reference_split="toy"
+    )
     text = str(small)
     assert text.startswith("FD ") and "64-d features" in text and "not a standard FID" in text
     assert "TF-Inception-2015-12-05 pool3" not in text and small.feature_dim == 64
     assert small.as_dict()["feature_dim"] == 64
     with pytest.warns(FewSamplesWarning):
-        pool3 = fid_from_features(rng.normal(size=(20, 2048)), rng.normal(size=(30, 2048)),
-                                  reference_split="toy")
+        pool3 = fid_from_features(
+            rng.normal(size=(20, 2048)), rng.normal(size=(30, 2048)), reference_split="toy"
+        )
     assert str(pool3).startswith("FID ") and "TF-Inception-2015-12-05 pool3 (2048-d)" in str(pool3)

@@ -1,6 +1,5 @@
 """Closed-form and hand-made checks of FD, KID, PRDC, the neighbour search and the IS."""
 
-
 import numpy as np
 import pytest
 import scipy.linalg
@@ -53,8 +52,9 @@ def test_fd_non_commuting_covariances_match_closed_form():
     rng = np.random.default_rng(0)
     mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
     s1, s2 = _random_cov(rng, 5), _random_cov(rng, 5)
-    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(_gaussian_fd(mu1, s1, mu2, s2),
-                                                               rel=1e-9)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        _gaussian_fd(mu1, s1, mu2, s2), rel=1e-9
+    )
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8)
 
 
@@ -64,8 +64,9 @@ def test_fd_from_samples_approaches_analytic_value():
     s1, s2 = _random_cov(rng, 3), _random_cov(rng, 3)
     x = rng.multivariate_normal(mu1, s1, size=40_000)
     y = rng.multivariate_normal(mu2, s2, size=40_000)
-    assert frechet_distance_from_features(x, y) == pytest.approx(_gaussian_fd(mu1, s1, mu2, s2),
-                                                                 abs=0.03)
+    assert frechet_distance_from_features(x, y) == pytest.approx(
+        _gaussian_fd(mu1, s1, mu2, s2), abs=0.03
+    )
 
 
 def test_fd_retries_with_offset_when_sqrtm_is_not_finite(monkeypatch):
@@ -77,8 +78,9 @@ def test_fd_retries_with_offset_when_sqrtm_is_not_finite(monkeypatch):
         return np.full_like(a, np.nan) if len(calls) == 1 else real_sqrtm(a)
 
     monkeypatch.setattr(frechet_module.scipy.linalg, "sqrtm", flaky)
-    value = frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), 4 * np.eye(2), eps=1e-3,
-                             method="sqrtm")
+    value = frechet_distance(
+        np.zeros(2), np.eye(2), np.zeros(2), 4 * np.eye(2), eps=1e-3, method="sqrtm"
+    )
     assert len(calls) == 2
     np.testing.assert_allclose(calls[1], (1 + 1e-3) * (4 + 1e-3) * np.eye(2))
     assert value == pytest.approx(2 + 8 - 2 * 2 * np.sqrt((1 + 1e-3) * (4 + 1e-3)), abs=1e-12)
@@ -154,8 +156,11 @@ def test_neighbour_search_matches_brute_force_across_blocks():
     np.testing.assert_array_equal(idx, np.argsort(brute, axis=1)[:, :4])
     np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :4], atol=1e-4)
     within = np.sqrt(((q[:, None] - q[None]) ** 2).sum(-1))
-    np.testing.assert_allclose(kth_neighbour_distances(q, 3, max_block_elements=1000),
-                               np.sort(within, axis=1)[:, 3], atol=1e-4)
+    np.testing.assert_allclose(
+        kth_neighbour_distances(q, 3, max_block_elements=1000),
+        np.sort(within, axis=1)[:, 3],
+        atol=1e-4,
+    )
     radii = np.sort(brute, axis=0)[5]  # each reference ball holds exactly 6 queries
     counts = count_within_radii(q, r, radii + 1e-4, max_block_elements=1000)
     np.testing.assert_array_equal(counts, (brute <= radii[None] + 1e-4).sum(1))
@@ -209,4 +214,3 @@ def test_inception_score_extremes():
     assert inception_score(collapsed)["score_mean"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="softmax"):
         inception_score(np.ones((20, 10)))
-

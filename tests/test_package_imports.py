@@ -74,7 +74,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                return [*path[path.index(nxt):], nxt] if nxt in path else [*path, nxt]
+                return [*path[path.index(nxt) :], nxt] if nxt in path else [*path, nxt]
             if nxt not in state and (found := visit(nxt, [*path, nxt])):
                 return found
         state[node] = 2

@@ -1,7 +1,6 @@
 """The research recipes' building blocks: the linear lr schedule, Stacked MNIST evaluation,
 chunked ensemble sampling, and the presets' documented setups."""
 
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -40,8 +39,7 @@ def test_linear_schedule_scales_adam_updates_down_to_zero():
 
 
 def test_linear_schedule_decays_each_player_over_its_own_updates():
-    config = load_preset("ring8-best").replace(steps=40, n_critic=2, lr_schedule="linear"
-    )
+    config = load_preset("ring8-best").replace(steps=40, n_critic=2, lr_schedule="linear")
     state = build_state(config)
     g_schedule = state.generator.tx
     d_schedule = state.discriminator.tx
@@ -82,10 +80,31 @@ def test_stacked_mnist_evaluator_counts_triples_of_real_digits(shared_data):
 
 def test_eval_of_a_stacked_mnist_run_reports_modes_and_both_kls(shared_data, tmp_path):
     run = tmp_path / "stacked"
-    argv = ["train", "--preset", "stacked-mnist-dcgan", "--steps", "4", "--out", str(run),
-            "--set", f"data=stacked_mnist:idx:{shared_data / 'mnist'}", "--set", "data_split=test",
-            "--set", "data_limit=2000", "--set", "width=4", "--set", "steps_per_call=2",
-            "--set", "log_every=2", "--set", "sample_every=4", "--set", "checkpoint_every=4"]
+    argv = [
+        "train",
+        "--preset",
+        "stacked-mnist-dcgan",
+        "--steps",
+        "4",
+        "--out",
+        str(run),
+        "--set",
+        f"data=stacked_mnist:idx:{shared_data / 'mnist'}",
+        "--set",
+        "data_split=test",
+        "--set",
+        "data_limit=2000",
+        "--set",
+        "width=4",
+        "--set",
+        "steps_per_call=2",
+        "--set",
+        "log_every=2",
+        "--set",
+        "sample_every=4",
+        "--set",
+        "checkpoint_every=4",
+    ]
     assert cli.main(argv) == 0
     diversity = evaluate_run(run, num_samples=500)["diversity"]
     assert set(diversity) == {"modes", "kl", "channel_kl"}
@@ -133,7 +152,12 @@ def test_stacked_remedy_differs_from_the_baseline_only_in_packing():
     base, remedy = load_preset("stacked-mnist-dcgan"), load_preset("stacked-mnist-pacgan2")
     f = flatten(base)
     assert (f["model"], f["latent_dim"], f["lr"], f["b1"], f["batch_size"], f["epochs"]) == (
-        "dcgan", 100, 2e-4, 0.5, 64, 50,
+        "dcgan",
+        100,
+        2e-4,
+        0.5,
+        64,
+        50,
     )
     assert (base.data.name, base.data.image_shape) == ("stacked_mnist", (28, 28, 3))
     assert config_differences(base, remedy) == {
@@ -174,8 +198,12 @@ def test_ring8_best_preset_beats_vanilla_at_an_equal_short_budget():
         config = load_preset(name).replace(seed=0, **changes)
         keys = run_keys(config.schedule.seed)
         state, _ = jaxgan.fit(
-            build_state(config, keys.init), ring.x, steps=BUDGET_STEPS, batch_size=100,
-            key=keys.train, steps_per_call=100,
+            build_state(config, keys.init),
+            ring.x,
+            steps=BUDGET_STEPS,
+            batch_size=100,
+            key=keys.train,
+            steps_per_call=100,
         )
         points = jaxgan.generate(state, jaxgan.sample_latent(keys.noise, 2500, 2))
         found[name] = mixture_metrics(np.asarray(points), ring8_modes(), RING8_SIGMA)

@@ -27,6 +27,7 @@ __all__ = [
     "run_keys",
 ]
 
+
 def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     """Return the generator and discriminator factories (``rngs -> module``) a config names.
 
@@ -60,6 +61,8 @@ def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     return family.build(
         shape, step.latent_dim, _num_classes(config), step.pack, **config.model.options()
     )
+
+
 def _num_classes(config: TrainConfig) -> int | None:
     """Return the class count the models condition on (None for unconditional configs)."""
     if not config.model.conditional:
@@ -70,7 +73,6 @@ def _num_classes(config: TrainConfig) -> int | None:
             "load_training_data or set num_classes"
         )
     return config.step.num_classes
-
 
 
 def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANState:
@@ -110,6 +112,7 @@ def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANS
         d_optimizer=default_optimizer(optim.d_learning_rate, optim.b1, optim.b2, d_decay),
         config=config.step,  # the config's step section is the state's StepConfig, as it is
     )
+
 
 def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
     """Load the config's training split and check it fits the model's example shape.
@@ -151,6 +154,7 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
         config = _with_data_classes(config, dataset)
     return config, dataset
 
+
 def _unavailable_hint(name: str) -> str:
     """Return what a command-line user can do when a tfds dataset is not here."""
     if name.startswith(("idx:", "stacked_mnist")):
@@ -159,6 +163,7 @@ def _unavailable_hint(name: str) -> str:
         "; jaxgan train reads tfds data from $TFDS_DATA_DIR (export it) or IDX files with "
         "--data idx:<folder>"
     )
+
 
 def _with_data_classes(config: TrainConfig, dataset: data.Dataset) -> TrainConfig:
     """Set ``num_classes`` of a conditional config from the labels, checking that they fit."""
@@ -178,6 +183,7 @@ def _with_data_classes(config: TrainConfig, dataset: data.Dataset) -> TrainConfi
         )
     return config
 
+
 def class_row_labels(num: int, columns: int, num_classes: int) -> np.ndarray:
     """Labels that give a conditional sample grid one class per row (row index mod classes).
 
@@ -195,6 +201,7 @@ def class_row_labels(num: int, columns: int, num_classes: int) -> np.ndarray:
 
     """
     return ((np.arange(num) // columns) % num_classes).astype(np.int32)
+
 
 def grid_layout(config: TrainConfig) -> tuple[int, int]:
     """Return ``(samples, columns)`` of a run's sample grids.

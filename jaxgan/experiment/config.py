@@ -416,6 +416,7 @@ def preset_names() -> tuple[str, ...]:
         sorted(p.stem.replace("_", "-") for p in folder.glob("*.py") if not p.stem.startswith("_"))
     )
 
+
 def load_preset(name: str) -> TrainConfig:
     """Load a preset by name (``seed-mlp``) or from a Python file path (``my_preset.py``).
 
@@ -459,6 +460,7 @@ def load_preset(name: str) -> TrainConfig:
         raise ConfigError(f"preset {name!r} must define CONFIG = TrainConfig(...)")
     return config
 
+
 def _type_name(tp: Any) -> str:
     args = typing.get_args(tp)
     if _is_union(tp):
@@ -467,12 +469,15 @@ def _type_name(tp: Any) -> str:
         return "tuple"
     return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
+
 def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
 
 def _is_tuple_type(tp: Any) -> bool:
     options = typing.get_args(tp) if _is_union(tp) else (tp,)
     return any(typing.get_origin(o) is tuple for o in options)
+
 
 def _parse_value(key: str, raw: str, tp: Any) -> Any:
     options = typing.get_args(tp) if _is_union(tp) else (tp,)
@@ -498,6 +503,7 @@ def _parse_value(key: str, raw: str, tp: Any) -> Any:
             continue
     raise ConfigError(f"{key}={raw!r} is not a valid {_type_name(tp)}")
 
+
 def _matches(value: Any, tp: Any) -> bool:
     options = typing.get_args(tp) if _is_union(tp) else (tp,)
     for option in options:
@@ -514,6 +520,7 @@ def _matches(value: Any, tp: Any) -> bool:
         if typing.get_origin(option) is tuple and isinstance(value, tuple):
             return all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     return False
+
 
 def _require(ok: bool, message: str) -> None:
     if not ok:

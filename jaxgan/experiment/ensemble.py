@@ -59,6 +59,7 @@ ENSEMBLE_ENTRIES = frozenset(
 )
 """Names ``run_ensemble`` writes into its folder (``overwrite`` removes only these)."""
 
+
 def _jsonable(value: Any) -> Any:
     """Nested summary → strict JSON values (NaN and inf become null)."""
     if isinstance(value, Mapping):
@@ -71,8 +72,10 @@ def _jsonable(value: Any) -> Any:
         return None
     return value
 
+
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
 
 def _write_tables(out: Path, rows: list[dict], aggregate: list[dict], metrics: list[str]):
     """Write runs.csv, aggregate.csv and summary.md (aggregate table first, then the runs)."""
@@ -91,6 +94,7 @@ def _write_tables(out: Path, rows: list[dict], aggregate: list[dict], metrics: l
     lines += ["", "## Runs", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(_fmt(v) for v in row.values()) + " |" for row in rows]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
+
 
 def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, modes) -> None:
     """Per-run plots (jaxgan.viz) and one overview figure with a panel per run."""
@@ -126,7 +130,6 @@ def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, m
             grid = viz.image_grid(fake[:16])
             ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray")
     fig.savefig(out / "samples.png")
-
 
 
 def _check_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: bool) -> None:

@@ -200,5 +200,3 @@ def report_lines(report: dict[str, Any]) -> list[str]:
             )
             lines.append(f"{section:<10} {name:<22} {text}{floor_text}")
     return lines
-
-

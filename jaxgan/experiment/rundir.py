@@ -70,8 +70,10 @@ RUN_ENTRIES = frozenset(
 HIDDEN_ENTRIES = (LOCK_FILE, ".overwrite-")
 """Hidden names (or prefixes) jaxgan keeps in a run folder: the lock, an overwrite's leftovers."""
 
+
 def _rate(it_per_s: float) -> str:
     return f"{it_per_s:.0f}" if it_per_s >= 10 else f"{it_per_s:.2g}"
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainSummary:
@@ -151,6 +153,7 @@ class TrainSummary:
         out["it_per_s"] = self.it_per_s
         return out
 
+
 def default_out_dir(config: TrainConfig) -> Path:
     """Return a fresh run folder name: ``runs/<name>-<YYYYmmdd-HHMMSS>``.
 
@@ -167,6 +170,7 @@ def default_out_dir(config: TrainConfig) -> Path:
     """
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config.name}-{stamp}"
+
 
 def read_run_config(run_dir: PathLike) -> TrainConfig:
     """Read the ``config.json`` of a run folder.
@@ -196,6 +200,7 @@ def read_run_config(run_dir: PathLike) -> TrainConfig:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not valid JSON ({err})") from None
     return from_dict(values)
+
 
 def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
     """Read the rows of a run's ``metrics.jsonl`` (a last line cut short by a kill is skipped).
@@ -244,6 +249,7 @@ def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
         )
     return rows
 
+
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (never half-written).
 
@@ -265,6 +271,7 @@ def write_text_atomically(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
 
 def check_new_run_folder(out: Path, overwrite: bool) -> None:
     """Refuse folders that hold other things, and folders that cannot be written."""
@@ -294,6 +301,7 @@ def check_new_run_folder(out: Path, overwrite: bool) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot create output folder {out}: {parent} is not writable")
 
+
 def prepare_new_run_folder(out: Path, config: TrainConfig) -> None:
     """Empty an overwritten run folder (jaxgan's own entries only) and write the config."""
     if out.is_dir():
@@ -305,6 +313,7 @@ def prepare_new_run_folder(out: Path, config: TrainConfig) -> None:
                 path.unlink()
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
+
 
 def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
     """Return the config a resumed run continues with, refusing changes that break exactness.
@@ -348,11 +357,13 @@ def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
         )
     return given
 
+
 def truncate_metrics(out: Path, step: int) -> None:
     """Drop log rows written after the checkpoint a run resumes from."""
     rows = [row for row in read_metrics(out) if row["step"] <= step]
     if (out / METRICS_FILE).exists():
         write_text_atomically(out / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
+
 
 def read_track(out: Path, step: int) -> list[dict[str, Any]]:
     """Tracked-metric rows up to ``step`` (later ones, from before a resume, are dropped)."""

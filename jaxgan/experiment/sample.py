@@ -54,6 +54,7 @@ def load_run(
         state, meta = ckpts.restore(template, step)
     return config, state, meta
 
+
 def sample(
     run_dir: PathLike,
     out: PathLike | None = None,

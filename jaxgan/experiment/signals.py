@@ -74,8 +74,8 @@ class GracefulSignals:
 
     Outside the main thread (where Python cannot install handlers) it does nothing, and a
     signal the process was started ignoring (SIGINT of a background job, ``nohup``) stays
-    ignored. Signals that arrive before it is entered (while Python imports, for about two
-    seconds) act as usual: nothing has been written then.
+    ignored. Signals that arrive before it is entered (while Python imports and a run checks
+    its input, before it touches its folder) act as usual: nothing has been written then.
 
     Args:
         at_once: called with the signal number on a second signal, from a helper thread; it
@@ -231,8 +231,7 @@ class StopOnSignal:
         if finite_state(state):
             self.save(step, state, metrics)
             raise RunInterruptedError(
-                f"stopped by {name} at step {step}, checkpoint saved; continue with: "
-                f"{self.resume}",
+                f"stopped by {name} at step {step}, checkpoint saved; continue with: {self.resume}",
                 signum=signum,
                 step=step,
             )

@@ -14,7 +14,6 @@ run (``on_nonfinite="stop"``) naming the step and the last good checkpoint; none
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import time
@@ -117,73 +116,76 @@ def train(
     if on_nonfinite not in ("stop", "warn"):
         raise ValueError(f"on_nonfinite must be 'stop' or 'warn', got {on_nonfinite!r}")
     out = Path(out_dir)
-    resume_command = f"jaxgan train --resume --out {out}"
-
-    def at_once(signum: int) -> str:
-        restart = f"jaxgan train --overwrite --out {out}"
-        advice = stop_advice(out, [out / CHECKPOINTS_DIR], resume_command, restart)
-        return f"second {signal_name(signum)}: {advice}"
-
-    with GracefulSignals(at_once) as stop:
+    if resume:
+        config = resume_config(read_run_config(out), config)
+        if not (out / CHECKPOINTS_DIR).is_dir():
+            raise CheckpointNotFoundError(
+                f"no checkpoint in {out} to resume from; start again with --overwrite"
+            )
+        guards.check_resume_folder(out)
+    else:
+        check_new_run_folder(out, overwrite)
+        if overwrite:
+            guards.check_overwrite(out, RUN_ENTRIES)
+    config, dataset = load_training_data(config)
+    total = resolve_steps(config, len(dataset))
+    config = config.replace(steps=total)  # config.json records the resolved length
+    guards.config_warnings(config)
+    guards.check_run_inputs(config, len(dataset))
+    keys = run_keys(config.schedule.seed)
+    state = build_state(config, keys.init)
+    _check_model_output(state, dataset)
+    plan = data_parallel_plan(config)
+    tracker = None
+    outputs = config.outputs
+    if outputs.track_metric is not None:  # built (and checked) before any file is written
+        tracker = MetricTracker(config, dataset, outputs.track_metric, outputs.track_samples)
+    # from here on: one writer (the lock), and signals stop after a chunk, with a checkpoint
+    run = _Run(out, on_nonfinite)
+    with GracefulSignals(run.second_signal) as run.stop, RunLock(out):
         if resume:
-            config = resume_config(read_run_config(out), config)
-            if not (out / CHECKPOINTS_DIR).is_dir():
-                raise CheckpointNotFoundError(
-                    f"no checkpoint in {out} to resume from; start again with --overwrite"
-                )
-            guards.check_resume_folder(out)
+            state = _resume_state(out, state, config, total)
         else:
-            check_new_run_folder(out, overwrite)
+            check_new_run_folder(out, overwrite)  # again, now that no one else writes here
+            guards.remove_leftover_trash(out)  # what an overwrite killed midway left
             if overwrite:
                 guards.check_overwrite(out, RUN_ENTRIES)
-        config, dataset = load_training_data(config)
-        total = resolve_steps(config, len(dataset))
-        config = config.replace(steps=total)  # config.json records the length
-        guards.config_warnings(config)
-        guards.check_run_inputs(config, len(dataset))
-        keys = run_keys(config.schedule.seed)
-        state = build_state(config, keys.init)
-        _check_model_output(state, dataset)
-        plan = data_parallel_plan(config)
-        tracker = None
-        outputs = config.outputs
-        if outputs.track_metric is not None:  # built (and checked) before any file is written
-            tracker = MetricTracker(config, dataset, outputs.track_metric, outputs.track_samples)
-        stop.raise_if_received("nothing was written")
-        with RunLock(out):
-            if resume:
-                with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
-                    state, meta = saved.restore(state)
-                    where = saved.directory / str(int(state.step))
-                guards.check_resumed_config(config, meta.get("config"), where)
-                guards.check_finite_checkpoint(state, where)
-                if int(state.step) > total:
-                    raise ValueError(
-                        f"{out} is already at step {int(state.step)}, beyond the {total} steps "
-                        "asked for; give more --steps"
-                    )
-                truncate_metrics(out, int(state.step))
-                write_text_atomically(
-                    out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n"
-                )
-            else:
-                check_new_run_folder(out, overwrite)  # again, now that no one else writes here
-                guards.remove_leftover_trash(out)  # what an overwrite killed midway left
-                if overwrite:
-                    guards.check_overwrite(out, RUN_ENTRIES)
-                    guards.clear_entries(out, RUN_ENTRIES)
-                prepare_new_run_folder(out, config)
-            run = _Run(stop, resume_command, on_nonfinite)
-            return _train(config, state, dataset, total, out, progress, plan, tracker, run)
+                guards.clear_entries(out, RUN_ENTRIES)
+            prepare_new_run_folder(out, config)
+        return _train(config, state, dataset, total, out, progress, plan, tracker, run)
 
 
-@dataclasses.dataclass(frozen=True)
+def _resume_state(out: Path, template: GANState, config: TrainConfig, total: int) -> GANState:
+    """Restore the latest checkpoint, check it against the run, drop the log rows after it."""
+    with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
+        state, meta = saved.restore(template)
+        where = saved.directory / str(int(state.step))
+    guards.check_resumed_config(config, meta.get("config"), where)
+    guards.check_finite_checkpoint(state, where)
+    if int(state.step) > total:
+        raise ValueError(
+            f"{out} is already at step {int(state.step)}, beyond the {total} steps asked "
+            "for; give more --steps"
+        )
+    truncate_metrics(out, int(state.step))
+    write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
+    return state
+
+
 class _Run:
-    """How ``_train`` stops: the signal flag, the resume command, the non-finite policy."""
+    """How ``_train`` stops: the signal flag, what to say on a stop, the non-finite policy."""
 
-    stop: GracefulSignals
-    resume_command: str
-    on_nonfinite: NonFinitePolicy
+    def __init__(self, out: Path, on_nonfinite: NonFinitePolicy):
+        self.out, self.on_nonfinite = out, on_nonfinite
+        self.resume_command = f"jaxgan train --resume --out {out}"
+        self.stop: GracefulSignals | None = None  # set while the run holds its folder
+
+    def second_signal(self, signum: int) -> str:
+        """Return the line printed when a second signal ends the process at once."""
+        restart = f"jaxgan train --overwrite --out {self.out}"
+        checkpoints = [self.out / CHECKPOINTS_DIR]
+        advice = stop_advice(self.out, checkpoints, self.resume_command, restart)
+        return f"second {signal_name(signum)}: {advice}"
 
 
 def data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:

@@ -82,5 +82,7 @@ def same_feature_dim(a: Any, b: Any) -> None:
 
     """
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
-                         "must come from one feature extractor")
+        raise ValueError(
+            f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
+            "must come from one feature extractor"
+        )

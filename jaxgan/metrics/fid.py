@@ -306,8 +306,10 @@ def fid_from_features(
     if feature_dim == POOL3_DIM:
         space = protocol.describe()
     else:
-        space = (f"{feature_dim}-d features, not TF-Inception pool3 ({POOL3_DIM}-d): an FD, not a "
-                 "standard FID")
+        space = (
+            f"{feature_dim}-d features, not TF-Inception pool3 ({POOL3_DIM}-d): an FD, not a "
+            "standard FID"
+        )
     return FIDResult(
         value,
         int(np.shape(fake_features)[0]),

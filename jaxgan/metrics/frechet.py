@@ -102,14 +102,18 @@ def _symmetric(sigma: np.ndarray, name: str) -> np.ndarray:
     scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
     asymmetry = float(np.abs(sigma - sigma.T).max())
     if asymmetry > COVARIANCE_TOLERANCE * scale:
-        raise ValueError(f"frechet_distance: {name} is not symmetric (max |Σ − Σᵀ| = "
-                         f"{asymmetry:.3g} of max |Σ| = {scale:.3g}); pass a covariance matrix")
+        raise ValueError(
+            f"frechet_distance: {name} is not symmetric (max |Σ − Σᵀ| = "
+            f"{asymmetry:.3g} of max |Σ| = {scale:.3g}); pass a covariance matrix"
+        )
     return (sigma + sigma.T) / 2.0
 
 
 def _not_psd(name: str, detail: str) -> ValueError:
-    return ValueError(f"frechet_distance: {name} is not positive semi-definite ({detail}); pass "
-                      "a covariance matrix")
+    return ValueError(
+        f"frechet_distance: {name} is not positive semi-definite ({detail}); pass "
+        "a covariance matrix"
+    )
 
 
 def _psd_factor(sigma: np.ndarray, name: str) -> np.ndarray:
@@ -161,14 +165,18 @@ def _trace_sqrt_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) -> flo
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.all(np.isfinite(covmean)):
-            raise ValueError("frechet_distance: sqrtm(sigma1 @ sigma2) is not finite even with "
-                             f"{eps:g}·I added; the covariances are degenerate (use more samples)")
+            raise ValueError(
+                "frechet_distance: sqrtm(sigma1 @ sigma2) is not finite even with "
+                f"{eps:g}·I added; the covariances are degenerate (use more samples)"
+            )
     if np.iscomplexobj(covmean):
         largest = float(np.max(np.abs(np.diagonal(covmean).imag)))
         if largest > IMAGINARY_TOLERANCE:
-            raise ValueError(f"frechet_distance: sqrtm has an imaginary component {largest:.3g} "
-                             f"> {IMAGINARY_TOLERANCE:g}; the covariances are ill-conditioned "
-                             "(use more samples than feature dimensions)")
+            raise ValueError(
+                f"frechet_distance: sqrtm has an imaginary component {largest:.3g} "
+                f"> {IMAGINARY_TOLERANCE:g}; the covariances are ill-conditioned "
+                "(use more samples than feature dimensions)"
+            )
         covmean = covmean.real
     return float(np.trace(covmean))
 
@@ -179,10 +187,13 @@ def _assemble(mean_sq: float, trace1: float, trace2: float, trace_sqrt: float) -
     if value < 0.0:
         scale = mean_sq + trace1 + trace2
         if value < -NEGATIVE_TOLERANCE * scale:
-            warnings.warn(f"frechet_distance: got {value:.3g}, more negative than round-off "
-                          f"({NEGATIVE_TOLERANCE:g} of the traces, {scale:.3g}); returning 0.0. "
-                          "The covariances are numerically degenerate", RuntimeWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"frechet_distance: got {value:.3g}, more negative than round-off "
+                f"({NEGATIVE_TOLERANCE:g} of the traces, {scale:.3g}); returning 0.0. "
+                "The covariances are numerically degenerate",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         value = 0.0
     return float(value)
 
@@ -228,16 +239,20 @@ def frechet_distance(
 
     """
     if method not in STATISTICS_METHODS:
-        raise ValueError(f"frechet_distance: method must be one of {STATISTICS_METHODS}, got "
-                         f"{method!r} ('low_rank' needs features: frechet_distance_from_features)")
+        raise ValueError(
+            f"frechet_distance: method must be one of {STATISTICS_METHODS}, got "
+            f"{method!r} ('low_rank' needs features: frechet_distance_from_features)"
+        )
     mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
     mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
     sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
     sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError("frechet_distance needs means of shape (d,) and covariances (d, d) with "
-                         f"one d; got {mu1.shape}, {sigma1.shape}, {mu2.shape}, {sigma2.shape}")
+        raise ValueError(
+            "frechet_distance needs means of shape (d,) and covariances (d, d) with "
+            f"one d; got {mu1.shape}, {sigma1.shape}, {mu2.shape}, {sigma2.shape}"
+        )
     for name, value in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
         if not np.all(np.isfinite(value)):
             raise ValueError(f"frechet_distance: {name} contains NaN or inf; check the statistics")
@@ -247,8 +262,9 @@ def frechet_distance(
         trace_sqrt = _trace_sqrt_sqrtm(sigma1, sigma2, eps)
     else:
         trace_sqrt = _trace_sqrt_eigh(sigma1, sigma2)
-    return _assemble(float(diff @ diff), float(np.trace(sigma1)), float(np.trace(sigma2)),
-                     trace_sqrt)
+    return _assemble(
+        float(diff @ diff), float(np.trace(sigma1)), float(np.trace(sigma2)), trace_sqrt
+    )
 
 
 def _low_rank_is_cheaper(n_a: int, n_b: int, d: int) -> bool:
@@ -276,8 +292,12 @@ def _frechet_low_rank(features_a: np.ndarray, features_b: np.ndarray) -> float:
     singular_values = scipy.linalg.svd(a @ b.T, compute_uv=False, check_finite=False)
     trace_sqrt = float(singular_values.sum()) / np.sqrt((n_a - 1.0) * (n_b - 1.0))
     diff = mu_a - mu_b
-    return _assemble(float(diff @ diff), float(np.einsum("ij,ij->", a, a)) / (n_a - 1),
-                     float(np.einsum("ij,ij->", b, b)) / (n_b - 1), trace_sqrt)
+    return _assemble(
+        float(diff @ diff),
+        float(np.einsum("ij,ij->", a, a)) / (n_a - 1),
+        float(np.einsum("ij,ij->", b, b)) / (n_b - 1),
+        trace_sqrt,
+    )
 
 
 def _warn_if_few_samples(n_a: int, n_b: int, d: int) -> None:
@@ -325,8 +345,10 @@ def frechet_distance_from_features(
 
     """
     if method not in FEATURE_METHODS:
-        raise ValueError(f"frechet_distance_from_features: method must be one of "
-                         f"{FEATURE_METHODS}, got {method!r}")
+        raise ValueError(
+            f"frechet_distance_from_features: method must be one of "
+            f"{FEATURE_METHODS}, got {method!r}"
+        )
     features_a = _as_feature_matrix(features_a, "features_a")
     features_b = _as_feature_matrix(features_b, "features_b")
     same_feature_dim(features_a, features_b)
@@ -351,10 +373,15 @@ def _device_frechet(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     r_a, r_b = jnp.linalg.qr(ca, mode="r"), jnp.linalg.qr(cb, mode="r")
     cross = jnp.matmul(r_a, r_b.T, precision=_HIGHEST)
     trace_sqrt = jnp.sum(jnp.linalg.svd(cross, compute_uv=False)) / jnp.sqrt(
-        (n_a - 1.0) * (n_b - 1.0))
+        (n_a - 1.0) * (n_b - 1.0)
+    )
     diff = mu_a - mu_b
-    value = (jnp.sum(diff * diff) + jnp.sum(ca * ca) / (n_a - 1) + jnp.sum(cb * cb) / (n_b - 1)
-             - 2.0 * trace_sqrt)
+    value = (
+        jnp.sum(diff * diff)
+        + jnp.sum(ca * ca) / (n_a - 1)
+        + jnp.sum(cb * cb) / (n_b - 1)
+        - 2.0 * trace_sqrt
+    )
     return value, jnp.stack([jnp.all(jnp.isfinite(a)), jnp.all(jnp.isfinite(b))])
 
 
@@ -396,18 +423,24 @@ def frechet_distance_jax(features_a: jax.Array, features_b: jax.Array) -> float:
     a, b = jnp.asarray(features_a, dtype), jnp.asarray(features_b, dtype)
     for name, x in (("features_a", a), ("features_b", b)):
         if x.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D array (num_samples, feature_dim), got shape "
-                             f"{x.shape}; flatten or pool your features first")
+            raise ValueError(
+                f"{name} must be a 2-D array (num_samples, feature_dim), got shape "
+                f"{x.shape}; flatten or pool your features first"
+            )
         if x.shape[0] < 2:
-            raise ValueError(f"{name} needs at least 2 samples to estimate a covariance, got "
-                             f"{x.shape[0]}")
+            raise ValueError(
+                f"{name} needs at least 2 samples to estimate a covariance, got {x.shape[0]}"
+            )
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}; both sets "
-                         "must come from one feature extractor")
+        raise ValueError(
+            f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}; both sets "
+            "must come from one feature extractor"
+        )
     _warn_if_few_samples(a.shape[0], b.shape[0], a.shape[1])
     value, finite = _device_frechet(a, b)
     for name, ok in zip(("features_a", "features_b"), np.asarray(finite), strict=True):
         if not ok:
-            raise ValueError(f"{name} contains NaN or inf; check the feature extractor and its "
-                             "input images")
+            raise ValueError(
+                f"{name} contains NaN or inf; check the feature extractor and its input images"
+            )
     return max(float(value), 0.0)
