@@ -173,6 +173,23 @@ def _fake_batch(
     return out, labels
 
 
+def _fake_batch_with_vjp(
+    state: GANState, keys: Array, batch_size: int
+) -> tuple[Array, Any, nnx.State, Array | None]:
+    """G's forward pass on the fake batch of ``keys``, kept for backpropagation.
+
+    Returns ``(fake, pullback, G's new non-parameter state, fake labels)``; ``pullback`` maps a
+    cotangent of ``fake`` to the gradient with respect to G's parameters.
+    """
+
+    def forward(params):
+        (fake, rest), labels = _fake_batch(state, params, keys, batch_size)
+        return fake, (rest, labels)
+
+    fake, pullback, (rest, labels) = jax.vjp(forward, state.generator.params, has_aux=True)
+    return fake, pullback, rest, labels
+
+
 def _joint_d_call(state: GANState) -> bool:
     """Whether the D update may judge real and fake in one call (D keeps no statistics)."""
     return state.config.joint_d_call and not jax.tree.leaves(state.discriminator.rest)
@@ -325,26 +342,18 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
     real = split_batch(batch, state)[0]
     g_keys = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
     fake_keys = _d_keys(key, state.d_updates - 1) if state.config.reuse_fake else g_keys
-    gen = state.generator
-
-    def forward(params):
-        (fake, rest), labels = _fake_batch(state, params, fake_keys, real.shape[0])
-        return fake, (rest, labels)
-
-    fake, pullback, (rest, labels) = jax.vjp(forward, gen.params, has_aux=True)
-    return _g_update_on(state, real, fake, labels, rest, pullback, g_keys)
+    generated = _fake_batch_with_vjp(state, fake_keys, real.shape[0])
+    return _g_update_on(state, real, generated, g_keys)
 
 
 def _g_update_on(
     state: GANState,
     real: Array,
-    fake: Array,
-    fake_labels: Array | None,
-    g_rest: nnx.State,
-    pullback: Any,
+    generated: tuple[Array, Any, nnx.State, Array | None],
     g_keys: Array,
 ) -> tuple[GANState, Metrics]:
-    """Run the G update on G's output ``fake`` and the VJP ``pullback`` of G's forward pass."""
+    """Run the G update on ``_fake_batch_with_vjp``'s output (G's pass and its pullback)."""
+    fake, pullback, g_rest, fake_labels = generated
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
@@ -418,15 +427,11 @@ def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, M
         state, _ = d_update(state, block(i), key)
     real, real_labels = split_over_batch_axis(split_batch(block(n_critic - 1), state))
     keys = _d_keys(key, state.d_updates)
-
-    def forward(params):
-        (fake, rest), fake_labels = _fake_batch(state, params, keys, real.shape[0])
-        return fake, (rest, fake_labels)
-
-    fake, pullback, (g_rest, fake_labels) = jax.vjp(forward, state.generator.params, has_aux=True)
+    generated = _fake_batch_with_vjp(state, keys, real.shape[0])
+    fake, fake_labels = generated[0], generated[3]
     state, metrics = _d_update_on(state, real, real_labels, fake, fake_labels, keys)
     g_keys = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
-    state, g_metrics = _g_update_on(state, real, fake, fake_labels, g_rest, pullback, g_keys)
+    state, g_metrics = _g_update_on(state, real, generated, g_keys)
     return state, {**metrics, **g_metrics}
 
 

@@ -10,6 +10,7 @@ Adam's first step turns any rounding difference of a near-zero gradient into a Â
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -117,6 +118,41 @@ def test_joint_d_call_also_serves_penalties_and_packing():
     joint, m_joint = update(with_config(state, joint_d_call=True), real_batch(16), KEY)
     two, m_two = update(with_config(state, joint_d_call=False), real_batch(16), KEY)
     for name in ("d_loss", "d_real", "d_fake", "gradient_penalty", "r1"):
+        np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
+    assert_trees_close(joint.discriminator.params, two.discriminator.params)
+
+
+class CondG(nnx.Module):
+    """A class-conditional generator: z(8) and a one-hot label â†’ 4 values."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.latent_dim = 8
+        self.linear = nnx.Linear(8 + 3, 4, rngs=rngs)
+
+    def __call__(self, z, labels, *, rngs=None):
+        return self.linear(jnp.concatenate([z, jax.nn.one_hot(labels, 3)], axis=1))
+
+
+class CondD(nnx.Module):
+    """A projection discriminator without statistics: the labels pick each row's weights."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(4, 8, rngs=rngs)
+        self.embed = nnx.Embed(3, 8, rngs=rngs)
+
+    def __call__(self, x, labels, *, rngs=None):
+        return jnp.sum(jax.nn.relu(self.linear(x)) * self.embed(labels), axis=1)
+
+
+def test_joint_d_call_keeps_each_sample_with_its_label():
+    state = jaxgan.create_state(
+        CondG, CondD, key=0, g_optimizer=SGD, d_optimizer=SGD, num_classes=3
+    )
+    batch = (small_batch(16), jnp.arange(16) % 3)
+    update = jax.jit(jaxgan.d_update)
+    joint, m_joint = update(with_config(state, joint_d_call=True), batch, KEY)
+    two, m_two = update(with_config(state, joint_d_call=False), batch, KEY)
+    for name in m_joint:
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
     assert_trees_close(joint.discriminator.params, two.discriminator.params)
 

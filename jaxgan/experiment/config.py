@@ -905,7 +905,8 @@ def _check_values(c: TrainConfig) -> None:
         f"data_limit must be ≥ 1 or none, got {data.limit}",
     )
     _require(
-        0 <= schedule.seed < 2**63, f"seed must be an integer in [0, 2**63), got {schedule.seed}"
+        0 <= schedule.seed < 2**32,
+        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits), got {schedule.seed}",
     )
     tracked = ("fd", "kid", "modes", "high_quality")
     _require(
