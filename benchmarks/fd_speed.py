@@ -71,8 +71,18 @@ from jaxgan.metrics.frechet import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROUTES = ("statistics", "sqrtm", "eigvals", "eigh", "low_rank", "auto", "jax_f32", "jax_f64",
-          "jax_eigh_f32", "reference")
+ROUTES = (
+    "statistics",
+    "sqrtm",
+    "eigvals",
+    "eigh",
+    "low_rank",
+    "auto",
+    "jax_f32",
+    "jax_f64",
+    "jax_eigh_f32",
+    "reference",
+)
 
 
 def features(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +120,13 @@ def time_route(fn: Callable[[], Any], repeats: int, budget_s: float) -> dict[str
         start = time.perf_counter()
         value = fn()
         seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds),
-            "max_s": max(seconds), "repeats": len(seconds), "value": value}
+    return {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "repeats": len(seconds),
+        "value": value,
+    }
 
 
 def _jax_route(a: np.ndarray, b: np.ndarray, x64: bool) -> Callable[[], float]:
@@ -134,8 +149,12 @@ def _jax_eigh_route(a: jax.Array, b: jax.Array) -> jax.Array:
     inner = jnp.matmul(jnp.matmul(factor.T, s2, precision=hi), factor, precision=hi)
     eigenvalues = jnp.linalg.eigvalsh((inner + inner.T) / 2.0)
     diff = a.mean(axis=0) - b.mean(axis=0)
-    return (jnp.sum(diff * diff) + jnp.trace(s1) + jnp.trace(s2)
-            - 2.0 * jnp.sum(jnp.sqrt(jnp.clip(eigenvalues, 0.0))))
+    return (
+        jnp.sum(diff * diff)
+        + jnp.trace(s1)
+        + jnp.trace(s2)
+        - 2.0 * jnp.sum(jnp.sqrt(jnp.clip(eigenvalues, 0.0)))
+    )
 
 
 def _jax_eigh_f32(a: np.ndarray, b: np.ndarray) -> Callable[[], float]:
@@ -152,8 +171,10 @@ def fashion_mnist_features(folder: Path, n: int) -> tuple[np.ndarray, np.ndarray
     classifier = load_classifier("fashion_mnist")
     train = load(f"idx:{folder}", split="train").x[:n]
     test = load(f"idx:{folder}", split="test").x[:n]
-    return (classifier.features(train).astype(np.float64),
-            classifier.features(test).astype(np.float64))
+    return (
+        classifier.features(train).astype(np.float64),
+        classifier.features(test).astype(np.float64),
+    )
 
 
 def bench_case(
@@ -188,9 +209,17 @@ def bench_case(
             continue
         timing = time_route(routes[route], args.repeats, args.row_budget_s)
         value = timing.pop("value")
-        rows.append({"d": d, "n": n, "case": case, "route": route, **timing,
-                     "fd": None if route == "statistics" else float(value),
-                     "load_average": os.getloadavg()[0]})
+        rows.append(
+            {
+                "d": d,
+                "n": n,
+                "case": case,
+                "route": route,
+                **timing,
+                "fd": None if route == "statistics" else float(value),
+                "load_average": os.getloadavg()[0],
+            }
+        )
         _progress(rows[-1])
     by_route = {row["route"]: row["fd"] for row in rows}
     for row in rows:
@@ -216,8 +245,10 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
-        "blas_thread_settings": {key: os.environ.get(key) for key in
-                                 ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+        "blas_thread_settings": {
+            key: os.environ.get(key)
+            for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        },
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
     }
@@ -239,23 +270,30 @@ def _rel(value: float | None) -> str:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table: one line per (d, N, route)."""
-    lines = ["| features | d | N_a = N_b | route | median s | min–max s | runs | FD "
-             "| rel. vs sqrtm | rel. vs reference | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| features | d | N_a = N_b | route | median s | min–max s | runs | FD "
+        "| rel. vs sqrtm | rel. vs reference | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         fd = "-" if r["fd"] is None else f"{r['fd']:.10g}"
         source = "Fashion-MNIST clf" if r["case"].startswith("fashion") else "synthetic"
-        lines.append(f"| {source} | {r['d']} | {r['n']:,} | {r['route']} | {r['median_s']:.3f} | "
-                     f"{r['min_s']:.3f}–{r['max_s']:.3f} | {r['repeats']} | {fd} | "
-                     f"{_rel(r['rel_vs_sqrtm'])} | {_rel(r['rel_vs_exact'])} | "
-                     f"{r['load_average']:.1f} |")
+        lines.append(
+            f"| {source} | {r['d']} | {r['n']:,} | {r['route']} | {r['median_s']:.3f} | "
+            f"{r['min_s']:.3f}–{r['max_s']:.3f} | {r['repeats']} | {fd} | "
+            f"{_rel(r['rel_vs_sqrtm'])} | {_rel(r['rel_vs_exact'])} | "
+            f"{r['load_average']:.1f} |"
+        )
     return "\n".join(lines)
 
 
 def _progress(row: dict[str, Any]) -> None:
-    print(f"  d={row['d']} N={row['n']} {row['route']}: {row['median_s']:.3f} s "
-          f"({row['repeats']} runs, load {row['load_average']:.1f})", file=sys.stderr,
-          flush=True)
+    print(
+        f"  d={row['d']} N={row['n']} {row['route']}: {row['median_s']:.3f} s "
+        f"({row['repeats']} runs, load {row['load_average']:.1f})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -264,12 +302,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 512, 2048])
     parser.add_argument("--n", type=int, default=10_000, help="samples per set, N > d case")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--row-budget-s", type=float, default=20.0,
-                        help="stop repeating a route once its runs took this long together")
-    parser.add_argument("--jax-max-d", type=int, default=None,
-                        help="largest d for the JAX rows (default: 512 on CPU, else no limit)")
-    parser.add_argument("--fashion-mnist", type=Path, default=None,
-                        help="Fashion-MNIST IDX folder: add rows on real classifier features")
+    parser.add_argument(
+        "--row-budget-s",
+        type=float,
+        default=20.0,
+        help="stop repeating a route once its runs took this long together",
+    )
+    parser.add_argument(
+        "--jax-max-d",
+        type=int,
+        default=None,
+        help="largest d for the JAX rows (default: 512 on CPU, else no limit)",
+    )
+    parser.add_argument(
+        "--fashion-mnist",
+        type=Path,
+        default=None,
+        help="Fashion-MNIST IDX folder: add rows on real classifier features",
+    )
     parser.add_argument("--quick", action="store_true", help="d = 16, 32; N = 200 (smoke test)")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -302,8 +352,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     path = args.out_dir / f"fd_speed_{jax.default_backend()}{suffix}.json"
     report = {"meta": meta, "results": rows, "files": {"json": str(path)}}
     path.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{meta['host_cpu']} ({meta['cpu_count']} cores), {meta['blas']}; load "
-          f"{meta['load_average_start']} → {meta['load_average_end']}")
+    print(
+        f"{meta['host_cpu']} ({meta['cpu_count']} cores), {meta['blas']}; load "
+        f"{meta['load_average_start']} → {meta['load_average_end']}"
+    )
     print(format_table(rows))
     print(f"wrote {path}")
     return report
