@@ -97,7 +97,7 @@ def dcgan16_setup():
         )
 
     x = jaxgan.data.load("fashion_mnist_sample").x
-    return build, np.repeat(np.asarray(x), 3, axis=-1), config.batch_size
+    return build, np.repeat(np.asarray(x), 3, axis=-1), config.schedule.batch_size
 
 
 SETUPS = {

@@ -66,8 +66,13 @@ def time_jax(arch: str, args: argparse.Namespace) -> dict:
     z = jaxgan.sample_latent(jax.random.key(1), args.images, 100)
     images = np.asarray(jaxgan.generate_batches(state, z))
     mask = make_mask("center:14", images.shape)
-    options = dict(steps=args.steps, restarts=args.restarts, batch_size=args.batch_size,
-                   learning_rate=0.1, prior_weight=0.003)
+    options = dict(
+        steps=args.steps,
+        restarts=args.restarts,
+        batch_size=args.batch_size,
+        learning_rate=0.1,
+        prior_weight=0.003,
+    )
     load = os.getloadavg()[0]
     tic = time.perf_counter()
     inpaint(state, images, mask, **options).blended.block_until_ready()
@@ -75,18 +80,29 @@ def time_jax(arch: str, args: argparse.Namespace) -> dict:
     times = []
     for _ in range(args.repeats):
         tic = time.perf_counter()
-        inpaint(state, images, mask, key=jax.random.key(len(times)), **options
-                ).blended.block_until_ready()
+        inpaint(
+            state, images, mask, key=jax.random.key(len(times)), **options
+        ).blended.block_until_ready()
         times.append(time.perf_counter() - tic)
     seconds = statistics.median(times)
     scale = (TARGET["images"] * TARGET["restarts"] * TARGET["steps"]) / (
-        args.images * args.restarts * args.steps)
-    return {"framework": "jax", "arch": arch, "images": args.images, "restarts": args.restarts,
-            "steps": args.steps, "batch_size": args.batch_size, "first_call_s": first,
-            "seconds": seconds, "seconds_min_max": [min(times), max(times)],
-            "images_per_s": args.images / seconds,
-            "target_seconds": seconds * scale, "target_extrapolated": scale != 1.0,
-            "load_average": [load, os.getloadavg()[0]]}
+        args.images * args.restarts * args.steps
+    )
+    return {
+        "framework": "jax",
+        "arch": arch,
+        "images": args.images,
+        "restarts": args.restarts,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "first_call_s": first,
+        "seconds": seconds,
+        "seconds_min_max": [min(times), max(times)],
+        "images_per_s": args.images / seconds,
+        "target_seconds": seconds * scale,
+        "target_extrapolated": scale != 1.0,
+        "load_average": [load, os.getloadavg()[0]],
+    }
 
 
 def time_torch(arch: str, args: argparse.Namespace, threads: int) -> dict:
@@ -111,7 +127,7 @@ def time_torch(arch: str, args: argparse.Namespace, threads: int) -> dict:
         z = torch.randn(args.restarts, 100, requires_grad=True)
         opt = torch.optim.Adam([z], lr=0.1)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
-        y, w = images[i:i + 1], weights[i:i + 1]
+        y, w = images[i : i + 1], weights[i : i + 1]
         for _ in range(args.steps):
             opt.zero_grad()
             fake = g(z)
@@ -128,12 +144,20 @@ def time_torch(arch: str, args: argparse.Namespace, threads: int) -> dict:
     seconds = time.perf_counter() - tic
     per_image = seconds / args.torch_images
     steps_scale = TARGET["steps"] / args.steps
-    return {"framework": "torch", "arch": arch, "images": args.torch_images,
-            "restarts": args.restarts, "steps": args.steps, "seconds": seconds,
-            "seconds_per_image": per_image, "images_per_s": 1.0 / per_image,
-            "target_seconds": per_image * TARGET["images"] * steps_scale,
-            "target_extrapolated": True, "threads": torch.get_num_threads(),
-            "load_average": [load, os.getloadavg()[0]]}
+    return {
+        "framework": "torch",
+        "arch": arch,
+        "images": args.torch_images,
+        "restarts": args.restarts,
+        "steps": args.steps,
+        "seconds": seconds,
+        "seconds_per_image": per_image,
+        "images_per_s": 1.0 / per_image,
+        "target_seconds": per_image * TARGET["images"] * steps_scale,
+        "target_extrapolated": True,
+        "threads": torch.get_num_threads(),
+        "load_average": [load, os.getloadavg()[0]],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -142,14 +166,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--images", type=int, default=TARGET["images"])
     parser.add_argument("--restarts", type=int, default=TARGET["restarts"])
     parser.add_argument("--steps", type=int, default=TARGET["steps"])
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="images per compiled call (default: all at once)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="images per compiled call (default: all at once)",
+    )
     parser.add_argument("--width", type=int, default=64, help="DCGAN width (64: the preset)")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--torch-images", type=int, default=10,
-                        help="images the PyTorch loop runs (0: skip PyTorch)")
-    parser.add_argument("--quick", action="store_true",
-                        help="MLP only: 200 images, 100 steps, 2 PyTorch images")
+    parser.add_argument(
+        "--torch-images",
+        type=int,
+        default=10,
+        help="images the PyTorch loop runs (0: skip PyTorch)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="MLP only: 200 images, 100 steps, 2 PyTorch images"
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--name", help="output file inpaint_speed_<name>.json (default: full, "
                         "or quick with --quick)")
@@ -169,9 +202,15 @@ def main(argv: list[str] | None = None) -> dict:
                 print(_line(rows[-1]), flush=True)
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "jax": jax.__version__, "device": str(jax.devices()[0])},
-        "target": TARGET, "argv": sys.argv[1:] if argv is None else argv, "results": rows,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jax": jax.__version__,
+            "device": str(jax.devices()[0]),
+        },
+        "target": TARGET,
+        "argv": sys.argv[1:] if argv is None else argv,
+        "results": rows,
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     name = args.name or ("quick" if args.quick else "full")
@@ -188,9 +227,11 @@ def _line(row: dict) -> str:
     first = f", first call {row['first_call_s']:.1f} s" if "first_call_s" in row else ""
     load = "/".join(f"{v:.1f}" for v in row["load_average"])
     name = row["framework"] + (f"/{row['threads']}t" if "threads" in row else "")
-    return (f"{name:8s} {row['arch']:5s} {size}: {row['seconds']:.2f} s{first}; "
-            f"{row['images_per_s']:.1f} img/s; {target}: {row['target_seconds']:.0f} s{extra}; "
-            f"load {load}")
+    return (
+        f"{name:8s} {row['arch']:5s} {size}: {row['seconds']:.2f} s{first}; "
+        f"{row['images_per_s']:.1f} img/s; {target}: {row['target_seconds']:.0f} s{extra}; "
+        f"load {load}"
+    )
 
 
 if __name__ == "__main__":

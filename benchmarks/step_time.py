@@ -8,15 +8,23 @@ Run from the repository root:
     python benchmarks/step_time.py --backend cpu --no-compile --batch-sizes 64
     python benchmarks/step_time.py --archs sn-resnet --quick --forms fused   # SNGAN CIFAR, slow
 
+Every architecture is a preset (``seed-mlp``, ``dcgan-mnist``, ``sngan-cifar10``) built by
+``jaxgan.experiment.build_state``, as ``jaxgan train`` builds it; ``--width``, ``--upsample``,
+``--dtype`` and ``--set FIELD=VALUE`` change the preset through ``apply_overrides``.
 For every (architecture, batch size[, DCGAN upsampling]) it times, each from a fresh state:
-``train_step`` (one fused D+G iteration), ``d_step`` and ``g_step`` alone and alternated
-("2 jits"), and ``jaxgan.fit`` with ``loop="auto"`` (the library default), ``"scan"`` and
-``"python"``. The first call (trace + compile + one run) is reported apart from steady state;
-steady state is ``--repeats`` timed repeats after ``--warmup`` calls, each repeat ending in
+``train_step`` (one fused D+G iteration; also with ``StepConfig.reuse_fake`` and with
+``joint_d_call=False``), ``d_step`` and ``g_step`` alone and alternated ("2 jits"), and
+``jaxgan.fit`` with ``loop="auto"`` (the library default), ``"scan"`` and ``"python"``. The
+first call (trace + compile + one run) is reported apart from steady state; steady state is
+``--repeats`` timed repeats after ``--warmup`` calls, each repeat ending in
 ``block_until_ready``; the table shows the median and min–max over repeats. FLOPs per iteration
-come from XLA's cost analysis of the lowered step. With PyTorch installed the same
-architectures run in the same process (eager and ``torch.compile``) on the same device, and
-every jaxgan row gets its ratio to them. Output: a printed table, a JSON file and a PNG chart.
+come from XLA's cost analysis of the lowered step; PyTorch rows are given the FLOPs of the
+jaxgan program that does the same work (its iteration: ``train_step`` with ``reuse_fake``, with
+transposed convolutions as PyTorch's ``ConvTranspose2d``). Beside them, the f32 matmul peak of
+this device (a 2048² ``jnp.dot`` and ``torch.mm``) shows how close each side runs to the
+limit. With PyTorch installed the same architectures run in the same process (eager and
+``torch.compile``) on the same device, and every jaxgan row gets its ratio to them. Output: a
+printed table, a JSON file and a PNG chart.
 
 The script holds no training logic: every step it times is ``jaxgan.*``.
 """
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import importlib.util
 import json
 import os
@@ -42,14 +51,29 @@ import jax
 import numpy as np
 
 import jaxgan
-from jaxgan import models
+from jaxgan.experiment.build import build_state
+from jaxgan.experiment.config import TrainConfig, apply_overrides, load_preset, parse_overrides
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKEND_ALIASES = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda", "tpu": "tpu"}
-JAX_FORMS = ("fused", "d_step", "g_step", "two_jits", "fit_auto", "fit_scan", "fit_python")
+JAX_FORMS = (
+    "fused",
+    "fused_reuse",
+    "fused_two_d_calls",
+    "d_step",
+    "d_step_two_calls",
+    "g_step",
+    "two_jits",
+    "fit_auto",
+    "fit_scan",
+    "fit_python",
+)
 FORM_LABELS = {
     "fused": "jax train_step (fused D+G)",
+    "fused_reuse": "jax train_step, reuse_fake (1 G forward)",
+    "fused_two_d_calls": "jax train_step, joint_d_call=False",
     "d_step": "jax d_step (D update only)",
+    "d_step_two_calls": "jax d_step, joint_d_call=False",
     "g_step": "jax g_step (G update only)",
     "two_jits": "jax d_step + g_step (2 jits)",
     "fit_auto": "jax fit loop=auto",
@@ -60,75 +84,111 @@ FORM_LABELS = {
     "torch_eager_g": "torch eager G step only",
     "torch_compile": "torch.compile iteration",
 }
-UPDATE_FORMS = {"d_step", "g_step", "torch_eager_d", "torch_eager_g"}
+UPDATE_FORMS = {"d_step", "d_step_two_calls", "g_step", "torch_eager_d", "torch_eager_g"}
+STEP_OPTIONS = {
+    "fused_reuse": {"reuse_fake": True},
+    "fused_two_d_calls": {"joint_d_call": False},
+    "d_step_two_calls": {"joint_d_call": False},
+}
+"""``StepConfig`` fields each form changes from the preset's (the others run the defaults)."""
+TORCH_WORK = {"torch_eager": "fused_reuse", "torch_compile": "fused_reuse"}
+TORCH_WORK.update(torch_eager_d="d_step", torch_eager_g="g_step")
+"""The jaxgan form whose FLOPs count the work of each PyTorch row (same algorithm)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
-    """One benchmarked architecture: how to build the jaxgan pair and its defaults.
+    """One benchmarked architecture: the preset it is built from and the benchmark's defaults.
 
     Attributes:
         name: human-readable name for tables.
-        generator: ``(upsample, width, rngs) -> nnx.Module``.
-        discriminator: ``(width, rngs) -> nnx.Module``.
-        image_shape: (H, W, C) of the data.
+        preset: the ``jaxgan/presets`` name; models, optimisers, loss and ``n_critic`` are its.
         steps_per_call: default iterations per ``fit`` call (scan length).
         has_upsample: whether the ``--upsample`` variants apply.
-        loss: the GAN loss of the setup.
-        n_critic: D updates per iteration (each on its own batch; the fused step and the fit
-            loops do all of them, the "2 jits" form runs ``d_step`` this many times).
-        default_width: ``--width`` when not given (the width passed to the factories).
-        torch_twin: whether benchmarks/torch_baselines.py has a PyTorch twin of it.
+        torch_twin: the ``benchmarks/torch_baselines.py`` twin (``None``: there is none).
 
     """
 
     name: str
-    generator: Callable[..., Any]
-    discriminator: Callable[..., Any]
-    image_shape: tuple[int, int, int]
+    preset: str
     steps_per_call: int
-    has_upsample: bool
-    loss: str = "non_saturating"
-    n_critic: int = 1
-    default_width: int = 64
-    torch_twin: bool = True
+    has_upsample: bool = False
+    torch_twin: str | None = None
 
 
 ARCHS = {
-    "mlp": Arch(
-        "seed MLP",
-        lambda upsample, width, rngs: models.MLPGenerator(rngs=rngs),
-        lambda width, rngs: models.MLPDiscriminator(rngs=rngs),
-        (28, 28, 1),
-        steps_per_call=50,
-        has_upsample=False,
-    ),
+    "mlp": Arch("seed MLP", "seed-mlp", steps_per_call=50, torch_twin="mlp"),
     "dcgan": Arch(
-        "DCGAN 28x28",
-        lambda upsample, width, rngs: models.DCGANGenerator(
-            width=width, upsample=upsample, rngs=rngs
-        ),
-        lambda width, rngs: models.DCGANDiscriminator(width=width, rngs=rngs),
-        (28, 28, 1),
-        steps_per_call=10,
-        has_upsample=True,
+        "DCGAN 28x28", "dcgan-mnist", steps_per_call=10, has_upsample=True, torch_twin="dcgan"
     ),
-    # SNGAN's CIFAR-10 setup (presets/sngan_cifar10.py): G blocks of 2·width channels (256),
-    # D blocks of width (128), z 128, hinge loss, 5 D updates per G update. Its Adam is
-    # (2e-4, 0, 0.9); the shared benchmark optimiser (2e-4, 0.5, 0.999) costs the same.
+    # SNGAN's CIFAR-10 setup: G blocks of 256 channels, D blocks of 128, z 128, hinge loss,
+    # 5 D updates per G update, Adam(2e-4, 0, 0.9) with a linear decay
     "sn-resnet": Arch(
-        "SN-ResNet 32x32 (SNGAN CIFAR, hinge, n_critic 5)",
-        lambda upsample, width, rngs: models.ResNetGenerator(128, width=2 * width, rngs=rngs),
-        lambda width, rngs: models.ResNetDiscriminator(width=width, rngs=rngs),
-        (32, 32, 3),
-        steps_per_call=5,
-        has_upsample=False,
-        loss="hinge",
-        n_critic=5,
-        default_width=128,
-        torch_twin=False,
+        "SN-ResNet 32x32 (SNGAN CIFAR, hinge, n_critic 5)", "sngan-cifar10", steps_per_call=5
     ),
 }
+
+
+def benchmark_config(
+    arch_name: str,
+    *,
+    upsample: str = "auto",
+    dtype: str = "f32",
+    width: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """The ``TrainConfig`` of one benchmarked setup: the arch's preset with the changes asked.
+
+    Args:
+        arch_name: a key of ``ARCHS``.
+        upsample: DCGAN upsampling (ignored by architectures without it).
+        dtype: ``"f32"`` or ``"bf16"`` (``compute_dtype="bfloat16"``).
+        width: the preset's ``width`` field (None: the preset's).
+        overrides: further fields, as ``--set`` gives them.
+
+    Returns:
+        The validated config.
+
+    Example:
+        >>> benchmark_config("dcgan", width=32).width
+        32
+
+    """
+    arch = ARCHS[arch_name]
+    changes: dict[str, Any] = dict(overrides or {})
+    if arch.has_upsample:
+        changes["upsample"] = upsample
+    if dtype == "bf16":
+        changes["compute_dtype"] = "bfloat16"
+    if width is not None:
+        changes["width"] = width
+    return apply_overrides(load_preset(arch.preset), changes)
+
+
+def new_state(config: TrainConfig, options: dict[str, Any] | None = None, seed: int = 0):
+    """A fresh state of ``config`` built by ``build_state``, with StepConfig ``options`` set.
+
+    ``build_state`` takes its optimisers from ``default_optimizer``, which returns the same
+    object for the same arguments, so equal setups share their compiled programs.
+
+    Args:
+        config: from ``benchmark_config``.
+        options: ``StepConfig`` fields to change (e.g. ``{"reuse_fake": True}``).
+        seed: initialisation seed.
+
+    Returns:
+        A ``GANState`` at step 0.
+
+    Example:
+        >>> state = new_state(benchmark_config("mlp"), {"reuse_fake": True})
+        >>> state.config.reuse_fake
+        True
+
+    """
+    state = build_state(config, jax.random.key(seed))
+    if options:
+        state = state.replace(config=dataclasses.replace(state.config, **options))
+    return state
 
 
 @dataclasses.dataclass
@@ -241,26 +301,7 @@ def _flops(jitted: Any, *args: Any) -> float | None:
     return float(flops) if flops is not None and flops > 0 else None
 
 
-def _new_state(arch: Arch, upsample: str, width: int, dtype: str, tx: Any, seed: int = 0):
-    """A fresh state; the one optax ``tx`` object is shared so equal setups share programs.
-
-    (``tx`` is a static field compared by identity: a new ``default_optimizer()`` per state
-    would recompile every step for every new state.)
-    """
-    compute_dtype = "bfloat16" if dtype == "bf16" else None
-    return jaxgan.create_state(
-        lambda rngs: arch.generator(upsample, width, rngs),
-        lambda rngs: arch.discriminator(width, rngs),
-        key=jax.random.key(seed),
-        g_optimizer=tx,
-        d_optimizer=tx,
-        compute_dtype=compute_dtype,
-        loss=arch.loss,
-        n_critic=arch.n_critic,
-    )
-
-
-def _step_runner(steps: Sequence[Any], state: Any, batch: jax.Array, key: jax.Array):
+def _step_runner(steps: Sequence[Any], state: Any, *, batch: jax.Array, key: jax.Array):
     """``run(n)`` applying the jitted (donating) ``steps`` in order, n times, then blocking."""
     box = [state]
 
@@ -275,7 +316,7 @@ def _step_runner(steps: Sequence[Any], state: Any, batch: jax.Array, key: jax.Ar
     return run
 
 
-def _fit_runner(state: Any, data: jax.Array, batch_size: int, loop: str, per_call: int):
+def _fit_runner(state: Any, *, data: jax.Array, batch_size: int, loop: str, per_call: int):
     """``run(n)``: one ``jaxgan.fit`` call of ``n`` chunks of ``per_call`` iterations."""
     box = [state]
 
@@ -339,30 +380,30 @@ def bench_jax(
 
     """
     arch = ARCHS[arch_name]
-    width = args.width or arch.default_width
+    config = benchmark_config(
+        arch_name, upsample=upsample, dtype=args.dtype, width=args.width, overrides=args.set
+    )
+    n_critic = config.step.n_critic
     key = jax.random.key(0)
     per_call = args.steps_per_call or arch.steps_per_call
-    examples = max(4 * batch_size * arch.n_critic, 1024)
-    data = jax.random.uniform(
-        jax.random.key(1), (examples, *arch.image_shape), minval=-1.0, maxval=1.0
-    )
-    batch = data[:batch_size]
-    iteration_batch = data[: batch_size * arch.n_critic]  # n_critic D batches of batch_size
-    jax.block_until_ready(iteration_batch)
-    tx = jaxgan.default_optimizer()  # Adam(2e-4, b1=0.5, b2=0.999)
-    two_jits = [jaxgan.d_step] * arch.n_critic + [jaxgan.g_step]
+    data, batch, iteration_batch = _random_data(config, batch_size)
+    steps = _form_steps(n_critic)
+    batches = {form: iteration_batch if form.startswith("fused") else batch for form in steps}
     runners = {
-        "fused": lambda s: _step_runner([jaxgan.train_step], s, iteration_batch, key),
-        "d_step": lambda s: _step_runner([jaxgan.d_step], s, batch, key),
-        "g_step": lambda s: _step_runner([jaxgan.g_step], s, batch, key),
-        "two_jits": lambda s: _step_runner(two_jits, s, batch, key),
-        "fit_auto": lambda s: _fit_runner(s, data, batch_size, "auto", per_call),
-        "fit_scan": lambda s: _fit_runner(s, data, batch_size, "scan", per_call),
-        "fit_python": lambda s: _fit_runner(s, data, batch_size, "python", per_call),
+        form: functools.partial(_step_runner, steps[form], batch=batches[form], key=key)
+        for form in steps
     }
+    runners.update(
+        {
+            f"fit_{loop}": functools.partial(
+                _fit_runner, data=data, batch_size=batch_size, loop=loop, per_call=per_call
+            )
+            for loop in ("auto", "scan", "python")
+        }
+    )
     rows = []
     for form in (f for f in JAX_FORMS if f in args.forms):
-        run = runners[form](_new_state(arch, upsample, width, args.dtype, tx))
+        run = runners[form](new_state(config, STEP_OPTIONS.get(form)))
         fit_form = form.startswith("fit_")
         timing = measure(
             run,
@@ -374,9 +415,11 @@ def bench_jax(
         )
         extra: dict[str, Any] = {
             "upsample": upsample if arch.has_upsample else None,
-            "width": width if arch_name != "mlp" else None,
-            "loss": arch.loss,
-            "n_critic": arch.n_critic,
+            "width": config.model.width if config.model.family != "mlp" else None,
+            "loss": config.step.loss,
+            "n_critic": n_critic,
+            "preset": arch.preset,
+            "step_options": STEP_OPTIONS.get(form, {}),
         }
         if fit_form:
             # steady state of the loop: the fixed cost of each fit call (validation, loop
@@ -395,27 +438,81 @@ def bench_jax(
             )
         rows.append({**_record(arch_name, batch_size, args.dtype, "jax", form, timing), **extra})
     # after the timings, so that no first call above found its trace already cached
-    probe = _new_state(arch, upsample, width, args.dtype, tx)
-    d, g = _flops(jaxgan.d_step, probe, batch, key), _flops(jaxgan.g_step, probe, batch, key)
-    flops = {
-        "d_step": d,
-        "g_step": g,
-        "two_jits": arch.n_critic * d + g if d and g else None,
-        "fused": _flops(jaxgan.train_step, probe, iteration_batch, key),
-    }
-    chosen = jaxgan.choose_loop(probe, data, batch_size)
-    programs = {"fused": {"fused"}, "d_step": {"d"}, "g_step": {"g"}, "two_jits": {"d", "g"}}
+    flops = {form: form_flops(config, form, batch_size) for form in steps}
+    chosen = jaxgan.choose_loop(new_state(config), data, batch_size)
     compiled: set[str] = set()
     for row in rows:
         row["flops_per_it"] = flops.get(row["form"], flops["fused"])
         if row["form"].startswith("fit_"):
             row["loop"] = chosen if row["form"] == "fit_auto" else row["form"][4:]
         # the same program already ran in this setup: the first call did not compile
-        needs = programs.get(row["form"], {f"fit_{row.get('loop')}"})
+        needs = _PROGRAMS.get(row["form"], {f"fit_{row.get('loop')}"})
         row["compiled_earlier"] = needs <= compiled
         compiled |= needs
         _with_flop_rate(row)
     return rows
+
+
+_PROGRAMS = {
+    "fused": {"fused"},
+    "fused_reuse": {"fused_reuse"},
+    "fused_two_d_calls": {"fused_two_d_calls"},
+    "d_step": {"d"},
+    "d_step_two_calls": {"d_two_calls"},
+    "g_step": {"g"},
+    "two_jits": {"d", "g"},
+}
+"""The compiled programs each step form runs (a form whose programs ran before reuses them)."""
+
+
+def _form_steps(n_critic: int) -> dict[str, list[Any]]:
+    """The jitted steps each step form calls, in order, per iteration (or per update)."""
+    return {
+        "fused": [jaxgan.train_step],
+        "fused_reuse": [jaxgan.train_step],
+        "fused_two_d_calls": [jaxgan.train_step],
+        "d_step": [jaxgan.d_step],
+        "d_step_two_calls": [jaxgan.d_step],
+        "g_step": [jaxgan.g_step],
+        "two_jits": [jaxgan.d_step] * n_critic + [jaxgan.g_step],
+    }
+
+
+def _random_data(config: TrainConfig, batch_size: int):
+    """Uniform data in [-1, 1] of the config's shape: ``(data, batch, iteration batch)``."""
+    examples = max(4 * batch_size * config.step.n_critic, 1024)
+    shape = (examples, *config.data.image_shape)
+    data = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)
+    iteration_batch = data[: batch_size * config.step.n_critic]  # n_critic D batches of batch_size
+    return data, data[:batch_size], jax.block_until_ready(iteration_batch)
+
+
+def form_flops(config: TrainConfig, form: str, batch_size: int) -> float | None:
+    """FLOPs of one iteration (or update) of a step form, by XLA's cost analysis.
+
+    Args:
+        config: the setup's config.
+        form: a step form (a key of ``_PROGRAMS``).
+        batch_size: examples per D update.
+
+    Returns:
+        The FLOPs, or None when the backend gives no cost analysis.
+
+    Example:
+        >>> form_flops(benchmark_config("mlp"), "fused", 64) > 0
+        True
+
+    """
+    state = new_state(config, STEP_OPTIONS.get(form))
+    _, batch, iteration_batch = _random_data(config, batch_size)
+    total = 0.0
+    for step in _form_steps(config.step.n_critic)[form]:
+        real = iteration_batch if form.startswith("fused") else batch
+        flops = _flops(step, state, real, jax.random.key(0))
+        if flops is None:
+            return None
+        total += flops
+    return total
 
 
 def _record(arch: str, batch: int, dtype: str, framework: str, form: str, timing: Timing):
@@ -536,8 +633,12 @@ def bench_torch(
         "max_s": args.max_seconds,
     }
     rows = []
-    width = args.width or ARCHS[arch].default_width
-    eager = baselines.make_gan(arch, device=device, width=width, bf16=bf16)
+    twin = ARCHS[arch].torch_twin
+    # the twin of the preset at the benchmark's width; FLOPs: the jaxgan program doing the
+    # same work, with transposed convolutions (PyTorch's ConvTranspose2d; no zero taps)
+    config = benchmark_config(arch, upsample="transpose", width=args.width, overrides=args.set)
+    width = config.model.width
+    eager = baselines.make_gan(twin, device=device, width=width, bf16=bf16)
     for form, step in (
         ("torch_eager", lambda: eager.iteration(real)),
         ("torch_eager_d", lambda: eager.d_step(real)),
@@ -545,12 +646,16 @@ def bench_torch(
     ):
         timing = measure(runner(step), **opts)
         rows.append(_record(arch, batch_size, args.dtype, "torch", form, timing))
+    flops = {form: form_flops(config, form, batch_size) for form in set(TORCH_WORK.values())}
+    for row in rows:
+        row["flops_per_it"] = flops[TORCH_WORK[row["form"]]]
+        _with_flop_rate(row)
     if args.no_compile:
         rows.append(_na(arch, batch_size, args.dtype, "torch_compile", "skipped (--no-compile)"))
         return rows
     try:
         compiled = baselines.make_gan(
-            arch, device=device, width=width, bf16=bf16, compile_models=True
+            twin, device=device, width=width, bf16=bf16, compile_models=True
         )
         timing = measure(runner(lambda: compiled.iteration(real)), **opts)
     except Exception as err:  # torch.compile failures are reported, not fatal
@@ -558,7 +663,8 @@ def bench_torch(
         reason = f"{type(err).__name__}: {first_line}"
         rows.append(_na(arch, batch_size, args.dtype, "torch_compile", reason))
     else:
-        rows.append(_record(arch, batch_size, args.dtype, "torch", "torch_compile", timing))
+        row = _record(arch, batch_size, args.dtype, "torch", "torch_compile", timing)
+        rows.append(_with_flop_rate({**row, "flops_per_it": flops["fused_reuse"]}))
     return rows
 
 
@@ -580,7 +686,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         for r in rows
         if r["framework"] == "torch" and r["status"] == "ok"
     }
-    match = {"d_step": "torch_eager_d", "g_step": "torch_eager_g"}
+    match = {"d_step": "torch_eager_d", "d_step_two_calls": "torch_eager_d"}
+    match["g_step"] = "torch_eager_g"
     for row in rows:
         if row["framework"] != "jax":
             continue
@@ -590,6 +697,141 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         rate = row["it_per_s"]["median"]
         row["vs_torch_eager"] = rate / eager if eager else None
         row["vs_torch_compile"] = rate / compiled if compiled else None
+
+
+def matmul_peak(framework: str = "jax", n: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """This device's f32 matmul rate: an ``n × n`` by ``n × n`` product, in GFLOP/s.
+
+    The roofline beside the steps' GFLOP/s: the rate that dense f32 arithmetic reaches here
+    (``jnp.dot`` under ``jax.jit``, or ``torch.mm`` with the benchmark's threads).
+
+    Args:
+        framework: ``"jax"`` or ``"torch"`` (must be importable).
+        n: matrix size.
+        repeats: timed products after one warm-up.
+
+    Returns:
+        ``{"median": ..., "best": ..., "n": n}`` in GFLOP/s.
+
+    Example:
+        >>> matmul_peak("jax", n=64, repeats=2)["median"] > 0
+        True
+
+    """
+    if framework == "torch":
+        torch = sys.modules["torch"]
+        a, b = torch.randn(n, n), torch.randn(n, n)
+
+        def product() -> None:
+            torch.mm(a, b)
+
+    else:
+        a = jax.random.normal(jax.random.key(0), (n, n), np.float32)
+        b = jax.random.normal(jax.random.key(1), (n, n), np.float32)
+        dot = jax.jit(jax.numpy.dot)
+
+        def product() -> None:
+            dot(a, b).block_until_ready()
+
+    product()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product()
+        times.append(time.perf_counter() - start)
+    flop = 2.0 * n**3
+    return {
+        "median": flop / statistics.median(times) / 1e9,
+        "best": flop / min(times) / 1e9,
+        "n": n,
+    }
+
+
+def add_peak_fractions(rows: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> None:
+    """Give each row with a FLOP rate its fraction of its framework's matmul peak (median).
+
+    Args:
+        rows: records of a run (modified in place).
+        peaks: ``{"jax": matmul_peak(...), "torch": ...}`` (either may be missing).
+
+    Example:
+        >>> rows = [{"framework": "jax", "gflop_per_s": 50.0}]
+        >>> add_peak_fractions(rows, {"jax": {"median": 100.0}})
+        >>> rows[0]["of_matmul_peak"]
+        0.5
+
+    """
+    for row in rows:
+        peak = peaks.get(row["framework"], {}).get("median")
+        rate = row.get("gflop_per_s")
+        row["of_matmul_peak"] = rate / peak if rate and peak else None
+
+
+SPREAD_LIMIT = 3.0
+"""A row whose fastest repeat is this many times its slowest was disturbed while timed."""
+
+
+def unreliable_ratios(rows: list[dict[str, Any]], cpus: int) -> list[str]:
+    """Say which speed ratios a busy machine makes meaningless, and mark them in the rows.
+
+    A ratio is not worth printing when either side was timed on a busy machine (load average
+    at or above the CPU count when its setup started) or with a wide spread between repeats
+    (max / min it/s above ``SPREAD_LIMIT``: on a shared 2-core CPU, PyTorch eager's seed-MLP
+    iteration once ran at 8 to 490 it/s, median 3.2, and an "84.9×" ratio followed). Marked
+    rows get ``ratio_warning``.
+
+    Args:
+        rows: all records of a run, after ``add_ratios`` (modified in place).
+        cpus: the machine's CPU count.
+
+    Returns:
+        One line per doubtful ratio, saying why; empty when every ratio stands.
+
+    Example:
+        >>> row = {"framework": "torch", "form": "torch_eager", "status": "ok", "arch": "mlp",
+        ...        "batch": 64, "dtype": "f32", "load_average": 0.1,
+        ...        "it_per_s": {"median": 3.2, "min": 8.0, "max": 490.0}}
+        >>> jax_row = {**row, "framework": "jax", "form": "fused", "label": "fused",
+        ...            "it_per_s": {"median": 272.0, "min": 270.0, "max": 275.0},
+        ...            "vs_torch_eager": 85.0, "vs_torch_compile": None}
+        >>> line = unreliable_ratios([row, jax_row], cpus=2)[0]
+        >>> "85.0× torch eager is not meaningful" in line and "ran at 8–490 it/s" in line
+        True
+
+    """
+
+    def doubts(row: dict[str, Any], who: str) -> list[str]:
+        rates, found = row["it_per_s"], []
+        if rates["min"] > 0 and rates["max"] / rates["min"] > SPREAD_LIMIT:
+            found.append(f"{who} ran at {rates['min']:.3g}–{rates['max']:.3g} it/s")
+        if row.get("load_average", 0.0) >= cpus:
+            found.append(f"load average {row['load_average']:.1f} on {cpus} CPUs ({who})")
+        return found
+
+    base = {
+        (r["arch"], r["batch"], r["dtype"], r["form"]): r
+        for r in rows
+        if r["framework"] == "torch" and r["status"] == "ok"
+    }
+    match = {"d_step": "torch_eager_d", "g_step": "torch_eager_g"}
+    lines = []
+    for row in rows:
+        if row["framework"] != "jax" or row["status"] != "ok":
+            continue
+        for key, form in (("vs_torch_eager", "torch_eager"), ("vs_torch_compile", "torch_compile")):
+            if row.get(key) is None:
+                continue
+            form = match.get(row["form"], form) if key == "vs_torch_eager" else form
+            other = base[(row["arch"], row["batch"], row["dtype"], form)]
+            why = doubts(row, "jaxgan") + doubts(other, FORM_LABELS.get(form, form))
+            if why:
+                row["ratio_warning"] = "; ".join(why)
+                lines.append(
+                    f"{row['arch']} b{row['batch']} {row['dtype']} {row['label']}: "
+                    f"{row[key]:.1f}× {form.replace('_', ' ')} is not meaningful ("
+                    f"{'; '.join(why)}); re-run on a quiet machine"
+                )
+    return lines
 
 
 def machine_info(args: argparse.Namespace, torch_reason: str, torch_device: str | None):
@@ -658,6 +900,10 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if value >= 10 else f"{value:.{digits + 1}f}"
 
 
+def _share(fraction: float | None) -> str:
+    return f" ({100 * fraction:.0f}%)" if fraction else ""
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Render the records as one Markdown table per (arch, batch, dtype).
 
@@ -681,8 +927,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         load = f", 1-min load {loads[0]:.2f}" if loads else ""
         out.append(f"\n### {ARCHS[arch].name}, batch {batch}, {dtype}{load}\n")
         out.append(
-            "| form | upsample | it/s median | min–max | ms/it | first call s | GFLOP/s "
-            "| × torch eager | × torch.compile |"
+            "| form | upsample | it/s median | min–max | ms/it | first call s "
+            "| GFLOP/s (of matmul peak) | × torch eager | × torch.compile |"
         )
         out.append("|---|---|---|---|---|---|---|---|---|")
         for r in group:
@@ -703,7 +949,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                 f"| {label} | {r.get('upsample') or ''} | {_fmt(ips['median'])} "
                 f"| {_fmt(ips['min'])}–{_fmt(ips['max'])} | {_fmt(r['ms_per_it']['median'], 2)} "
                 f"| {r['first_call_s']:.2f}{' (reused)' if r.get('compiled_earlier') else ''} "
-                f"| {_fmt(r.get('gflop_per_s'))} "
+                f"| {_fmt(r.get('gflop_per_s'))}{_share(r.get('of_matmul_peak'))} "
                 f"| {f'{ratio_e:.2f}×' if ratio_e else '-'} "
                 f"| {f'{ratio_c:.2f}×' if ratio_c else '-'} |"
             )
@@ -824,8 +1070,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--width",
         type=int,
         default=None,
-        help="model width (default per arch: DCGAN 64 = the tutorial; SN-ResNet 128 = D "
-        "channels, G gets twice as many, as in SNGAN)",
+        help="the presets' width field (DCGAN: channels of G's last and D's first conv, 64 in "
+        "dcgan-mnist; SN-ResNet: G's blocks, 256, D keeps d_width 128; default: the preset's)",
+    )
+    p.add_argument(
+        "--set",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of every architecture's preset (as jaxgan train --set)",
     )
     p.add_argument(
         "--steps-per-call",
@@ -870,6 +1124,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", default=None, help="file stem (default step_time_<backend>_<dtype>)")
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
+    args.set = parse_overrides(args.set)
     quick = args.quick
     args.archs = args.archs or (["mlp"] if quick else ["mlp", "dcgan"])
     args.batch_sizes = args.batch_sizes or ([64] if quick else [64, 256])
@@ -911,6 +1166,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 baselines.torch.set_num_threads(args.threads)
     meta = machine_info(args, torch_reason, torch_device)
+    peaks = {"jax": matmul_peak("jax")}
+    if baselines is not None and torch_device == "cpu":
+        peaks["torch"] = matmul_peak("torch")
+    meta["matmul_peak_gflop_s"] = peaks
     rows: list[dict[str, Any]] = []
     for arch in args.archs:
         for batch in args.batch_sizes:
@@ -930,6 +1189,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     reason = "no PyTorch twin of this architecture in torch_baselines.py"
                 rows.append({**_na(arch, batch, args.dtype, "torch_eager", reason)})
     add_ratios(rows)
+    add_peak_fractions(rows, peaks)
     meta["load_average_end"] = list(os.getloadavg())
     return {"meta": meta, "results": rows}
 
@@ -965,7 +1225,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"({meta['torch_threads'] or '-'} threads) | {meta['date_utc']} "
         f"| load {meta['load_average_start'][0]:.2f} → {meta['load_average_end'][0]:.2f}"
     )
+    print(
+        "f32 matmul peak (GFLOP/s, median of 2048² products): "
+        + ", ".join(f"{k} {v['median']:.0f}" for k, v in meta["matmul_peak_gflop_s"].items())
+    )
     print(format_table(report["results"]))
+    for line in unreliable_ratios(report["results"], os.cpu_count() or 1):
+        print(f"warning: {line}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = args.name or f"step_time_{meta['jax_backend']}_{args.dtype}" + (
         "_quick" if args.quick else ""

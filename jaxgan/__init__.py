@@ -17,6 +17,7 @@ Example:
 
 from jaxgan import (
     augment,
+    compile_cache,
     data,
     ensembles,
     experiment,
@@ -28,6 +29,7 @@ from jaxgan import (
     sharding,
     viz,
 )
+from jaxgan.compile_cache import enable_compile_cache
 from jaxgan.loop import batch_indices, choose_loop, fit
 from jaxgan.losses import LOSSES, GANLoss, get_loss
 from jaxgan.sampling import generate_batches
@@ -62,6 +64,7 @@ __all__ = [
     "augment",
     "batch_indices",
     "choose_loop",
+    "compile_cache",
     "create_state",
     "d_step",
     "d_update",
@@ -69,6 +72,7 @@ __all__ = [
     "default_optimizer",
     "discriminate",
     "ema_update",
+    "enable_compile_cache",
     "ensembles",
     "experiment",
     "fit",

@@ -9,11 +9,21 @@ What is saved is the state's pytree: both players' parameters, non-parameter var
 Layout: ``<directory>/<step>/state`` (arrays, OCDBT) and ``<directory>/<step>/meta`` (JSON).
 Orbax writes each step into a temporary folder and renames it when complete, so a process killed
 mid-save leaves no half-written step folder (the temporary one is removed on the next open).
+
+Integrity: each save records a sha256 of the state's arrays (every leaf's path, dtype, shape and
+bytes, in path order) in the metadata; ``restore`` recomputes it and refuses a checkpoint whose
+files changed since, naming the latest earlier checkpoint that still verifies. Checkpoints of
+older jaxgan versions, saved without a digest, restore unverified. Rotation (``keep``) runs after
+a successful save and never deletes the checkpoint just saved (nor anything when a save fails).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +42,76 @@ class CorruptCheckpointError(ValueError):
     """A checkpoint exists but cannot be read, or does not match the state it is restored into."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (e.g. the disk is full); nothing was rotated out."""
+
+
+DIGEST_KEY = "state_sha256"
+"""The metadata entry that holds the digest of a checkpoint's arrays (``state_digest``)."""
+
+_DELETING = ".deleting-"
+"""Prefix of a step folder being deleted by rotation (renamed first, so deletion is atomic)."""
+
+
+def _host_leaf(leaf: Any) -> np.ndarray:
+    """One leaf as host bytes: a replicated multi-process array is read from its local copy."""
+    if isinstance(leaf, jax.Array):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        if not leaf.is_fully_addressable:
+            if not leaf.is_fully_replicated:
+                raise ValueError("the array is split over processes")
+            leaf = leaf.addressable_data(0)
+    return np.ascontiguousarray(np.asarray(leaf))
+
+
+def state_digest(state: Any) -> str:
+    """Return the sha256 of a state's arrays: each leaf's path, dtype, shape and bytes.
+
+    Leaves are taken in the order of their paths, so the digest depends only on the names and
+    contents of the arrays (not on where they live or how the pytree is flattened).
+
+    Args:
+        state: a pytree of arrays (e.g. a ``GANState``).
+
+    Returns:
+        The hex digest.
+
+    Raises:
+        ValueError: a leaf is split over processes (it cannot be read here).
+
+    Example:
+        >>> state_digest({"w": np.zeros(2, np.float32)})[:12]
+        '5768890864c0'
+
+    """
+    digest = hashlib.sha256()
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    for name, leaf in sorted((".".join(_path_names(path)), leaf) for path, leaf in leaves):
+        array = _host_leaf(leaf)
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     first = text[0] if text else type(err).__name__
     return first if len(first) <= 200 else first[:197] + "..."
+
+
+def _write_reason(err: BaseException) -> str:
+    """Return the operating system's words for a failed write ("No space left on device")."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in errno.errorcode:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    text = str(err)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES):
+        if os.strerror(code) in text:
+            return os.strerror(code)
+    return _one_line(err)
 
 
 def _path_names(path: tuple[Any, ...]) -> tuple[str, ...]:
@@ -97,8 +173,13 @@ class RunCheckpoints:
         self.directory = Path(directory).absolute()
         if read_only and not self.directory.is_dir():
             raise CheckpointNotFoundError(f"no checkpoint folder at {self.directory}")
+        self.keep = keep
+        self._template: Any = None
+        if not read_only:
+            for leftover in self.directory.glob(f"{_DELETING}*"):  # a rotation cut short
+                shutil.rmtree(leftover, ignore_errors=True)
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep,
+            max_to_keep=None,  # rotation is ours (``_rotate``): never the step just saved
             create=not read_only,
             read_only=read_only,
             cleanup_tmp_directories=not read_only,
@@ -174,14 +255,63 @@ class RunCheckpoints:
             raise ValueError(f"checkpoint step must be a non-negative integer, got {step!r}")
         if step in self.steps():
             raise ValueError(f"checkpoint step {step} already exists in {self.directory}")
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(metadata or {})
-            ),
-        )
-        self._manager.wait_until_finished()
+        meta = dict(metadata or {})
+        with contextlib.suppress(ValueError):  # arrays split over processes: no digest
+            meta[DIGEST_KEY] = state_digest(state)
+        try:
+            saved = self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+                force=True,  # also a step older than the newest (a resumed run's best/)
+            )
+            self._manager.wait_until_finished()
+            if not saved:
+                raise RuntimeError("orbax skipped the save")
+        except Exception as err:
+            earlier = [s for s in self.steps() if s != step]
+            then = (
+                f"checkpoint {earlier[-1]} is intact: free space (or fix the folder) and resume "
+                "from it (--resume)"
+                if earlier
+                else "there is no earlier checkpoint: free space (or fix the folder) and start "
+                "again (--overwrite)"
+            )
+            raise CheckpointWriteError(
+                f"could not write checkpoint {self.directory / str(step)} ({_write_reason(err)}); "
+                f"{then}"
+            ) from None
+        self._rotate(step)
         return self.directory / str(step)
+
+    def keep_newest(self, step: int) -> None:
+        """Apply rotation as if ``step`` (which must exist) had just been saved.
+
+        Used when a save is skipped because that step exists already (a resumed run reaching
+        a best checkpoint it saved before it was stopped), so the folder ends as if saved now.
+
+        Args:
+            step: an existing step, kept whatever its age.
+
+        Example:
+            >>> best.keep_newest(1500)  # doctest: +SKIP
+
+        """
+        self._existing_step(step)
+        self._rotate(step)
+
+    def _rotate(self, saved: int) -> None:
+        """Delete all but the newest ``keep`` steps, never ``saved``; rename, then delete."""
+        steps = self.steps()
+        kept = set(steps[-self.keep :]) | {saved}
+        for step in steps:
+            if step not in kept:
+                folder = self.directory / str(step)
+                doomed = self.directory / f"{_DELETING}{step}-{os.getpid()}"
+                folder.rename(doomed)  # a kill from here on leaves no half-deleted step
+                shutil.rmtree(doomed, ignore_errors=True)
+        self._manager.reload()
 
     def read_metadata(self, step: int | None = None) -> dict[str, Any]:
         """Read only the JSON record of a checkpoint (no arrays).
@@ -211,6 +341,7 @@ class RunCheckpoints:
         meta = restored.meta
         if not isinstance(meta, dict):
             raise CorruptCheckpointError(self._corrupt_message(step, "its metadata is missing"))
+        meta.pop(DIGEST_KEY, None)
         return meta
 
     def restore(self, template: GANState, step: int | None = None) -> tuple[GANState, dict]:
@@ -228,14 +359,28 @@ class RunCheckpoints:
 
         Raises:
             CheckpointNotFoundError: no checkpoint (of that step).
-            CorruptCheckpointError: unreadable files, or arrays that do not fit ``template``
-                (e.g. the config changed since the save).
+            CorruptCheckpointError: unreadable files, arrays that do not fit ``template``
+                (e.g. the config changed since the save), or arrays that do not match the
+                digest recorded when they were saved. The message names the latest earlier
+                checkpoint that restores and verifies.
 
         Example:
             >>> state, meta = RunCheckpoints(path).restore(build_state(config))  # doctest: +SKIP
 
         """
         step = self._existing_step(step)
+        self._template = template  # to name the latest checkpoint that verifies, on error
+        state, meta = self._restore(template, step)
+        recorded = meta.pop(DIGEST_KEY, None)
+        if recorded is not None and state_digest(state) != recorded:
+            raise CorruptCheckpointError(
+                self._corrupt_message(
+                    step, "its arrays do not match the sha256 recorded when it was saved"
+                )
+            )
+        return state, meta
+
+    def _restore(self, template: GANState, step: int) -> tuple[GANState, dict]:
         self._check_structure(step, template)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         try:
@@ -250,10 +395,11 @@ class RunCheckpoints:
         state, meta = _like_template(restored.state, template), restored.meta
         if not isinstance(meta, dict):
             raise CorruptCheckpointError(self._corrupt_message(step, "its metadata is missing"))
-        if int(state.step) != int(meta.get("step", state.step)):
+        at = np.unique(np.asarray(state.step)).tolist()  # one step, or one per run of a stack
+        if len(at) != 1 or at[0] != int(meta.get("step", at[0])):
             raise CorruptCheckpointError(
                 self._corrupt_message(
-                    step, f"its state is at step {int(state.step)}, its record says {meta['step']}"
+                    step, f"its state is at step {at}, its record says {meta.get('step')}"
                 )
             )
         return state, meta
@@ -302,13 +448,34 @@ class RunCheckpoints:
     def _corrupt_message(self, step: int, err: BaseException | str) -> str:
         reason = err if isinstance(err, str) else _one_line(err)
         earlier = [s for s in self.steps() if s < step]
-        hint = (
-            f"; earlier checkpoints: {', '.join(map(str, earlier))} (move the broken folder "
-            "away to resume from one of them)"
-            if earlier
-            else ""
-        )
+        hint = ""
+        if earlier:
+            good = self._latest_verified(earlier)
+            hint = f"; earlier checkpoints: {', '.join(map(str, earlier))}" + (
+                f"; the latest that verifies is {good} (move the broken folder away to resume "
+                "from it)"
+                if good is not None
+                else "; none of them verifies"
+            )
         return f"checkpoint {self.directory / str(step)} is corrupt or incomplete ({reason}){hint}"
+
+    def _latest_verified(self, steps: list[int]) -> int | None:
+        """Return the newest of ``steps`` that restores and matches its digest (error path)."""
+        template, self._template = self._template, None  # no search within the search
+        try:
+            if template is None:
+                return steps[-1]
+            for step in reversed(steps):
+                try:
+                    state, meta = self._restore(template, step)
+                except CorruptCheckpointError:
+                    continue
+                recorded = meta.get(DIGEST_KEY)
+                if recorded is None or state_digest(state) == recorded:
+                    return step
+            return None
+        finally:
+            self._template = template
 
 
 def save_checkpoint(

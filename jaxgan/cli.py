@@ -2,14 +2,17 @@
 
 Commands are subparsers, each added by one ``_add_<command>`` function and handled by one
 ``_<command>`` function; add a command by writing that pair and listing it in ``COMMANDS``.
-Errors the user can fix (bad values, missing data, unusable folders, broken checkpoints) are
-printed as one line on stderr with exit status 2 (usage) or 1 (everything else); set
-``JAXGAN_DEBUG=1`` to see the traceback instead.
+Errors the user can fix (bad values, missing data, unusable folders, broken checkpoints, a
+diverged run) are printed as one line on stderr with exit status 2 (usage) or 1 (everything
+else), and background noise from orbax, asyncio and tensorstore is silenced; pass ``--debug``
+(or set ``JAXGAN_DEBUG=1``) to see the traceback and the noise instead. A run stopped by
+SIGTERM or SIGINT saves a checkpoint, says how to continue and exits with 143 or 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from jaxgan import compile_cache
 from jaxgan.experiment import config as cfg
 
 PROG = "jaxgan"
@@ -35,9 +39,10 @@ def _presets_epilog() -> str:
     lines = ["presets (jaxgan/presets/<name>.py; its first line says how to run it):"]
     for name in cfg.preset_names():
         c = cfg.load_preset(name)
-        length = f"{c.epochs:g} epochs" if c.epochs is not None else f"{c.steps} steps"
-        model = f"conditional {c.model}" if c.conditional else c.model
-        lines.append(f"  {name:<16} {model} on {c.data}, {length}, batch {c.batch_size}")
+        s = c.schedule
+        length = f"{s.epochs:g} epochs" if s.epochs is not None else f"{s.steps} steps"
+        model = f"conditional {c.model.family}" if c.model.conditional else c.model.family
+        lines.append(f"  {name:<16} {model} on {c.data.name}, {length}, batch {s.batch_size}")
     return "\n".join(lines)
 
 
@@ -140,7 +145,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="K",
         help="with --seeds/--sweep: vmap at most K runs at once and train the slices one after "
-        "another (default: all); use 1 for conv nets on CPU, where vmapping them is ~3x slower",
+        "another (default: all); use 1 for conv nets on CPU, where vmapping them is slower "
+        "(docs/ensembles.md)",
     )
     parser.add_argument(
         "--sweep",
@@ -159,7 +165,22 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="progress bar (default: only on a terminal)",
     )
+    parser.add_argument(
+        "--on-nonfinite",
+        choices=("stop", "warn"),
+        default="stop",
+        help="a NaN/inf loss, gradient or state: stop naming the step and the last good "
+        "checkpoint (default), or warn once and train on without saving",
+    )
     parser.set_defaults(handler=_train)
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error, and library noise (also: JAXGAN_DEBUG=1)",
+    )
 
 
 def _add_sample(subparsers: argparse._SubParsersAction) -> None:
@@ -225,45 +246,100 @@ def _add_latent_search_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``inpaint`` and ``invert``: the images and the latent search."""
     parser.add_argument("--run", required=True, metavar="DIR", help="the run folder (only read)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--data", metavar="NAME", help="images, e.g. idx:<folder> (default: the "
-                        "run's data)")
+    parser.add_argument(
+        "--data", metavar="NAME", help="images, e.g. idx:<folder> (default: the run's data)"
+    )
     parser.add_argument("--split", default="test", help="split of --data (default test)")
-    parser.add_argument("--offset", type=int, default=0, metavar="N",
-                        help="skip the first N images of the split")
+    parser.add_argument(
+        "--offset", type=int, default=0, metavar="N", help="skip the first N images of the split"
+    )
     parser.add_argument("--limit", type=int, metavar="N", help="use at most N images")
     parser.add_argument("--step", type=int, metavar="S", help="checkpoint step (default latest)")
     parser.add_argument("--best", action="store_true", help="use the run's best checkpoint")
-    parser.add_argument("--steps", type=int, default=300, metavar="N",
-                        help="optimisation steps per image (default 300)")
-    parser.add_argument("--restarts", type=int, default=4, metavar="R",
-                        help="random starts per image; the best is kept (default 4)")
-    parser.add_argument("--lr", type=float, default=0.1, metavar="LR",
-                        help="Adam learning rate on z, cosine-decayed to 0 (default 0.1)")
-    parser.add_argument("--loss", choices=("contextual", "l1", "l2"),
-                        help="loss on the known pixels (default: contextual for inpaint, l2 for "
-                        "invert)")
-    parser.add_argument("--prior-weight", type=float, default=0.003, metavar="W",
-                        help="weight of D's prior log(1 - D(G(z))) (default 0.003, Yeh et al.)")
-    parser.add_argument("--latent-weight", type=float, default=0.0, metavar="W",
-                        help="weight of (|z|^2/d - 1)^2 (default 0)")
-    parser.add_argument("--labels", choices=("search", "known"), default="search",
-                        help="conditional runs: try every class (search) or use the true labels")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=300,
+        metavar="N",
+        help="optimisation steps per image (default 300)",
+    )
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=4,
+        metavar="R",
+        help="random starts per image; the best is kept (default 4)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=0.1,
+        metavar="LR",
+        help="Adam learning rate on z, cosine-decayed to 0 (default 0.1)",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=("contextual", "l1", "l2"),
+        help="loss on the known pixels (default: contextual for inpaint, l2 for invert)",
+    )
+    parser.add_argument(
+        "--prior-weight",
+        type=float,
+        default=0.003,
+        metavar="W",
+        help="weight of D's prior log(1 - D(G(z))) (default 0.003, Yeh et al.)",
+    )
+    parser.add_argument(
+        "--latent-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of (|z|^2/d - 1)^2 (default 0)",
+    )
+    parser.add_argument(
+        "--labels",
+        choices=("search", "known"),
+        default="search",
+        help="conditional runs: try every class (search) or use the true labels",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    parser.add_argument("--batch-size", type=int, default=500, metavar="B",
-                        help="images per compiled call (default 500)")
-    parser.add_argument("--classifier", metavar="NAME|PATH",
-                        help="feature space for accuracy and FD (default: the data's)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar (default: only on a terminal)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="B",
+        help="images per compiled call (default 500)",
+    )
+    parser.add_argument(
+        "--classifier",
+        metavar="NAME|PATH",
+        help="feature space for accuracy and FD (default: the data's)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: only on a terminal)",
+    )
 
 
 def _latent_search_options(args: argparse.Namespace) -> dict:
     """Return the keyword arguments ``inpaint_run`` and ``invert_run`` share."""
     options = {
-        "data_name": args.data, "split": args.split, "offset": args.offset, "limit": args.limit,
-        "step": args.step, "best": args.best, "labels": args.labels, "seed": args.seed,
-        "batch_size": args.batch_size, "classifier": args.classifier, "steps": args.steps,
-        "restarts": args.restarts, "learning_rate": args.lr, "prior_weight": args.prior_weight,
+        "data_name": args.data,
+        "split": args.split,
+        "offset": args.offset,
+        "limit": args.limit,
+        "step": args.step,
+        "best": args.best,
+        "labels": args.labels,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "classifier": args.classifier,
+        "steps": args.steps,
+        "restarts": args.restarts,
+        "learning_rate": args.lr,
+        "prior_weight": args.prior_weight,
         "latent_weight": args.latent_weight,
     }
     if args.loss:
@@ -311,14 +387,28 @@ def _add_inpaint(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_latent_search_options(parser)
-    parser.add_argument("--mask", action="append", metavar="SPEC",
-                        help="mask (repeat for several; default center)")
-    parser.add_argument("--mask-seed", type=int, default=0, metavar="S",
-                        help="seed of random masks (the same holes for every run)")
-    parser.add_argument("--blend", choices=("poisson", "paste"), default="poisson",
-                        help="put G(z) into the hole by Poisson blending (default) or pasting")
-    parser.add_argument("--no-baselines", dest="baselines", action="store_false",
-                        help="skip the mean / nearest-neighbour / harmonic baselines")
+    parser.add_argument(
+        "--mask", action="append", metavar="SPEC", help="mask (repeat for several; default center)"
+    )
+    parser.add_argument(
+        "--mask-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of random masks (the same holes for every run)",
+    )
+    parser.add_argument(
+        "--blend",
+        choices=("poisson", "paste"),
+        default="poisson",
+        help="put G(z) into the hole by Poisson blending (default) or pasting",
+    )
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the mean / nearest-neighbour / harmonic baselines",
+    )
     parser.set_defaults(handler=_inpaint)
 
 
@@ -328,25 +418,40 @@ def _inpaint(args: argparse.Namespace) -> int:
     masks = args.mask or ["center"]
     bar, update = _progress_bar(args.progress, "inpaint")
     try:
-        results = inpaint_run(args.run, args.out, masks=masks, mask_seed=args.mask_seed,
-                              baselines=args.baselines, blend=args.blend, on_progress=update,
-                              **_latent_search_options(args))
+        results = inpaint_run(
+            args.run,
+            args.out,
+            masks=masks,
+            mask_seed=args.mask_seed,
+            baselines=args.baselines,
+            blend=args.blend,
+            on_progress=update,
+            **_latent_search_options(args),
+        )
     finally:
         if bar is not None:
             bar.close()
     parts = []
     for spec, entry in results["masks"].items():
         methods = entry["methods"]
-        others = ", ".join(f"{name} {m['psnr_hole']:.1f}" for name, m in methods.items()
-                           if name not in ("gan", "gan_paste"))
-        parts.append(f"{spec} {methods['gan']['psnr_hole']:.1f} dB"
-                     + (f" ({others})" if others else ""))
-    print(f"inpainted {results['count']} images of {results['data']} with {args.run} "
-          f"(step {results['step']}) in {results['seconds']:.0f} s; PSNR on the hole: "
-          f"{'; '.join(parts)}; results: {Path(args.out) / 'results.json'}")
+        others = ", ".join(
+            f"{name} {m['psnr_hole']:.1f}"
+            for name, m in methods.items()
+            if name not in ("gan", "gan_paste")
+        )
+        parts.append(
+            f"{spec} {methods['gan']['psnr_hole']:.1f} dB" + (f" ({others})" if others else "")
+        )
+    print(
+        f"inpainted {results['count']} images of {results['data']} with {args.run} "
+        f"(step {results['step']}) in {results['seconds']:.0f} s; PSNR on the hole: "
+        f"{'; '.join(parts)}; results: {Path(args.out) / 'results.json'}"
+    )
     if results["overlaps_training"]:
-        print("note: these images are in the run's training data; use --offset for held-out "
-              "ones", file=sys.stderr)
+        print(
+            "note: these images are in the run's training data; use --offset for held-out ones",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -374,15 +479,16 @@ def _invert(args: argparse.Namespace) -> int:
 
     bar, update = _progress_bar(args.progress, "invert")
     try:
-        results = invert_run(args.run, args.out, on_progress=update,
-                             **_latent_search_options(args))
+        results = invert_run(args.run, args.out, on_progress=update, **_latent_search_options(args))
     finally:
         if bar is not None:
             bar.close()
     m = results["metrics"]
-    print(f"inverted {results['count']} images of {results['data']} with {args.run} "
-          f"(step {results['step']}) in {results['seconds']:.0f} s: PSNR {m['psnr']:.2f} dB, "
-          f"SSIM {m['ssim']:.3f}, L1 {m['l1']:.4f}; results: {Path(args.out) / 'results.json'}")
+    print(
+        f"inverted {results['count']} images of {results['data']} with {args.run} "
+        f"(step {results['step']}) in {results['seconds']:.0f} s: PSNR {m['psnr']:.2f} dB, "
+        f"SSIM {m['ssim']:.3f}, L1 {m['l1']:.4f}; results: {Path(args.out) / 'results.json'}"
+    )
     return 0
 
 
@@ -418,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for add in COMMANDS:
         add(subparsers)
+    for command in subparsers.choices.values():  # every command takes --debug
+        _add_debug(command)
     return parser
 
 
@@ -434,7 +542,7 @@ def train_config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
         The validated config.
 
     Example:
-        >>> train_config_from_args(build_parser().parse_args(["train", "--lr", "1e-3"])).lr
+        >>> train_config_from_args(build_parser().parse_args(["train", "--lr", "1e-3"])).optim.lr
         0.001
 
     """
@@ -486,16 +594,14 @@ def _train(args: argparse.Namespace) -> int:
         return _train_ensemble(args, config, out)
     if args.runs_together is not None:
         raise cfg.ConfigError("--runs-together needs --seeds or --sweep")
-    try:
-        summary = train(
-            config, out, resume=args.resume, overwrite=args.overwrite, progress=args.progress
-        )
-    except KeyboardInterrupt:
-        print(
-            f"{PROG}: interrupted; continue with: jaxgan train --resume --out {out}",
-            file=sys.stderr,
-        )
-        return 130
+    summary = train(
+        config,
+        out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=args.progress,
+        on_nonfinite=args.on_nonfinite,
+    )
     print(summary.line())
     return 0
 
@@ -505,6 +611,7 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
     from jaxgan import ensembles
     from jaxgan.experiment.build import build_state, load_training_data
     from jaxgan.experiment.ensemble import SETUP_FILE, run_ensemble
+    from jaxgan.experiment.guards import check_run_inputs
     from jaxgan.experiment.train import data_parallel_plan
 
     sweep = dict(ensembles.parse_sweep(text) for text in args.sweep)
@@ -522,6 +629,7 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
         raise cfg.ConfigError(f"--runs-together must be at least 1, got {runs_together}")
     config, dataset = load_training_data(config)
     steps = cfg.resolve_steps(config, len(dataset))
+    check_run_inputs(config, len(dataset), seeds=seeds)
     plan = data_parallel_plan(config)
 
     def build_state_fn(key, **values):
@@ -530,21 +638,22 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
     summary = run_ensemble(
         build_state_fn,
         dataset,
-        seeds=list(range(config.seed, config.seed + seeds)),
+        seeds=list(range(config.schedule.seed, config.schedule.seed + seeds)),
         sweep=sweep or None,
         steps=steps,
-        batch_size=config.batch_size,
+        batch_size=config.schedule.batch_size,
         out_dir=out,
-        loop=config.loop,
-        steps_per_call=config.steps_per_call,
+        loop=config.schedule.loop,
+        steps_per_call=config.schedule.steps_per_call,
         overwrite=args.overwrite,
         resume=args.resume,
         runs_together=runs_together,
         on_group=_print_group,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_every=config.outputs.checkpoint_every,
         mesh=plan,
         progress=args.progress,
         setup_extra={"config": cfg.to_dict(config)},
+        on_nonfinite=args.on_nonfinite,
     )
     runs = len(summary.get("runs", []))
     print(f"trained {runs} runs; summary in {Path(out) / 'summary.md'}")
@@ -591,26 +700,58 @@ def _eval(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jaxgan`` command line (the console script and ``python -m jaxgan``).
 
+    Called without ``argv`` it is the process's entry point: library noise stays silent until
+    the process exits, and after an error it exits at once (``os._exit``) once its line is out.
+
     Args:
         argv: arguments without the program name (default ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 for a run-time error, 2 for a usage error.
+        The exit status: 0 on success, 1 for a run-time error, 2 for a usage error, 128 + the
+        signal for a run stopped by SIGTERM (143) or SIGINT (130).
 
     Example:
         >>> main(["train", "--steps", "200", "--out", "runs/quick"])  # doctest: +SKIP
         0
 
     """
+    from jaxgan.experiment import quiet
+
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax / tfds chatter
+    entry = argv is None
     args = build_parser().parse_args(argv)
+    if compile_cache.enabled_by_env():  # compile once per machine (docs/speed.md)
+        compile_cache.enable_compile_cache()
+    debug = bool(args.debug or os.environ.get("JAXGAN_DEBUG"))
+    silence = contextlib.nullcontext() if debug else quiet.quiet_libraries(forever=entry)
+    with silence, quiet.one_line_warnings(f"{PROG} {args.command}"):
+        code = _run(args, debug)
+    if entry and code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    """Run a command; turn the errors a user can act on into one line and an exit status."""
+    from jaxgan.experiment.quiet import error_line, out_of_memory
+    from jaxgan.experiment.signals import RunInterruptedError
+
     try:
         return args.handler(args)
-    except (ValueError, TypeError, OSError) as err:
-        if os.environ.get("JAXGAN_DEBUG"):
+    except RunInterruptedError as err:
+        print(f"{PROG} {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        if debug:
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, FloatingPointError, MemoryError, RuntimeError) as err:
+        if debug or (isinstance(err, RuntimeError) and not out_of_memory(err)):
+            raise
+        print(f"{PROG} {args.command}: error: {error_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, cfg.ConfigError) else 1
 
 

@@ -29,6 +29,7 @@ import math
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,7 +37,7 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxgan.loop import Metrics
+from jaxgan.loop import DeferredHook, Metrics
 
 TRAIN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 """The metrics every step reports that the progress bar and the summaries show."""
@@ -63,12 +64,43 @@ def json_value(value: Any) -> Any:
     return [json_value(v) for v in array]
 
 
+def json_safe(value: Any) -> Any:
+    """Make nested values strict JSON: non-finite floats become None (NaN is not JSON).
+
+    Args:
+        value: dicts, lists, tuples, numbers, numpy scalars and strings, nested.
+
+    Returns:
+        The same structure with ``None`` where a float was NaN or ±inf.
+
+    Example:
+        >>> json_safe({"a": [1.0, float("nan")], "b": np.float32(2)})
+        {'a': [1.0, None], 'b': 2.0}
+
+    """
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A loss grew far beyond its usual range: finite, but training is diverging."""
+
+
 class Every:
     """Call ``fn(step, state)`` every ``every`` iterations and at the last step.
 
     Args:
         every: the period in iterations.
         fn: what to do; it may read the state (which waits for the chunk).
+        needs_finite: ``fn`` writes the state or what it makes (a checkpoint, a sample grid):
+            ``fit`` calls it only when the metrics so far and the state are finite.
 
     Example:
         >>> hook = Every(1000, lambda step, state: print(step))
@@ -77,9 +109,10 @@ class Every:
 
     """
 
-    def __init__(self, every: int, fn: Callable[[int, Any], Any]):
+    def __init__(self, every: int, fn: Callable[[int, Any], Any], *, needs_finite: bool = False):
         self.every = every
         self.fn = fn
+        self.needs_finite = needs_finite
 
     def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
         """Call the function with the step and the state.
@@ -96,30 +129,7 @@ class Every:
         self.fn(step, state)
 
 
-class _Deferred:
-    """A hook that handles each call's metrics on the next call (or at ``flush``)."""
-
-    every: int | None = None
-
-    def __init__(self) -> None:
-        self._pending: tuple[int, Metrics] | None = None
-
-    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
-        self.flush()
-        self._pending = (step, metrics)
-
-    def flush(self) -> None:
-        """Handle the metrics still held (``fit`` calls this when it returns)."""
-        if self._pending is not None:
-            step, metrics = self._pending
-            self._pending = None
-            self.handle(step, {k: np.asarray(v) for k, v in metrics.items()})
-
-    def handle(self, step: int, metrics: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
-
-class MetricsLog(_Deferred):
+class MetricsLog(DeferredHook):
     """Append one strict-JSON row per ``every`` iterations to a ``metrics.jsonl`` file.
 
     A row holds ``step``, the mean of every metric over its iterations (a list per run for a
@@ -151,7 +161,11 @@ class MetricsLog(_Deferred):
             metrics: per-iteration metrics and their ``step``.
 
         Example:
-            >>> log.handle(2, {"d_loss": np.ones(2), "step": np.array([1, 2])})  # doctest: +SKIP
+            >>> import io
+            >>> log = MetricsLog(io.StringIO(), every=2)
+            >>> log.handle(2, {"d_loss": np.ones(2), "step": np.array([1, 2])})
+            >>> json.loads(log.file.getvalue())["step"]
+            2
 
         """
         now = time.perf_counter()
@@ -162,12 +176,74 @@ class MetricsLog(_Deferred):
                 row[name] = json_value(np.mean(values, axis=0))
         row["it_per_s"] = count / max(now - self.last_time, 1e-9)
         row["time_s"] = round(now - self.start_time, 3)
-        self.file.write(json.dumps(row) + "\n")
+        self.file.write(json.dumps(row, allow_nan=False) + "\n")
         self.file.flush()
         self.last_time = now
 
 
-class ProgressBar(_Deferred):
+class LossLimit(DeferredHook):
+    """Warn once (``DivergenceWarning``) when a loss's magnitude passes ``limit``.
+
+    Non-finite values are the driver's to catch (``fit(on_nonfinite=...)``); this hook names
+    the finite kind of divergence, such as a generator loss of 1e7 or a Wasserstein critic
+    without a penalty running off to -1e5. It reads the metrics one call late (no wait).
+
+    Args:
+        limit: the largest ``|loss|`` of a healthy run (the default, 1e4, is far above what
+            the losses of ``jaxgan.losses`` reach when training works).
+        names: the metrics to watch.
+
+    Example:
+        >>> import warnings
+        >>> hook = LossLimit(limit=10.0)
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     hook(2, None, {"g_loss": np.array([1.0, 50.0]), "step": np.array([1, 2])})
+        ...     hook.flush()
+        >>> str(seen[0].message)[:32]
+        'g_loss reached 50 at step 2: the'
+
+    """
+
+    def __init__(self, limit: float = 1e4, names: tuple[str, ...] = ("d_loss", "g_loss")):
+        super().__init__()
+        self.limit, self.names = limit, names
+        self.warned = False
+
+    def handle(self, step: int, metrics: dict[str, np.ndarray]) -> None:
+        """Warn if a watched loss passed the limit in these iterations (once per run).
+
+        Args:
+            step: the last step of the metrics.
+            metrics: per-iteration metrics and their ``step``.
+
+        Example:
+            >>> hook.handle(2, {"g_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+
+        """
+        if self.warned:
+            return
+        for name in self.names:
+            values = metrics.get(name)
+            if values is None:
+                continue
+            rows = np.asarray(values, np.float64).reshape(len(values), -1)
+            big = np.isfinite(rows) & (np.abs(rows) > self.limit)
+            if big.any():
+                row, run = np.argwhere(big)[0]
+                who = f" in run {run}" if np.ndim(values) > 1 else ""
+                warnings.warn(
+                    f"{name} reached {rows[row, run]:.3g} at step {int(metrics['step'][row])}"
+                    f"{who}: the run is diverging (finite, but far beyond the usual range); "
+                    "lower the learning rate or add a penalty",
+                    DivergenceWarning,
+                    stacklevel=2,
+                )
+                self.warned = True
+                return
+
+
+class ProgressBar(DeferredHook):
     """A tqdm bar over a run's iterations with the latest losses and D outputs.
 
     Args:
@@ -205,7 +281,9 @@ class ProgressBar(_Deferred):
             metrics: per-iteration metrics and their ``step``.
 
         Example:
-            >>> bar.handle(2, {"d_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+            >>> bar = ProgressBar(total=10, show=False)
+            >>> bar.handle(2, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
+            >>> bar.close()
 
         """
         self.bar.update(len(metrics["step"]))
@@ -228,6 +306,9 @@ class ProgressBar(_Deferred):
 class Checkpoint:
     """Save the state every ``every`` iterations and at the last step (``jaxgan.checkpoint``).
 
+    ``fit`` calls it only with a finite state (``needs_finite``): a diverged run never
+    overwrites its good checkpoints.
+
     Args:
         checkpoints: a ``jaxgan.checkpoint.RunCheckpoints`` (the caller opens and closes it).
         every: iterations between checkpoints.
@@ -239,6 +320,8 @@ class Checkpoint:
         >>> hook = Checkpoint(ckpts, every=1000)  # doctest: +SKIP
 
     """
+
+    needs_finite = True
 
     def __init__(
         self,
@@ -301,7 +384,8 @@ class History:
             metrics: the window's metrics.
 
         Example:
-            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})  # doctest: +SKIP
+            >>> history = History()
+            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
 
         """
         self.flush()
@@ -340,7 +424,12 @@ class History:
             path: the file.
 
         Example:
-            >>> history.save(Path("history.npz"))  # doctest: +SKIP
+            >>> import tempfile
+            >>> history = History()
+            >>> history(2, None, {"d_loss": np.ones(2), "step": np.arange(1, 3)})
+            >>> path = Path(tempfile.mkdtemp()) / "history.npz"
+            >>> history.save(path); sorted(np.load(path).files)
+            ['d_loss', 'step']
 
         """
         tmp = path.with_name(f".{path.name}.tmp.npz")
@@ -358,7 +447,14 @@ class History:
             ValueError: the file ends before ``step``.
 
         Example:
-            >>> history.load(Path("history.npz"), 1000)  # doctest: +SKIP
+            >>> import tempfile
+            >>> saved = History()
+            >>> saved(3, None, {"d_loss": np.arange(3.0), "step": np.arange(1, 4)})
+            >>> path = Path(tempfile.mkdtemp()) / "history.npz"
+            >>> saved.save(path)
+            >>> resumed = History()
+            >>> resumed.load(path, 2); resumed.arrays()["d_loss"].tolist()
+            [0.0, 1.0]
 
         """
         self.parts, self._pending = {}, []
@@ -370,4 +466,3 @@ class History:
         if int(keep.sum()) != step:
             raise ValueError(f"{path} holds {int(keep.sum())} iterations, fewer than step {step}")
         self.parts = {name: [values[keep]] for name, values in arrays.items()}
-

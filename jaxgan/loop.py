@@ -13,6 +13,13 @@ dropped), and iteration ``t`` reads the ``n_critic`` batch slots starting at ``t
 Everything is a function of the run's key and the state's counters, so stopping after any
 iteration and calling ``fit`` again continues the exact same run.
 
+Divergence is caught on the device: every iteration adds a flag, "all of this step's losses and
+gradient norms are finite", to its metrics. The host reads the flags one chunk late with the
+other metrics (no extra wait), and before every hook that writes the state (checkpoints, sample
+grids: ``hook.needs_finite``), where it also checks the state itself. ``on_nonfinite="stop"``
+raises ``NonFiniteError`` naming the first bad step; ``"warn"`` warns once and skips those hooks
+while the state is not finite. Either way no non-finite state is handed to them.
+
 Two loop forms run the same pure update:
 
 - ``"scan"``: ``steps_per_call`` iterations inside one ``lax.scan`` (one dispatch per call);
@@ -26,8 +33,10 @@ program (measurements in benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 
@@ -36,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxgan.data import to_model_input
+from jaxgan.data import to_model_input, uint8_to_unit_range
 from jaxgan.sharding import DataParallel, as_data_parallel
 from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
@@ -50,6 +59,34 @@ Metrics = dict[str, Any]
 SCAN_FLOPS_LIMIT_CPU = 2e9
 """FLOPs per iteration below which ``loop="auto"`` scans on CPU."""
 
+FINITE = "finite"
+"""The per-iteration flag the driver adds on the device: all of the step's metrics are finite."""
+
+NonFinitePolicy = Literal["stop", "warn"] | None
+
+
+class NonFiniteError(FloatingPointError):
+    """Training produced a non-finite loss, gradient norm or state (``on_nonfinite="stop"``).
+
+    Attributes:
+        step: the first step whose metrics (or state) are not finite.
+        runs: the runs of a stack that diverged (None for a single run).
+
+    Example:
+        >>> NonFiniteError("training diverged at step 3", step=3).step
+        3
+
+    """
+
+    def __init__(self, message: str, *, step: int, runs: list[int] | None = None):
+        super().__init__(message)
+        self.step, self.runs = step, runs
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Training produced non-finite values and goes on (``on_nonfinite="warn"``)."""
+
+
 _DATA_STREAM = 2
 
 
@@ -60,7 +97,9 @@ class Hook(Protocol):
     last step, and calls the hook there); None calls it after every chunk. ``state`` is the live
     state (device arrays, donated to the next chunk: copy what you keep); reading it waits for
     the chunk. ``metrics`` holds the iterations since the hook's previous call. An optional
-    ``flush()`` runs when ``fit`` returns.
+    ``flush()`` runs when ``fit`` returns (and on the way out of an error). A hook with a true
+    ``needs_finite`` attribute (checkpoints, sample grids) is called only when the metrics so
+    far and the state are finite.
     """
 
     every: int | None
@@ -118,6 +157,7 @@ class Layout:
     Attributes:
         plan: split every batch over a device mesh (``jaxgan.sharding.DataParallel``), or None.
         runs: the state is a stack of runs (``jaxgan.ensembles``): ``vmap`` over its leading axis.
+        check_finite: add the per-iteration ``FINITE`` flag to the metrics.
 
     Example:
         >>> Layout(runs=True).update is not None
@@ -127,6 +167,7 @@ class Layout:
 
     plan: DataParallel | None = None
     runs: bool = False
+    check_finite: bool = True
 
     @property
     def update(self) -> Callable[[Any, Any, Array], tuple[Any, dict[str, Array]]]:
@@ -143,7 +184,11 @@ def _iteration(state: Any, data: TrainingData, indices: Array, key: Array, layou
     update = layout.update
 
     def one(s: Any, idx: Array, k: Array):
-        return update(s, jax.tree.map(lambda a: a[idx.reshape(-1)], data), k)
+        new, metrics = update(s, jax.tree.map(lambda a: a[idx.reshape(-1)], data), k)
+        if layout.check_finite:
+            flags = [jnp.isfinite(value).all() for value in metrics.values()]
+            metrics = {**metrics, FINITE: jnp.stack(flags).all()}
+        return new, metrics
 
     if not layout.runs:
         return one(state, indices, key)
@@ -218,7 +263,7 @@ def choose_loop(state: GANState, data: TrainingData, batch_size: int) -> Literal
         ``"scan"`` or ``"python"``.
 
     Example:
-        >>> choose_loop(state, data, 64)  # doctest: +SKIP
+        >>> choose_loop(state, np.zeros((128, 28, 28, 1), np.float32), 64)  # CPU, an MLP
         'scan'
 
     """
@@ -247,7 +292,7 @@ def _measured_choice(
         state, data, indices, jax.random.key(0), layout=Layout()
     )
     if "convolution" in lowered.as_text():
-        return "python"  # conv steps inside an XLA:CPU loop body ran 5-9x slower (any width)
+        return "python"  # XLA:CPU runs convolutions inside a loop body slower (RESULTS.md)
     flops = (lowered.cost_analysis() or {}).get("flops", float("inf"))
     return "scan" if flops < SCAN_FLOPS_LIMIT_CPU else "python"
 
@@ -262,6 +307,11 @@ def _prepare_data(data) -> TrainingData:
 
 
 def _as_training_array(data: Any) -> Array:
+    if isinstance(data, jax.Array):  # keep its placement (e.g. rows split over processes)
+        if data.dtype == jnp.uint8:
+            return uint8_to_unit_range(data)
+        if jnp.issubdtype(data.dtype, jnp.floating):
+            return data.astype(jnp.float32)
     try:
         return to_model_input(data)
     except TypeError:
@@ -349,6 +399,7 @@ def fit(
     on_chunk: Callable[[int, History], None] | None = None,
     mesh: Mesh | DataParallel | None = None,
     data_key: Array | None = None,
+    on_nonfinite: NonFinitePolicy = "stop",
 ) -> tuple[GANState, History]:
     """Train for ``steps`` iterations on an on-device dataset; return the new state and history.
 
@@ -378,6 +429,11 @@ def fit(
             device count. None trains on the default device.
         data_key: read the data in the order derived from this key instead of from ``key``
             (for a stack: every run reads this one order).
+        on_nonfinite: what a non-finite loss, gradient norm or state does: ``"stop"`` raises
+            ``NonFiniteError`` naming the first bad step (one chunk late, or before a hook
+            that writes the state); ``"warn"`` warns once (``NonFiniteWarning``), trains on and
+            skips hooks with ``needs_finite`` while the state is not finite; None computes no
+            flags (for measurements).
 
     Returns:
         ``(state, history)``; history maps each metric name to a numpy array with one value per
@@ -398,6 +454,8 @@ def fit(
     data = _prepare_data(data)
     one = _check_stack(state, keys) if runs else state
     _validate(one, data, steps, batch_size, steps_per_call)
+    if on_nonfinite not in ("stop", "warn", None):
+        raise ValueError(f"on_nonfinite must be 'stop', 'warn' or None, got {on_nonfinite!r}")
     if loop == "auto":
         loop = choose_loop(one, data, batch_size)
     if loop not in ("scan", "python"):
@@ -414,10 +472,11 @@ def fit(
     start = int(np.asarray(state.g_updates).reshape(-1)[0])
     n_critic = one.config.n_critic
     num_examples = jax.tree.leaves(data)[0].shape[0]
-    layout = Layout(plan, runs)
+    layout = Layout(plan, runs, check_finite=on_nonfinite is not None)
     all_hooks = list(hooks) if on_chunk is None else [*hooks, ChunkCallback(on_chunk)]
     for hook in all_hooks:
         _check_hook(hook)
+    guard = _FiniteGuard(on_nonfinite, runs)
 
     def indices(first_step: int) -> Array:
         first_slot = jnp.asarray(first_step * n_critic, jnp.int32)
@@ -436,40 +495,156 @@ def fit(
 
     def collect(done: tuple[int, dict[str, Array]]) -> None:
         end, metrics = done
-        for name, value in _host(end, metrics).items():
+        host = _host(end, metrics)
+        guard.check_chunk(end, host)
+        for name, value in host.items():
             history.setdefault(name, []).append(value)
 
     step, end = start, start + steps
-    while step < end:
-        stop = _next_stop(step, end, steps_per_call, all_hooks)
-        count = stop - step
-        block = indices(step)
-        if loop == "scan":
-            active = jnp.arange(steps_per_call) < count
-            state, metrics = _scan_chunk(state, data, block, active, keys, layout=layout)
-            metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
-        else:
-            per_step = []
-            for i in range(count):
-                state, m = _python_step(state, data, block, jnp.int32(i), keys, layout=layout)
-                per_step.append(m)
-            metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
-        step = stop
+    try:
+        while step < end:
+            stop = _next_stop(step, end, steps_per_call, all_hooks)
+            count = stop - step
+            block = indices(step)
+            if loop == "scan":
+                active = jnp.arange(steps_per_call) < count
+                state, metrics = _scan_chunk(state, data, block, active, keys, layout=layout)
+                metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
+            else:
+                per_step = []
+                for i in range(count):
+                    state, m = _python_step(state, data, block, jnp.int32(i), keys, layout=layout)
+                    per_step.append(m)
+                metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
+            step = stop
+            guard.add_chunk(step, metrics)
+            if pending is not None:
+                collect(pending)
+            pending = (step, metrics)
+            visible = {k: v for k, v in metrics.items() if k != FINITE}
+            for hook in all_hooks:
+                windows[id(hook)].append(visible)
+                if _due(hook, step, end):
+                    writes = getattr(hook, "needs_finite", False)
+                    if not writes or guard.state_is_finite(step, state):
+                        hook(step, state, _window(step, windows[id(hook)]))
+                    windows[id(hook)] = []
         if pending is not None:
             collect(pending)
-        pending = (step, metrics)
-        for hook in all_hooks:
-            windows[id(hook)].append(metrics)
-            if _due(hook, step, end):
-                hook(step, state, _window(step, windows[id(hook)]))
-                windows[id(hook)] = []
-    if pending is not None:
-        collect(pending)
+    except BaseException:
+        _flush_quietly(all_hooks)  # keep what the hooks hold (e.g. the log rows up to the error)
+        raise
     for hook in all_hooks:
         flush = getattr(hook, "flush", None)
         if flush is not None:
             flush()
     return state, {name: np.concatenate(parts) for name, parts in history.items()}
+
+
+def _flush_quietly(hooks: Sequence[Hook]) -> None:
+    """Flush every hook on the way out of an error; their own errors must not hide it."""
+    for hook in hooks:
+        flush = getattr(hook, "flush", None)
+        if flush is not None:
+            with contextlib.suppress(Exception):  # the error being raised is the one to report
+                flush()
+
+
+@jax.jit
+def _finite_runs(state: Any) -> Array:
+    """Whether every float of the state is finite: a scalar, or one flag per run of a stack."""
+    leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    runs = np.ndim(getattr(state, "g_updates", 0)) == 1  # a stack of runs: one flag each
+    flags = [jnp.isfinite(x).reshape((x.shape[0], -1) if runs else -1).all(-1) for x in leaves]
+    return jnp.stack(flags).all(0)
+
+
+def finite_state(state: Any) -> bool:
+    """Whether every float array of a state (every run of a stack) is finite.
+
+    One reduction on the device; used before a state is written.
+
+    Args:
+        state: a ``GANState`` or a stack of runs.
+
+    Returns:
+        True when no parameter, statistic or optimiser value is NaN or infinite.
+
+    Example:
+        >>> import jaxgan
+        >>> finite_state(jaxgan.create_state(jaxgan.models.MLPGenerator,
+        ...                                  jaxgan.models.MLPDiscriminator, key=0))
+        True
+
+    """
+    return bool(np.asarray(_finite_runs(state)).all())
+
+
+class _FiniteGuard:
+    """Apply ``fit``'s ``on_nonfinite`` policy to the per-iteration flags and to the state."""
+
+    def __init__(self, policy: NonFinitePolicy, runs: bool):
+        self.policy, self.runs = policy, runs
+        self.unchecked: list[tuple[int, dict[str, Array]]] = []  # chunks: (last step, metrics)
+        self.warned = False
+
+    def add_chunk(self, end: int, metrics: dict[str, Array]) -> None:
+        if self.policy is not None:
+            self.unchecked.append((end, metrics))
+
+    def check_chunk(self, end: int, host: History) -> None:
+        """Check a chunk's flags, already on the host with its metrics (one chunk late)."""
+        if self.policy is None:
+            return
+        self.unchecked = [(e, m) for e, m in self.unchecked if e > end]
+        self._check(host)
+
+    def state_is_finite(self, step: int, state: Any) -> bool:
+        """Before a hook that writes the state: check every chunk so far, then the state."""
+        if self.policy is None:
+            return True
+        for end, metrics in self.unchecked:
+            if not np.asarray(metrics[FINITE]).all():
+                return self._check(_host(end, metrics))
+        self.unchecked = []
+        finite = np.asarray(_finite_runs(state))
+        if finite.all():
+            return True
+        runs = np.flatnonzero(~finite).tolist() if self.runs else None
+        self._diverged(step, runs, "the parameters or optimiser state are not finite")
+        return False
+
+    def _check(self, host: History) -> bool:
+        flags = np.asarray(host.pop(FINITE))
+        if flags.all():
+            return True
+        row = int(np.argmin(flags.reshape(len(flags), -1).all(-1)))
+        runs = np.flatnonzero(~flags[row]).tolist() if self.runs else None
+        names = [
+            f"{name} {np.ravel(values[row])[~np.isfinite(np.ravel(values[row]))][0]}"
+            for name, values in host.items()
+            if name != "step" and not np.isfinite(values[row]).all()
+        ]
+        self._diverged(int(host["step"][row]), runs, ", ".join(names) or "a metric not finite")
+        return False
+
+    def _diverged(self, step: int, runs: list[int] | None, what: str) -> None:
+        who = (
+            "training"
+            if runs is None
+            else f"run{'s' if len(runs) > 1 else ''} " + ", ".join(map(str, runs))
+        )
+        message = f"{who} diverged at step {step} ({what})"
+        if self.policy == "stop":
+            raise NonFiniteError(message, step=step, runs=runs)
+        if not self.warned:
+            warnings.warn(
+                f"{message}; training goes on (on_nonfinite='warn') but no state is written "
+                "while it is not finite",
+                NonFiniteWarning,
+                stacklevel=4,
+            )
+            self.warned = True
 
 
 def _check_hook(hook: Any) -> None:
@@ -512,10 +687,47 @@ def _host(end: int, metrics: dict[str, Array]) -> History:
     return host
 
 
-class ChunkCallback:
-    """A hook that hands each chunk's metrics, as numpy, to a function one chunk late.
+class DeferredHook:
+    """A hook that handles each call's metrics on its next call, or at ``flush``.
 
-    Fetching a chunk's metrics waits for that chunk; waiting one chunk keeps the device busy.
+    Fetching a chunk's metrics waits for that chunk; handling them one call late keeps the
+    device busy. Subclasses implement ``handle(step, metrics)`` with numpy metrics.
+
+    Example:
+        >>> class Last(DeferredHook):
+        ...     def handle(self, step, metrics):
+        ...         print(step, metrics["d_loss"].tolist())
+        >>> hook = Last()
+        >>> hook(2, None, {"d_loss": jnp.zeros(2), "step": np.arange(1, 3)})
+        >>> hook.flush()
+        2 [0.0, 0.0]
+
+    """
+
+    every: int | None = None
+
+    def __init__(self) -> None:
+        self._pending: tuple[int, Metrics] | None = None
+
+    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
+        """Handle the previous call's metrics and keep this call's for the next one."""
+        self.flush()
+        self._pending = (step, metrics)
+
+    def flush(self) -> None:
+        """Handle the metrics still held (the driver calls this at the end of ``fit``)."""
+        if self._pending is not None:
+            step, metrics = self._pending
+            self._pending = None
+            self.handle(step, {name: np.asarray(value) for name, value in metrics.items()})
+
+    def handle(self, step: int, metrics: History) -> None:
+        """Act on the numpy metrics of the iterations ending at ``step``."""
+        raise NotImplementedError
+
+
+class ChunkCallback(DeferredHook):
+    """A hook that hands each chunk's metrics, as numpy, to a function one chunk late.
 
     Args:
         fn: called as ``fn(step_after_chunk, metrics)``.
@@ -530,20 +742,10 @@ class ChunkCallback:
 
     """
 
-    every = None
-
     def __init__(self, fn: Callable[[int, History], None]):
+        super().__init__()
         self.fn = fn
-        self._pending: tuple[int, Metrics] | None = None
 
-    def __call__(self, step: int, state: Any, metrics: Metrics) -> None:
-        """Pass the previous chunk's metrics on and keep this one's for the next call."""
-        self.flush()
-        self._pending = (step, metrics)
-
-    def flush(self) -> None:
-        """Pass on the metrics still held (the driver calls this at the end of ``fit``)."""
-        if self._pending is not None:
-            step, metrics = self._pending
-            self._pending = None
-            self.fn(step, {name: np.asarray(value) for name, value in metrics.items()})
+    def handle(self, step: int, metrics: History) -> None:
+        """Call the function."""
+        self.fn(step, metrics)

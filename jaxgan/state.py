@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from jaxgan.augment import parse_policy
+from jaxgan.augment import pack, parse_policy
 from jaxgan.losses import GANLoss, get_loss
 
 Array = jax.Array
@@ -39,7 +39,7 @@ class StepConfig:
         latent_dim: size of the noise vector z fed to the generator.
         compute_dtype: dtype for forward/backward compute, e.g. ``"bfloat16"``; parameters and
             optimiser states stay float32 (mixed precision). ``None`` keeps float32. bf16 is for
-            GPU/TPU: on the 2-core CPU of benchmarks/RESULTS.md it ran 0.72× as fast as f32.
+            GPU/TPU (on CPU it is slower than f32; benchmarks/RESULTS.md).
         num_classes: for class-conditional GANs: batches are ``(x, labels)``, the generator is
             called ``G(z, labels)`` and the discriminator ``D(x, labels)``; fake labels are drawn
             uniformly. ``None`` for unconditional GANs.
@@ -47,8 +47,27 @@ class StepConfig:
             decay (e.g. 0.999); ``generate`` uses it. 0 disables it.
         augment: DiffAugment policy applied to real and fake samples before D, e.g.
             ``"color,translation,cutout"``; empty disables it.
-        pack: PacGAN's packing degree m: D judges m samples concatenated along the last axis
-            (build D for m× input channels). 1 disables it.
+        pack: PacGAN's packing degree m: D judges m samples concatenated along the last axis.
+            The one knob of packing: ``jaxgan.experiment.build_state`` builds D for m× input
+            channels from it, and ``create_state`` refuses a D that cannot judge packed samples.
+            1 disables it.
+        reuse_fake: the G update trains on the fake batch that the iteration's (last) D update
+            drew: the same z, fake labels and G dropout key, through G's current parameters
+            (unchanged since that D update), so the gradient flows as in the PyTorch DCGAN
+            example. ``train_step`` then runs G's forward pass once per iteration (the D update
+            keeps its VJP for the G update) instead of twice. It changes the algorithm: by default
+            the G update draws fresh noise, independent of D's batch; with it, G's gradient is
+            taken on the very samples D has just learnt to reject. With ``n_critic > 1`` the
+            last D update's batch is reused. A ``g_step`` called alone recomputes that batch from
+            the last D update's key (bit for bit the samples ``d_step`` drew, if the batch sizes
+            match). Off by default.
+        joint_d_call: when D keeps no non-parameter state (no BatchNorm statistics, no
+            spectral-norm vectors), the D update judges the real and the fake batch in one D
+            call on both (interleaved: real 0, fake 0, real 1, ...) instead of two calls; both
+            give the same logits, losses and gradients, up to float rounding. When D uses
+            dropout, the masks of both batches come from one key instead of two (the same
+            distribution, other bits). With non-parameter state in D, two calls are always
+            used, so that statistics never mix real and fake samples. On by default.
     """
 
     loss: str | GANLoss = "non_saturating"
@@ -61,6 +80,8 @@ class StepConfig:
     ema_decay: float = 0.0
     augment: str = ""
     pack: int = 1
+    reuse_fake: bool = False
+    joint_d_call: bool = True
 
     def __post_init__(self) -> None:
         get_loss(self.loss)  # validates the name
@@ -79,6 +100,9 @@ class StepConfig:
         parse_policy(self.augment)
         if not isinstance(self.pack, int) or self.pack < 1:
             raise ValueError(f"pack must be a positive integer, got {self.pack!r}")
+        for name in ("reuse_fake", "joint_d_call"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.compute_dtype not in (None, "float32", "bfloat16", "float16"):
             raise ValueError(
                 f"compute_dtype must be None, 'float32', 'bfloat16' or 'float16', "
@@ -115,7 +139,9 @@ class Player(struct.PyTreeNode):
             A fresh module; mutating it does not change this player.
 
         Example:
-            >>> model = state.generator.module(train=False)  # doctest: +SKIP
+            >>> model = state.generator.module(train=False)
+            >>> type(model).__name__
+            'MLPGenerator'
         """
         model = nnx.merge(self.graphdef, self.params, self.rest, copy=True)
         if train:
@@ -151,7 +177,10 @@ class Player(struct.PyTreeNode):
             ``(outputs, new_rest)``.
 
         Example:
-            >>> out, rest = state.generator.apply(state.generator.params, z)  # doctest: +SKIP
+            >>> z = sample_latent(jax.random.key(0), 4, 100)
+            >>> out, rest = state.generator.apply(state.generator.params, z, train=False)
+            >>> out.shape
+            (4, 28, 28, 1)
         """
         if compute_dtype is not None:
             params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
@@ -333,7 +362,7 @@ def create_state(
     if config_overrides:
         config = dataclasses.replace(config, **config_overrides)
     generator_player = _player(g_module, g_optimizer or default_optimizer())
-    return GANState(
+    state = GANState(
         generator=generator_player,
         discriminator=_player(d_module, d_optimizer or default_optimizer()),
         g_updates=jnp.zeros((), jnp.int32),
@@ -343,6 +372,40 @@ def create_state(
         ),
         config=config,
     )
+    if config.pack > 1:
+        _check_packed_discriminator(state)
+    return state
+
+
+def _check_packed_discriminator(state: GANState) -> None:
+    """Raise a one-line error unless D judges ``pack`` generated samples packed together."""
+    cfg = state.config
+    labels = None if cfg.num_classes is None else jax.ShapeDtypeStruct((cfg.pack,), jnp.int32)
+    z = jax.ShapeDtypeStruct((cfg.pack, cfg.latent_dim), jnp.float32)
+
+    def judge(s: GANState, z: Array, y: Array | None) -> Array:
+        fake, _ = s.generator.apply(s.generator.params, z, y, train=False)
+        return s.discriminator.apply(s.discriminator.params, pack(fake, cfg.pack), train=False)[0]
+
+    try:
+        fake = jax.eval_shape(
+            lambda s, z, y: s.generator.apply(s.generator.params, z, y, train=False)[0],
+            state,
+            z,
+            labels,
+        )
+        logits = jax.eval_shape(judge, state, z, labels)
+    except Exception as err:  # the module's own shape error, whatever its type
+        raise ValueError(
+            f"pack={cfg.pack}: the discriminator cannot judge {cfg.pack} samples packed along "
+            "their last axis; build it for pack × the sample channels (e.g. "
+            f"in_dim={cfg.pack}·d for points) ({type(err).__name__})"
+        ) from None
+    if logits.shape != (1,):
+        raise ValueError(
+            f"pack={cfg.pack}: the discriminator gives {logits.shape} for one pack of "
+            f"{fake.shape[1:]} samples; it must give one logit per pack"
+        )
 
 
 def _as_init_key(key: Any) -> Array | None:
@@ -416,7 +479,9 @@ def generate(
         Generated samples, float32, e.g. (B, 28, 28, 1) in [-1, 1].
 
     Example:
-        >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))  # doctest: +SKIP
+        >>> fake = generate(state, sample_latent(jax.random.key(1), 16, 100))
+        >>> fake.shape, bool(abs(fake).max() <= 1)
+        ((16, 28, 28, 1), True)
     """
     latent_dim = state.config.latent_dim
     if z.ndim != 2 or z.shape[1] != latent_dim:
@@ -438,7 +503,7 @@ def check_labels(state: GANState, labels: Array | None, batch_size: int) -> None
         batch_size: the number of samples they must label.
 
     Example:
-        >>> check_labels(state, None, 64)  # unconditional: fine  # doctest: +SKIP
+        >>> check_labels(state, None, 64)  # unconditional: fine
     """
     num_classes = state.config.num_classes
     if num_classes is None:
@@ -467,7 +532,9 @@ def discriminate(state: GANState, x: Array, labels: Array | None = None) -> Arra
         float32 probabilities, one per sample (per packed group for PacGAN discriminators).
 
     Example:
-        >>> p = discriminate(state, real_batch)  # doctest: +SKIP
+        >>> p = discriminate(state, real)
+        >>> p.shape
+        (8,)
     """
     check_labels(state, labels, x.shape[0])
     logits, _ = state.discriminator.apply(state.discriminator.params, x, labels, train=False)

@@ -11,8 +11,14 @@ reproducible and exactly resumable run.
 
 BatchNorm statistics: each step updates only the statistics of the player it trains. In the D
 step the generator runs in training mode (batch statistics) but its running averages are left
-unchanged; in the G step the same holds for D. D sees the real and the fake batch in two separate
-calls (as in the PyTorch DCGAN example), so its batch statistics are never mixed across them.
+unchanged; in the G step the same holds for D. A D with non-parameter state (BatchNorm
+statistics, spectral-norm vectors) sees the real and the fake batch in two separate calls (as in
+the PyTorch DCGAN example), so its statistics never mix them; a D without any judges both in one
+call (``StepConfig.joint_d_call``, on by default; the same values up to float rounding).
+
+Work per iteration: ``train_update`` with ``StepConfig.reuse_fake`` runs G's forward pass once
+(the last D update keeps its VJP for the G update); by default the G update draws fresh noise and
+runs G again. docs/speed.md says what each option changes and what it saves.
 """
 
 from __future__ import annotations
@@ -108,7 +114,9 @@ def split_batch(batch: Batch, state: GANState) -> tuple[Array, Array | None]:
             whose labels do not fit the state.
 
     Example:
-        >>> x, y = split_batch((images, labels), state)  # doctest: +SKIP
+        >>> x, y = split_batch(real, state)  # an unconditional GAN: no labels
+        >>> x.shape, y
+        ((8, 28, 28, 1), None)
     """
     if isinstance(batch, tuple | list):
         if len(batch) != 2:
@@ -148,6 +156,58 @@ def _packed_labels(state: GANState, labels: Array | None) -> Array | None:
     return labels
 
 
+def _d_keys(key: Array, counter: Array) -> Array:
+    """Split the nine keys of D update number ``counter``: z, labels, G dropout, then D's."""
+    return jax.random.split(_step_key(key, _D_STREAM, counter), 9)
+
+
+def _fake_batch(
+    state: GANState, params: nnx.State, keys: Array, batch_size: int
+) -> tuple[tuple[Array, nnx.State], Array | None]:
+    """``((G(z), G's new non-parameter state), fake labels)`` from keys (z, labels, dropout)."""
+    kz, ky, kg = keys[0], keys[1], keys[2]
+    z = split_over_batch_axis(sample_latent(kz, batch_size, state.config.latent_dim))
+    labels = _fake_labels(state, ky, batch_size)
+    gen = state.generator
+    out = gen.apply(params, z, labels, key=kg, compute_dtype=state.config.compute_dtype)
+    return out, labels
+
+
+def _fake_batch_with_vjp(
+    state: GANState, keys: Array, batch_size: int
+) -> tuple[Array, Any, nnx.State, Array | None]:
+    """G's forward pass on the fake batch of ``keys``, kept for backpropagation.
+
+    Returns ``(fake, pullback, G's new non-parameter state, fake labels)``; ``pullback`` maps a
+    cotangent of ``fake`` to the gradient with respect to G's parameters.
+    """
+
+    def forward(params):
+        (fake, rest), labels = _fake_batch(state, params, keys, batch_size)
+        return fake, (rest, labels)
+
+    fake, pullback, (rest, labels) = jax.vjp(forward, state.generator.params, has_aux=True)
+    return fake, pullback, rest, labels
+
+
+def _joint_d_call(state: GANState) -> bool:
+    """Whether the D update may judge real and fake in one call (D keeps no statistics)."""
+    return state.config.joint_d_call and not jax.tree.leaves(state.discriminator.rest)
+
+
+def _interleave(a: Array | None, b: Array | None) -> Array | None:
+    """``[a0, b0, a1, b1, ...]``: one batch whose rows stay on the devices of ``a``'s and ``b``'s.
+
+    Interleaving (rather than concatenating) keeps row ``i`` of both inputs next to each other,
+    so under data parallelism every device's share of the joint batch is its own share of ``a``
+    and ``b``: no rows move between devices.
+    """
+    if a is None or b is None:
+        return None
+    both = jnp.stack([a, b], axis=1)
+    return split_over_batch_axis(both.reshape((-1, *a.shape[1:])))
+
+
 def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
     """One discriminator update on a real batch and an equally large generated batch.
 
@@ -162,32 +222,54 @@ def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
         (mean D(G(z))), ``d_grad_norm`` and, when enabled, ``gradient_penalty`` / ``r1``.
 
     Example:
-        >>> state, m = jax.jit(d_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(d_update)(state, real, jax.random.key(0))
+        >>> int(new.d_updates), sorted(m)[:2]
+        (1, ['d_fake', 'd_grad_norm'])
     """
+    real, real_labels = split_over_batch_axis(split_batch(batch, state))
+    keys = _d_keys(key, state.d_updates)
+    gen = state.generator
+    (fake, _), fake_labels = _fake_batch(state, gen.params, keys, real.shape[0])
+    return _d_update_on(state, real, real_labels, fake, fake_labels, keys)
+
+
+def _d_update_on(
+    state: GANState,
+    real: Array,
+    real_labels: Array | None,
+    fake: Array,
+    fake_labels: Array | None,
+    keys: Array,
+) -> tuple[GANState, Metrics]:
+    """Run ``d_update``'s D update on a given fake batch (G's output for ``keys[:3]``)."""
     cfg = state.config
     loss = get_loss(cfg.loss)
-    gen, disc = state.generator, state.discriminator
-    real, real_labels = split_over_batch_axis(split_batch(batch, state))
-    keys = jax.random.split(_step_key(key, _D_STREAM, state.d_updates), 9)
-    kz, ky, kg, kreal, kfake, kpen, keps, kaug_real, kaug_fake = keys
-    z = split_over_batch_axis(sample_latent(kz, real.shape[0], cfg.latent_dim))
-    fake_labels = _fake_labels(state, ky, real.shape[0])
-    fake, _ = gen.apply(gen.params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
+    disc = state.discriminator
+    kreal, kfake, kpen, keps, kaug_real, kaug_fake = (keys[i] for i in range(3, 9))
     _check_real_batch(real, fake.shape[1:])
     fake = jax.lax.stop_gradient(fake).astype(real.dtype)
     real_view = _discriminator_view(state, real, kaug_real)
     fake_view = _discriminator_view(state, fake, kaug_fake)
     real_labels = _packed_labels(state, real_labels)
     fake_labels = _packed_labels(state, fake_labels)
+    joint = _joint_d_call(state)
 
     def loss_fn(params):
         def critic(x, labels, k, player=disc):
             out, rest = player.apply(params, x, labels, key=k, compute_dtype=cfg.compute_dtype)
             return out.astype(jnp.float32), rest
 
-        real_logits, rest = critic(real_view, real_labels, kreal)
-        after_real = disc.replace(rest=rest)
-        fake_logits, rest = critic(fake_view, fake_labels, kfake, after_real)
+        if joint:  # no statistics to keep apart: one call on both batches
+            logits, rest = critic(
+                _interleave(real_view, fake_view), _interleave(real_labels, fake_labels), kreal
+            )
+            logits = logits.reshape((real_view.shape[0], 2, *logits.shape[1:]))
+            real_logits, fake_logits = logits[:, 0], logits[:, 1]
+            after_real = disc
+        else:
+            real_logits, rest = critic(real_view, real_labels, kreal)
+            after_real = disc.replace(rest=rest)
+            fake_logits, rest = critic(fake_view, fake_labels, kfake, after_real)
         total = loss.d_loss(real_logits, fake_logits)
         extras = {}
         if cfg.gradient_penalty > 0:
@@ -229,14 +311,17 @@ def ema_update(ema: nnx.State, params: nnx.State, decay: float) -> nnx.State:
         The new average (same structure).
 
     Example:
-        >>> ema_update({"w": jnp.zeros(2)}, {"w": jnp.ones(2)}, 0.9)["w"].tolist()
-        [0.1, 0.1]
+        >>> ema_update({"w": jnp.zeros(2)}, {"w": jnp.ones(2)}, 0.9)["w"]
+        Array([0.1, 0.1], dtype=float32)
     """
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
 
 
 def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
     """One generator update against the current discriminator (and the EMA update, if kept).
+
+    With ``config.reuse_fake`` the generated batch is the one the last D update drew (its z,
+    labels and dropout key, from the key of D update ``d_updates - 1``) instead of fresh noise.
 
     Args:
         state: the training state (not modified).
@@ -250,30 +335,43 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
         ``g_grad_norm``.
 
     Example:
-        >>> state, m = jax.jit(g_update)(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(g_update)(state, real, jax.random.key(0))
+        >>> int(new.g_updates), "g_loss" in m
+        (1, True)
     """
+    real = split_batch(batch, state)[0]
+    g_keys = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
+    fake_keys = _d_keys(key, state.d_updates - 1) if state.config.reuse_fake else g_keys
+    generated = _fake_batch_with_vjp(state, fake_keys, real.shape[0])
+    return _g_update_on(state, real, generated, g_keys)
+
+
+def _g_update_on(
+    state: GANState,
+    real: Array,
+    generated: tuple[Array, Any, nnx.State, Array | None],
+    g_keys: Array,
+) -> tuple[GANState, Metrics]:
+    """Run the G update on ``_fake_batch_with_vjp``'s output (G's pass and its pullback)."""
+    fake, pullback, g_rest, fake_labels = generated
     cfg = state.config
     loss = get_loss(cfg.loss)
     gen, disc = state.generator, state.discriminator
-    real = split_batch(batch, state)[0]
-    batch_size = real.shape[0]
-    kz, ky, kg, kd, kaug = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
-    z = split_over_batch_axis(sample_latent(kz, batch_size, cfg.latent_dim))
-    fake_labels = _fake_labels(state, ky, batch_size)
+    kd, kaug = g_keys[3], g_keys[4]
+    _check_real_batch(real, fake.shape[1:])  # static shapes: checked once, while tracing
+    labels = _packed_labels(state, fake_labels)
 
-    def loss_fn(params):
-        fake, rest = gen.apply(params, z, fake_labels, key=kg, compute_dtype=cfg.compute_dtype)
-        _check_real_batch(real, fake.shape[1:])  # static shapes: checked once, while tracing
+    def loss_of_fake(fake):
         view = _discriminator_view(state, fake, kaug)
-        labels = _packed_labels(state, fake_labels)
         fake_logits, _ = disc.apply(
             disc.params, view, labels, key=kd, compute_dtype=cfg.compute_dtype
         )
         fake_logits = fake_logits.astype(jnp.float32)
-        return loss.g_loss(fake_logits), (fake_logits, rest)
+        return loss.g_loss(fake_logits), fake_logits
 
-    (g_loss, (fake_logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(gen.params)
-    new_gen = gen.apply_gradients(grads).replace(rest=rest)
+    (g_loss, fake_logits), fake_grad = jax.value_and_grad(loss_of_fake, has_aux=True)(fake)
+    (grads,) = pullback(fake_grad)
+    new_gen = gen.apply_gradients(grads).replace(rest=g_rest)
     ema = state.ema_params
     if ema is not None:
         ema = ema_update(ema, new_gen.params, cfg.ema_decay)
@@ -289,6 +387,10 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
 def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metrics]:
     """One full iteration: ``n_critic`` D updates, then one G update.
 
+    With ``config.reuse_fake`` the last D update computes G's forward pass once, with its VJP,
+    and the G update trains through that same forward pass: the same values as ``d_update``
+    then ``g_update`` with ``reuse_fake``, one generator forward pass fewer.
+
     Args:
         state: the training state (not modified).
         batch: ``n_critic · B`` real samples (or ``(samples, labels)``); D update ``i`` uses the
@@ -299,7 +401,9 @@ def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, M
         ``(new_state, metrics)``: the last D update's metrics merged with the G update's.
 
     Example:
-        >>> state, m = train_step(state, real, jax.random.key(0))  # doctest: +SKIP
+        >>> new, m = jax.jit(train_update)(state, real, jax.random.key(0))
+        >>> int(new.step), "d_loss" in m and "g_loss" in m
+        (1, True)
     """
     n_critic = state.config.n_critic
     x, labels = split_batch(batch, state)
@@ -313,10 +417,21 @@ def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, M
         xs = x[i * size : (i + 1) * size]
         return xs if labels is None else (xs, labels[i * size : (i + 1) * size])
 
-    metrics: Metrics = {}
-    for i in range(n_critic):
-        state, metrics = d_update(state, block(i), key)
-    state, g_metrics = g_update(state, block(0), key)
+    if not state.config.reuse_fake:
+        metrics: Metrics = {}
+        for i in range(n_critic):
+            state, metrics = d_update(state, block(i), key)
+        state, g_metrics = g_update(state, block(0), key)
+        return state, {**metrics, **g_metrics}
+    for i in range(n_critic - 1):
+        state, _ = d_update(state, block(i), key)
+    real, real_labels = split_over_batch_axis(split_batch(block(n_critic - 1), state))
+    keys = _d_keys(key, state.d_updates)
+    generated = _fake_batch_with_vjp(state, keys, real.shape[0])
+    fake, fake_labels = generated[0], generated[3]
+    state, metrics = _d_update_on(state, real, real_labels, fake, fake_labels, keys)
+    g_keys = jax.random.split(_step_key(key, _G_STREAM, state.g_updates), 5)
+    state, g_metrics = _g_update_on(state, real, generated, g_keys)
     return state, {**metrics, **g_metrics}
 
 

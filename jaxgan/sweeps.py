@@ -99,6 +99,7 @@ class RunSpec:
         """Runs with equal group keys share one compiled program."""
         return tuple(sorted({**self.static, **self.build}.items()))
 
+
 class RunKeys(NamedTuple):
     """The independent PRNG keys of a run, all derived from its seed.
 
@@ -134,8 +135,8 @@ def run_keys(seed: int) -> RunKeys:
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"a seed must be an integer, got {seed!r}")
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"a seed must be in [0, 2**63), got {seed}")
+    if not 0 <= int(seed) < 2**32:  # jax.random.key keeps 32 bits: 2**32 would repeat 0
+        raise ValueError(f"a seed must be in [0, 2**32), got {seed}")
     return RunKeys(*jax.random.split(jax.random.key(int(seed)), 3))
 
 
@@ -157,6 +158,7 @@ def _check_seeds(seeds: int | Sequence[int]) -> list[int]:
     if min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and ≥ 0 (repeats train identical runs): {seeds}")
     return [int(s) for s in seeds]
+
 
 def check_sweep_value(name: str, value: Any) -> Value:
     """Validate one sweep value for ``name`` and return it in its canonical Python type.
@@ -204,6 +206,7 @@ def check_sweep_value(name: str, value: Any) -> Value:
     if not isinstance(value, int | float | str | bool | np.number):
         raise TypeError(f"{name} values must be numbers, strings or booleans, got {value!r}")
     return value.item() if isinstance(value, np.generic) else value
+
 
 def plan_runs(
     seeds: int | Sequence[int],
@@ -255,6 +258,7 @@ def plan_runs(
         for i, (setting, seed) in enumerate(itertools.product(settings, seeds))
     ]
 
+
 def parse_sweep(text: str) -> tuple[str, list[Value]]:
     """Parse a command-line sweep ``name=v1,v2,...`` into a name and typed values.
 
@@ -288,6 +292,7 @@ def parse_sweep(text: str) -> tuple[str, list[Value]]:
         values.append(check_sweep_value(name, value))
     return name, values
 
+
 def group_runs(runs: Sequence[RunSpec]) -> list[list[RunSpec]]:
     """Split runs into groups that can share one compiled program (equal static values).
 
@@ -306,6 +311,7 @@ def group_runs(runs: Sequence[RunSpec]) -> list[list[RunSpec]]:
     for run in runs:
         groups.setdefault(run.group_key, []).append(run)
     return list(groups.values())
+
 
 def slices(groups: list[list[RunSpec]], size: int | None) -> list[list[RunSpec]]:
     """Cut every group into consecutive slices of at most ``size`` runs (None: keep whole).

@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 from script_loader import load_script
 
-JAX_FORMS = {"fused", "d_step", "g_step", "two_jits", "fit_auto", "fit_scan", "fit_python"}
+JAX_FORMS = {
+    "fused",
+    "fused_reuse",
+    "fused_two_d_calls",
+    "d_step",
+    "d_step_two_calls",
+    "g_step",
+    "two_jits",
+    "fit_auto",
+    "fit_scan",
+    "fit_python",
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +53,16 @@ def test_quick_run_times_every_jax_form_with_stats_and_flops(quick_report):
     assert jax_rows["fit_python"]["loop"] == "python"
     assert jax_rows["fit_scan"]["steps_per_call"] == 20
     assert jax_rows["fit_scan"]["fit_call_overhead_s"] >= 0
-    # the fused step does the work of d_step + g_step: same FLOPs up to rounding
+    # the fused step does the work of d_step + g_step: same FLOPs up to rounding; with
+    # reuse_fake it runs G's forward pass once instead of twice
     fused, two = jax_rows["fused"]["flops_per_it"], jax_rows["two_jits"]["flops_per_it"]
     assert fused == pytest.approx(two, rel=0.05)
+    assert jax_rows["fused_reuse"]["flops_per_it"] < 0.95 * fused
+    assert jax_rows["fused_reuse"]["step_options"] == {"reuse_fake": True}
+    assert jax_rows["fused"]["preset"] == "seed-mlp"
     meta = report["meta"]
+    assert meta["matmul_peak_gflop_s"]["jax"]["median"] > 0
+    assert jax_rows["fused"]["of_matmul_peak"] > 0
     for key in ("date_utc", "host_cpu", "jax", "jaxlib", "flax", "jax_device", "jax_backend"):
         assert meta[key], key
     assert len(meta["load_average_start"]) == 3 and len(meta["load_average_end"]) == 3
@@ -63,6 +80,10 @@ def test_quick_run_compares_with_pytorch_or_says_why_not(quick_report):
         ratio = fused["it_per_s"]["median"] / torch_rows["torch_eager"]["it_per_s"]["median"]
         assert fused["vs_torch_eager"] == pytest.approx(ratio)
         assert report["meta"]["torch_threads"] >= 1
+        # PyTorch rows carry the FLOPs of the jaxgan program doing the same work
+        reuse = next(r for r in report["results"] if r["form"] == "fused_reuse")
+        assert torch_rows["torch_eager"]["flops_per_it"] == pytest.approx(reuse["flops_per_it"])
+        assert torch_rows["torch_eager"]["of_matmul_peak"] > 0
     else:
         assert torch_rows["torch_eager"]["status"] == "n/a"
         assert "not installed" in torch_rows["torch_eager"]["reason"]
@@ -79,6 +100,7 @@ def test_quick_run_writes_json_png_and_a_table(quick_report, step_time, capsys):
     table = step_time.format_table(report["results"])
     assert "| form |" in table and "× torch eager" in table
     assert table.count("\n| jax ") == len(JAX_FORMS)
+    assert "of matmul peak" in table
 
 
 def test_missing_torch_is_reported_not_raised(step_time, monkeypatch):
@@ -120,17 +142,44 @@ def test_measure_reports_first_call_apart_and_every_repeat(step_time):
     assert len(timing.seconds_per_iteration) == 3 and timing.first_call_s >= 0
 
 
-def test_sn_resnet_entry_is_sngans_cifar_setup(step_time):
+def test_sn_resnet_entry_is_sngans_cifar_preset(step_time):
     import jax
-    from flax import nnx
 
-    arch = step_time.ARCHS["sn-resnet"]
-    assert (arch.image_shape, arch.loss, arch.n_critic) == ((32, 32, 3), "hinge", 5)
-    assert arch.default_width == 128 and not arch.torch_twin
     assert step_time.parse_args(["--archs", "sn-resnet", "--quick"]).archs == ["sn-resnet"]
-    state = jax.eval_shape(
-        lambda: step_time._new_state(arch, "auto", 128, "f32", step_time.jaxgan.default_optimizer())
-    )
+    config = step_time.benchmark_config("sn-resnet")
+    assert config.name == "sngan-cifar10" and step_time.ARCHS["sn-resnet"].torch_twin is None
+    state = jax.eval_shape(lambda: step_time.new_state(config))
     assert (state.config.loss, state.config.n_critic, state.config.latent_dim) == ("hinge", 5, 128)
-    g = nnx.eval_shape(lambda: arch.generator("auto", 128, nnx.Rngs(0)))
-    assert g.width == 256  # SNGAN: G blocks of 256 channels, D blocks of 128
+    assert (config.model.width, config.model.d_width, config.data.image_shape) == (
+        256,
+        128,
+        (32, 32, 3),
+    )
+
+
+def test_setups_are_the_presets_changed_only_as_asked(step_time):
+    from jaxgan.experiment.config import load_preset
+
+    dcgan = step_time.benchmark_config(
+        "dcgan", upsample="transpose", dtype="bf16", width=32, overrides={"d_dropout": 0.0}
+    )
+    expected = dict(upsample="transpose", compute_dtype="bfloat16", width=32, d_dropout=0.0)
+    assert dcgan == load_preset("dcgan-mnist").replace(**expected)
+    assert step_time.benchmark_config("mlp") == load_preset("seed-mlp")
+    args = step_time.parse_args(["--set", "g_hidden=64", "--set", "lr=1e-3"])
+    assert args.set == {"g_hidden": 64, "lr": 1e-3}
+
+
+@pytest.mark.skipif(not torch_importable(), reason="PyTorch not installed")
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_torch_twins_have_the_presets_layers(step_time, arch):
+    """Same layers, same sizes: the twin of each preset has its parameter count per player."""
+    import jax
+
+    baselines, _ = step_time.load_torch_baselines()
+    config = step_time.benchmark_config(arch, upsample="transpose")
+    state = jax.eval_shape(lambda: step_time.new_state(config))
+    g, d = baselines.build_pair(step_time.ARCHS[arch].torch_twin, width=config.model.width)
+    for player, twin in ((state.generator, g), (state.discriminator, d)):
+        ours = sum(leaf.size for leaf in jax.tree.leaves(player.params))
+        assert ours == sum(p.numel() for p in twin.parameters())

@@ -8,8 +8,24 @@ from script_loader import load_script
 
 def test_tiny_run_reports_jax_and_torch_rows_with_load(tmp_path):
     bench = load_script("benchmarks/inpaint_speed.py")
-    report = bench.main(["--archs", "mlp", "--images", "4", "--steps", "2", "--restarts", "2",
-                         "--torch-images", "1", "--repeats", "1", "--out-dir", str(tmp_path)])
+    report = bench.main(
+        [
+            "--archs",
+            "mlp",
+            "--images",
+            "4",
+            "--steps",
+            "2",
+            "--restarts",
+            "2",
+            "--torch-images",
+            "1",
+            "--repeats",
+            "1",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
     assert json.loads((tmp_path / "inpaint_speed_full.json").read_text()) == report
     rows = report["results"]
     jax_row = next(r for r in rows if r["framework"] == "jax")

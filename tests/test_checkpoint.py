@@ -1,5 +1,3 @@
-import dataclasses
-
 import jax
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from jaxgan.experiment.build import build_state
 from jaxgan.experiment.config import TrainConfig
 
 # a toy GAN with BatchNorm, so the non-parameter state ("rest") is saved too
-TOY = TrainConfig(
+TOY = TrainConfig.of(
     model="toy", image_shape=(2,), latent_dim=2, g_hidden=8, d_hidden=8, g_depth=2, d_depth=1
 )
 
@@ -113,7 +111,7 @@ def test_corrupt_checkpoints_are_detected_and_left_in_place(tmp_path, damage):
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     save_checkpoint(tmp_path, 1, build_state(TOY), {"step": 0})
-    wider = dataclasses.replace(TOY, g_hidden=16)
+    wider = TOY.replace(g_hidden=16)
     with pytest.raises(CorruptCheckpointError, match="saved for another model or config"):
         restore_checkpoint(tmp_path, jax.eval_shape(lambda: build_state(wider, key=0)))
 

@@ -1,7 +1,6 @@
 """Cached dataset classifiers: accuracy on the real IDX files, checksums, safe loading, smoke."""
 
 import dataclasses
-import doctest
 import json
 import os
 import shutil
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from jaxgan.apps import classifier as apps_classifier
 from jaxgan.apps.classifier import ClassifierConfig
 from jaxgan.data import load, to_uint8_images
 from jaxgan.metrics.classifier import (
@@ -21,8 +19,9 @@ from jaxgan.metrics.classifier import (
 )
 from jaxgan.metrics.modes import stacked_mnist_digits
 
-SHARED_DATA = Path(os.environ.get("JAXGAN_SHARED_DATA",
-                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("JAXGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -135,7 +134,9 @@ def test_training_code_path_reproduces_the_recorded_settings(name):
     preset = load_script("scripts/train_classifier.py").PRESETS[name]
     meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
     assert dataclasses.asdict(preset["architecture"]) == {
-        **meta["config"], "widths": tuple(meta["config"]["widths"])}
+        **meta["config"],
+        "widths": tuple(meta["config"]["widths"]),
+    }
     config = ClassifierConfig(epochs=preset["epochs"], augment=preset["augment"])
     assert dataclasses.asdict(config) == meta["training"]["train_config"]
 
@@ -144,19 +145,29 @@ def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):
     """The 32×32 RGB path: the script trains on a given cifar10 .npz and writes loadable weights."""
     rng = np.random.default_rng(0)
     data = tmp_path / "cifar10.npz"
-    np.savez(data, x_train=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
-             y_train=np.arange(32) % 10, y_test=np.arange(8) % 10,
-             x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
+    np.savez(
+        data,
+        x_train=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+        y_train=np.arange(32) % 10,
+        y_test=np.arange(8) % 10,
+        x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8),
+    )
     script = load_script("scripts/train_classifier.py")
-    script.main(["--dataset", "cifar10", "--data", str(data), "--out", str(tmp_path / "w"),
-                 "--epochs", "1", "--batch-size", "16"])
+    script.main(
+        [
+            "--dataset",
+            "cifar10",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "w"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+        ]
+    )
     clf = load_classifier(tmp_path / "w" / "cifar10.json")
     assert clf.features(np.zeros((3, 32, 32, 3), np.uint8)).shape == (3, 128)
     assert clf.metadata["data_split"]["train"] == "32 x_train"
     assert 0.0 <= clf.metadata["accuracy"]["test"] <= 1.0
-
-
-def test_apps_classifier_docstring_examples():
-    result = doctest.testmod(apps_classifier, extraglobs={"np": np},
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0

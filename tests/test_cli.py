@@ -99,14 +99,15 @@ def test_a_2d_preset_trains_and_plots_a_scatter(tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, out
     config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert (config["model"], config["steps"], config["epochs"]) == ("toy", 20, None)
+    assert (config["model"]["family"], config["schedule"]["steps"]) == ("toy", 20)
+    assert config["schedule"]["epochs"] is None
     assert read_png(tmp_path / "r" / "samples" / "step_0000020.png").shape[1] == 450  # scatter
 
 
 def test_print_config_shows_the_resolved_overrides(capsys):
     code, out, _ = run_cli(capsys, "train", "--preset", "ring8", "--lr", "3e-4", "--print-config")
     config = json.loads(out)
-    assert code == 0 and config["lr"] == 3e-4 and config["name"] == "ring8"
+    assert code == 0 and config["optim"]["lr"] == 3e-4 and config["name"] == "ring8"
 
 
 def test_help_explains_commands_presets_and_fields(capsys):
@@ -232,7 +233,7 @@ def test_devices_flag_trains_data_parallel_or_refuses_cleanly(tmp_path, capsys):
         capsys, "train", *TINY, "--steps", "20", "--devices", "1", "--out", str(tmp_path / "d1")
     )
     assert code == 0, err
-    assert json.loads((tmp_path / "d1" / "config.json").read_text())["devices"] == "1"
+    assert json.loads((tmp_path / "d1" / "config.json").read_text())["schedule"]["devices"] == "1"
     code, _, err = run_cli(
         capsys, "train", *TINY, "--steps", "20", "--devices", "64", "--out", str(tmp_path / "d64")
     )

@@ -51,7 +51,7 @@ def test_a_run_stopped_anywhere_and_resumed_matches_the_uninterrupted_run(tmp_pa
     assert latest_step(part / "checkpoints") == 55
     assert cli.main(["train", "--resume", "--out", str(part), "--steps", "100"]) == 0
     assert json.loads((part / "summary.json").read_text())["start_step"] == 55
-    assert json.loads((part / "config.json").read_text())["steps"] == 100
+    assert json.loads((part / "config.json").read_text())["schedule"]["steps"] == 100
     # the stopped run logged a row at 55 (steps 51-55); the resumed one logs 56-60 at 60
     assert [r["step"] for r in read_metrics(part)][4:7] == [50, 55, 60]
     assert_same_run(part, whole, partial_rows=(55, 60))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
-import importlib
 import itertools
 import os
 import time
@@ -210,8 +208,10 @@ def test_mixture_samples(name, modes, sigma):
 
 def test_mixture_registry_is_the_one_table():
     assert data.mixture_names() == ("ring8", "grid25")
-    for name, modes, sigma in [("ring8", data.ring8_modes(), data.RING8_SIGMA),
-                               ("grid25", data.grid25_modes(), data.GRID25_SIGMA)]:
+    for name, modes, sigma in [
+        ("ring8", data.ring8_modes(), data.RING8_SIGMA),
+        ("grid25", data.grid25_modes(), data.GRID25_SIGMA),
+    ]:
         spec = data.mixture(name)
         assert spec.name == name and spec.sigma == sigma and spec.num_modes == len(modes)
         np.testing.assert_array_equal(spec.modes, modes)
@@ -313,16 +313,3 @@ def test_to_model_input_passes_points_through():
     np.testing.assert_array_equal(np.asarray(data.to_model_input(ds.x)), ds.x)
     with pytest.raises(TypeError, match="uint8 images or float"):
         data.to_model_input(np.zeros(3, np.int32))
-
-
-# --- docstring examples -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["jaxgan.data", "bundled", "dataset", "device", "idx", "names",
-                                  "registry", "stacked", "tfds_source", "toy"])
-def test_docstring_examples(name):
-    module = importlib.import_module(name if "." in name else f"jaxgan.data.{name}")
-    globs = {"jax": jax, "jnp": jax.numpy, "np": np, **vars(module)}
-    result = doctest.testmod(module, extraglobs=globs,
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0

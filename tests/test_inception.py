@@ -207,17 +207,17 @@ def test_fid_result_carries_the_protocol(monkeypatch):
     real = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
     seen = {}
 
-    def fake_frechet(mu1, sigma1, mu2, sigma2):  # the 2048-d sqrtm is the other module's job
-        seen["args"] = (mu1, sigma1, mu2, sigma2)
+    def fake_frechet(fake_features, real_features):  # the FD itself: tests/test_frechet.py
+        seen["args"] = (fake_features, real_features)
         return 7.25
 
-    monkeypatch.setattr(fid_module, "frechet_distance", fake_frechet)
+    monkeypatch.setattr(fid_module, "frechet_distance_from_features", fake_frechet)
     kwargs = {"weights": _random_extractor(), "batch_size": 2, "protocol": _SMALL}
     result = fid(fake, real, reference_split="toy[:3]", **kwargs)
-    mu1, sigma1, mu2, sigma2 = seen["args"]
-    np.testing.assert_allclose(mu1, fid_features(fake, **kwargs).mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(mu2, fid_features(real, **kwargs).mean(axis=0), rtol=1e-6)
-    assert sigma1.shape == sigma2.shape == (2048, 2048)
+    fake_features, real_features = seen["args"]
+    np.testing.assert_allclose(fake_features, fid_features(fake, **kwargs), rtol=1e-6)
+    np.testing.assert_allclose(real_features, fid_features(real, **kwargs), rtol=1e-6)
+    assert fake_features.shape == (4, 2048) and real_features.shape == (3, 2048)
     assert isinstance(result, FIDResult) and float(result) == 7.25
     text = str(result)
     for needle in (

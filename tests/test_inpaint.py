@@ -56,13 +56,21 @@ def own_samples(mlp_state):
 def test_inverting_the_seed_mlps_own_samples_recovers_them(mlp_state, own_samples):
     _, target = own_samples
     before = jax.tree.map(np.array, mlp_state)
-    result = invert(mlp_state, target, steps=1000, restarts=16, learning_rate=0.5,
-                    prior_weight=0.0, key=jax.random.key(0))
+    result = invert(
+        mlp_state,
+        target,
+        steps=1000,
+        restarts=16,
+        learning_rate=0.5,
+        prior_weight=0.0,
+        key=jax.random.key(0),
+    )
     assert (psnr_db(result.reconstruction, target) >= 30.0).all()
     # the reported best loss is the loss of the returned z
     again = jaxgan.generate(mlp_state, result.z)
-    np.testing.assert_allclose(result.loss, np.mean((again - target) ** 2, axis=(1, 2, 3)),
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        result.loss, np.mean((again - target) ** 2, axis=(1, 2, 3)), rtol=1e-4, atol=1e-7
+    )
     assert result.curve.shape == (1000, 6) and result.restart_losses.shape == (6, 16)
     np.testing.assert_allclose(result.restart_losses.min(axis=1), result.loss, rtol=1e-6)
     # the train state is only read: every leaf is unchanged (and not donated)
@@ -85,7 +93,9 @@ def test_batched_results_equal_per_image_results(mlp_state, inpaint_case):
     z0 = inversion_module.initial_latents(jax.random.key(3), 3, 2, 100)
     batched = inpaint(mlp_state, images, mask, z_init=z0, **OPTIONS)
     for i in (0, 2):
-        one = inpaint(mlp_state, images[i:i + 1], mask[i:i + 1], z_init=z0[i:i + 1], **OPTIONS)
+        one = inpaint(
+            mlp_state, images[i : i + 1], mask[i : i + 1], z_init=z0[i : i + 1], **OPTIONS
+        )
         np.testing.assert_allclose(one.z[0], batched.z[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(one.blended[0], batched.blended[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(one.curve[:, 0], batched.curve[:, i], rtol=1e-4, atol=1e-6)
@@ -104,11 +114,20 @@ def test_no_recompilation_across_batches_and_traced_settings(mlp_state, inpaint_
     inpaint(mlp_state, images, mask, **OPTIONS)  # compiled (also by the test above)
     compiled = inversion_module._solve._cache_size()
     other = jnp.flip(images, axis=2)
-    inpaint(mlp_state, other, mask, learning_rate=0.02, prior_weight=0.1, latent_weight=0.5,
-            key=jax.random.key(9), **OPTIONS)
+    inpaint(
+        mlp_state,
+        other,
+        mask,
+        learning_rate=0.02,
+        prior_weight=0.1,
+        latent_weight=0.5,
+        key=jax.random.key(9),
+        **OPTIONS,
+    )
     seven = jnp.concatenate([images, other, images[:1]])
-    inpaint(mlp_state, seven, jnp.concatenate([mask, mask, mask[:1]]), batch_size=3,
-            **OPTIONS)  # 3 calls of 3 images, the last one padded
+    inpaint(
+        mlp_state, seven, jnp.concatenate([mask, mask, mask[:1]]), batch_size=3, **OPTIONS
+    )  # 3 calls of 3 images, the last one padded
     assert inversion_module._solve._cache_size() == compiled
 
 
@@ -146,8 +165,9 @@ class TinyConditionalDiscriminator(nnx.Module):
 
 
 def test_a_users_conditional_generator_with_labels_known_or_searched():
-    state = jaxgan.create_state(TinyConditionalGenerator, TinyConditionalDiscriminator, key=0,
-                                num_classes=3, latent_dim=4)
+    state = jaxgan.create_state(
+        TinyConditionalGenerator, TinyConditionalDiscriminator, key=0, num_classes=3, latent_dim=4
+    )
     z = jaxgan.sample_latent(jax.random.key(2), 3, 4)
     labels = jnp.array([2, 0, 1])
     target = jaxgan.generate(state, z, labels)
@@ -173,8 +193,9 @@ def test_conv_generators_invert(family):
         d = jaxgan.models.ResNetDiscriminator((32, 32, 3), 8, rngs=nnx.Rngs(1))
     state = jaxgan.create_state(g, d, latent_dim=8)
     target = jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(1), 2, 8))
-    out = inpaint(state, target, make_mask("center", target.shape), steps=2, restarts=1,
-                  blend="paste")
+    out = inpaint(
+        state, target, make_mask("center", target.shape), steps=2, restarts=1, blend="paste"
+    )
     assert out.blended.shape == target.shape and bool(jnp.isfinite(out.loss).all())
     assert float(out.prior_loss[0]) < 0.0  # D's prior log(1 - D(G(z))) was evaluated
     assert inversion_module.choose_loop(state) == "python"  # convolutions on CPU
@@ -214,8 +235,12 @@ def test_masks_by_hand():
     assert center.shape == shape and center.dtype == np.float32
     assert center[0, 10:18, 10:18].sum() == 0 and center.sum() == 3 * (784 - 64)
     assert make_mask("center", shape)[0, 7:21, 7:21].sum() == 0
-    for side, hole in [("left", np.s_[:, :14]), ("right", np.s_[:, 14:]),
-                       ("top", np.s_[:14]), ("bottom", np.s_[14:])]:
+    for side, hole in [
+        ("left", np.s_[:, :14]),
+        ("right", np.s_[:, 14:]),
+        ("top", np.s_[:14]),
+        ("bottom", np.s_[14:]),
+    ]:
         mask = make_mask(f"half:{side}", shape)[0, ..., 0]
         assert mask[hole].sum() == 0 and mask.sum() == 392
     pixels = make_mask("pixels:0.5", shape, seed=3)
@@ -247,8 +272,13 @@ def test_mask_files_png_and_numpy(tmp_path):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("circle", "unknown mask"), ("pixels:x", "malformed"), ("pixels:1.0", "leave known"),
-     ("half:middle", "side must be"), ("center:40", "centre hole size")],
+    [
+        ("circle", "unknown mask"),
+        ("pixels:x", "malformed"),
+        ("pixels:1.0", "leave known"),
+        ("half:middle", "side must be"),
+        ("center:40", "centre hole size"),
+    ],
 )
 def test_bad_mask_specs(spec, message):
     with pytest.raises(MaskError, match=message):
@@ -312,11 +342,11 @@ def test_ssim_and_psnr_match_scikit_image():
     a = rng.random((3, 28, 28, 1))
     b = np.clip(a + 0.15 * rng.normal(size=a.shape), 0, 1)
     ours = np.asarray(ssim(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)))
-    ref = [metrics.structural_similarity(a[i, ..., 0], b[i, ..., 0], data_range=1.0)
-           for i in range(3)]
+    ref = [
+        metrics.structural_similarity(a[i, ..., 0], b[i, ..., 0], data_range=1.0) for i in range(3)
+    ]
     np.testing.assert_allclose(ours, ref, atol=1e-5)
-    _, full = metrics.structural_similarity(a[0, ..., 0], b[0, ..., 0], data_range=1.0,
-                                            full=True)
+    _, full = metrics.structural_similarity(a[0, ..., 0], b[0, ..., 0], data_range=1.0, full=True)
     hole = make_mask("center:8", a.shape)
     region = 1.0 - hole
     ours_hole = ssim(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32), region)[0]
@@ -335,9 +365,16 @@ def test_score_images_hole_and_whole():
     assert score_images(originals, -np.ones((2, 8, 8, 1)), mask)["psnr_hole"] == 60.0  # capped
 
 
-@pytest.mark.parametrize("name", ["jaxgan.apps.masks", "jaxgan.apps.blend",
-                                  "jaxgan.apps.inversion_losses", "jaxgan.apps.baselines",
-                                  "jaxgan.metrics.pixels"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jaxgan.apps.masks",
+        "jaxgan.apps.blend",
+        "jaxgan.apps.inversion_losses",
+        "jaxgan.apps.baselines",
+        "jaxgan.metrics.pixels",
+    ],
+)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -35,8 +35,19 @@ def test_inpaint_writes_grids_results_and_outputs_and_leaves_the_run_alone(
 ):
     before = snapshot(tiny_run)
     out = tmp_path / "inpaint"
-    code, stdout, stderr = run_cli(capsys, "inpaint", "--run", tiny_run, *QUICK, "--mask",
-                                   "center:8", "--mask", "pixels:0.5", "--out", out)
+    code, stdout, stderr = run_cli(
+        capsys,
+        "inpaint",
+        "--run",
+        tiny_run,
+        *QUICK,
+        "--mask",
+        "center:8",
+        "--mask",
+        "pixels:0.5",
+        "--out",
+        out,
+    )
     assert code == 0, stderr
     assert snapshot(tiny_run) == before  # nothing written into the run folder
     line = stdout.strip()
@@ -49,8 +60,9 @@ def test_inpaint_writes_grids_results_and_outputs_and_leaves_the_run_alone(
     assert entry["missing_fraction"] == pytest.approx(64 / 784)
     assert set(entry["methods"]) == {"gan", "gan_paste", "mean", "nearest", "harmonic"}
     for scores in entry["methods"].values():
-        assert {"psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole", "accuracy",
-                "fd"} <= set(scores)
+        assert {"psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "l1_hole", "accuracy", "fd"} <= set(
+            scores
+        )
     outputs = np.load(out / "outputs.npz")
     assert outputs["originals"].shape == (6, 28, 28, 1)
     blended, mask = outputs["center_8/gan"], outputs["center_8/mask"]
@@ -84,8 +96,9 @@ def test_invert_reports_the_reconstruction_error(tiny_run, tmp_path, capsys):
 def test_bad_input_is_one_line_and_writes_nothing(tiny_run, tmp_path, capsys, extra, message):
     before = snapshot(tiny_run)
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli(capsys, "inpaint", "--run", tiny_run, "--limit", "2",
-                                   "--out", out, *extra)
+    code, stdout, stderr = run_cli(
+        capsys, "inpaint", "--run", tiny_run, "--limit", "2", "--out", out, *extra
+    )
     assert code == 1 and stdout == ""
     assert stderr.count("\n") == 1 and message in stderr, stderr
     assert snapshot(tiny_run) == before and not out.exists()

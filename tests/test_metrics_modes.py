@@ -42,8 +42,12 @@ def test_low_quality_samples_do_not_capture_modes():
     # all samples sit half-way between two ring modes: nearest mode exists but > 3σ away
     midpoints = (RING8 + np.roll(RING8, 1, axis=0)) / 2
     out = mixture_metrics(np.repeat(midpoints, 10, axis=0), RING8, 0.01)
-    assert out == {"modes": 0, "high_quality": 0.0, "reverse_kl": out["reverse_kl"],
-                   "num_samples": 80}
+    assert out == {
+        "modes": 0,
+        "high_quality": 0.0,
+        "reverse_kl": out["reverse_kl"],
+        "num_samples": 80,
+    }
     assert np.isnan(out["reverse_kl"])  # documented choice: undefined histogram → NaN
 
 

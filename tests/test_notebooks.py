@@ -116,8 +116,10 @@ def test_reuse_outputs_refuses_changed_code(builder):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebook_holds_its_sources_cells(builder, name):
-    committed = [(cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ())))
-                 for cell in read(name).cells]
+    committed = [
+        (cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ())))
+        for cell in read(name).cells
+    ]
     fix = f"python scripts/build_notebooks.py {name}  (or --keep-outputs for prose-only edits)"
     assert committed == source_cells(builder, name), (
         f"notebooks/{name}.ipynb is stale against notebooks/{name}.py; rebuild it: {fix}"

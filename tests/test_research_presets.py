@@ -8,7 +8,6 @@ through ``jaxgan.experiment.train.train``. (The seed-mlp and 2-D presets train f
 test_cli.py.)
 """
 
-import dataclasses
 import gzip
 import importlib
 import shutil
@@ -42,22 +41,24 @@ GENERATE = jax.jit(generate, static_argnames=("use_ema",))
 
 
 def small(config: TrainConfig, **changes) -> TrainConfig:
-    return cfg.apply_overrides(config, {**SMALL[config.model], **changes})
+    return cfg.apply_overrides(config, {**SMALL[config.model.family], **changes})
 
 
 def with_data_classes(config: TrainConfig) -> TrainConfig:
     """What load_training_data resolves from the presets' own (CIFAR-10) labels."""
-    if config.conditional and config.num_classes is None:
-        return dataclasses.replace(config, num_classes=CIFAR10_CLASSES)
+    if config.model.conditional and config.step.num_classes is None:
+        return config.replace(num_classes=CIFAR10_CLASSES)
     return config
 
 
 def synthetic_batch(config: TrainConfig, n: int):
     """Random examples of the preset's shape in [-1, 1] (with labels when conditional)."""
-    x = jax.random.uniform(jax.random.key(7), (n, *config.image_shape), minval=-1.0, maxval=1.0)
-    if not config.conditional:
+    x = jax.random.uniform(
+        jax.random.key(7), (n, *config.data.image_shape), minval=-1.0, maxval=1.0
+    )
+    if not config.model.conditional:
         return x
-    return x, jnp.arange(n, dtype=jnp.int32) % config.num_classes
+    return x, jnp.arange(n, dtype=jnp.int32) % config.step.num_classes
 
 
 def write_idx(folder, images, labels=None):
@@ -79,14 +80,34 @@ def read_png(path):
 def test_the_sngan_presets_pin_the_published_setup():
     for name in ("sngan-cifar10", "cgan-pd-cifar10"):
         c = cfg.load_preset(name)
-        assert (c.model, c.data, c.image_shape) == ("resnet", "cifar10", (32, 32, 3))
-        assert (c.latent_dim, c.width, c.d_width) == (128, 256, 128)
-        assert (c.loss, c.n_critic, c.lr, c.d_learning_rate) == ("hinge", 5, 2e-4, 2e-4)
-        assert (c.b1, c.b2, c.batch_size, c.steps, c.epochs) == (0.0, 0.9, 64, 50_000, None)
-        assert (c.ema_decay, c.augment, c.pack, c.num_classes) == (0.0, "", 1, None)
-        assert c.lr_schedule == "linear"  # as mimicry's SNGAN example (lr_decay='linear')
-    assert not cfg.load_preset("sngan-cifar10").conditional
-    assert cfg.load_preset("cgan-pd-cifar10").conditional
+        assert (c.model.family, c.data.name, c.data.image_shape) == (
+            "resnet",
+            "cifar10",
+            (32, 32, 3),
+        )
+        assert (c.step.latent_dim, c.model.width, c.model.d_width) == (128, 256, 128)
+        assert (c.step.loss, c.step.n_critic, c.optim.lr, c.optim.d_learning_rate) == (
+            "hinge",
+            5,
+            2e-4,
+            2e-4,
+        )
+        assert (
+            c.optim.b1,
+            c.optim.b2,
+            c.schedule.batch_size,
+            c.schedule.steps,
+            c.schedule.epochs,
+        ) == (0.0, 0.9, 64, 50_000, None)
+        assert (c.step.ema_decay, c.step.augment, c.step.pack, c.step.num_classes) == (
+            0.0,
+            "",
+            1,
+            None,
+        )
+        assert c.optim.lr_schedule == "linear"  # as mimicry's SNGAN example (lr_decay='linear')
+    assert not cfg.load_preset("sngan-cifar10").model.conditional
+    assert cfg.load_preset("cgan-pd-cifar10").model.conditional
 
 
 def test_cifar_preset_docstrings_name_their_published_targets():
@@ -125,16 +146,16 @@ def test_every_preset_traces_a_full_training_iteration_on_data_of_its_shape(name
     # full size, shapes only; n_critic 1 because 5 D updates trace 10× slower (see the docstring)
     config = with_data_classes(cfg.apply_overrides(cfg.load_preset(name), {"n_critic": 1}))
     state = jax.eval_shape(lambda: build.build_state(config, key=0))
-    batch = synthetic_batch(config, config.batch_size)
+    batch = synthetic_batch(config, config.schedule.batch_size)
     batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), batch)
     new_state, metrics = jax.eval_shape(train_update, state, batch, jax.random.key(0))
     assert jax.tree.structure(new_state) == jax.tree.structure(state)
     assert metrics["d_loss"].shape == () and metrics["g_loss"].shape == ()
-    assert (state.config.loss, state.config.n_critic) == (config.loss, config.n_critic)
-    z = jax.ShapeDtypeStruct((3, config.latent_dim), jnp.float32)
-    labels = jnp.zeros(3, jnp.int32) if config.conditional else None
+    assert (state.config.loss, state.config.n_critic) == (config.step.loss, config.step.n_critic)
+    z = jax.ShapeDtypeStruct((3, config.step.latent_dim), jnp.float32)
+    labels = jnp.zeros(3, jnp.int32) if config.model.conditional else None
     fake = jax.eval_shape(lambda s, z: generate(s, z, labels), state, z)
-    assert fake.shape == (3, *config.image_shape)
+    assert fake.shape == (3, *config.data.image_shape)
 
 
 # -- a conditional run, end to end -----------------------------------------------------------------
@@ -173,9 +194,13 @@ def conditional_run(labelled_cifar_like, tmp_path_factory):
 
 def test_a_conditional_run_takes_its_classes_from_the_labels_and_trains(conditional_run):
     config, out, summary = conditional_run
-    assert config.num_classes is None and summary.step == 2
+    assert config.step.num_classes is None and summary.step == 2
     saved = rundir.read_run_config(out)
-    assert (saved.model, saved.conditional, saved.num_classes) == ("resnet", True, 3)
+    assert (saved.model.family, saved.model.conditional, saved.step.num_classes) == (
+        "resnet",
+        True,
+        3,
+    )
     _, state, _ = run_sample.load_run(out)
     assert state.config.num_classes == 3 and state.ema_params is not None
     rows = rundir.read_metrics(out)
@@ -190,7 +215,7 @@ def test_conditional_grids_show_one_class_per_row_from_the_ema_weights(condition
     assert (num, columns) == (6, 2)  # 3 classes need 3 rows of the 2-column grid
     labels = build.class_row_labels(num, columns, 3)
     np.testing.assert_array_equal(labels, [0, 0, 1, 1, 2, 2])
-    z = sample_latent(build.run_keys(saved.seed).noise, num, saved.latent_dim)
+    z = sample_latent(build.run_keys(saved.schedule.seed).noise, num, saved.step.latent_dim)
     png = read_png(out / "samples" / "step_0000002.png")
 
     def grid(use_ema, y=labels):
@@ -227,9 +252,9 @@ def test_a_conditional_run_resumes_with_its_saved_classes(conditional_run, tmp_p
     config, out, _ = conditional_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    summary = run_train.train(dataclasses.replace(config, steps=4), copy, resume=True)
+    summary = run_train.train(config.replace(steps=4), copy, resume=True)
     assert (summary.start_step, summary.step) == (2, 4)
-    assert rundir.read_run_config(copy).num_classes == 3
+    assert rundir.read_run_config(copy).step.num_classes == 3
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -290,9 +315,9 @@ def test_training_cifar10_offline_fails_at_once_with_one_line_saying_what_to_do(
 
 
 def test_grid_layout_shows_every_class():
-    plain = TrainConfig(grid_size=8)
+    plain = TrainConfig.of(grid_size=8)
     assert build.grid_layout(plain) == (64, 8)
-    conditional = TrainConfig(
+    conditional = TrainConfig.of(
         model="resnet", image_shape=(32, 32, 3), conditional=True, num_classes=10, grid_size=8
     )
     assert build.grid_layout(conditional) == (80, 8)

@@ -148,3 +148,14 @@ def test_pack_groups_consecutive_samples():
     np.testing.assert_array_equal(augment.pack(images, 2)[:, 0, 0], [[0, 1], [2, 3]])
     with pytest.raises(ValueError, match="packs of 3"):
         augment.pack(jnp.zeros((4, 2)), 3)
+
+
+def test_a_discriminator_not_built_for_packing_is_refused_when_the_state_is_made():
+    # pack is the one knob: create_state checks that D takes pack samples packed together
+    with pytest.raises(ValueError, match=r"pack=2: the discriminator cannot judge 2 samples"):
+        jaxgan.create_state(
+            lambda rngs: models.ToyGenerator(hidden=8, depth=1, rngs=rngs),
+            lambda rngs: models.ToyDiscriminator(in_dim=2, hidden=8, depth=1, rngs=rngs),
+            key=0,
+            pack=2,
+        )

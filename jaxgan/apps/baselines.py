@@ -30,7 +30,11 @@ from jaxgan.apps.blend import harmonic_fill, paste
 Array = jax.Array
 
 __all__ = [
-    "BASELINES", "harmonic_fill", "mean_fill", "nearest_neighbour_fill", "nearest_neighbours",
+    "BASELINES",
+    "harmonic_fill",
+    "mean_fill",
+    "nearest_neighbour_fill",
+    "nearest_neighbours",
 ]
 
 BASELINES = ("mean", "nearest", "harmonic")
@@ -100,7 +104,7 @@ def nearest_neighbours(
     best = np.full(n, np.inf)
     index = np.zeros(n, np.int64)
     for start in range(0, len(train), size):
-        chunk = train[start:start + size]
+        chunk = train[start : start + size]
         if len(chunk) < size:
             chunk = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
         dist = np.asarray(_chunk_distances(masked, mask_c, jnp.asarray(chunk)))
@@ -135,4 +139,3 @@ def nearest_neighbour_fill(
     index = nearest_neighbours(images, mask, train_images, chunk_size=chunk_size)
     neighbours = jnp.asarray(np.asarray(train_images, np.float32)[index])
     return paste(images, mask, neighbours)
-

@@ -167,8 +167,9 @@ def harmonic_fill(images: Array, mask: Array, *, iterations: int = 100) -> Array
     return poisson_blend(images, mask, jnp.zeros_like(images), iterations=iterations)
 
 
-def blend(images: Array, mask: Array, guide: Array, method: str = "poisson", *,
-          iterations: int = 100) -> Array:
+def blend(
+    images: Array, mask: Array, guide: Array, method: str = "poisson", *, iterations: int = 100
+) -> Array:
     """Blend ``guide`` into the hole of ``images`` by ``method`` (``paste`` or ``poisson``).
 
     Args:

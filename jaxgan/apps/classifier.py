@@ -114,14 +114,16 @@ def augment_images(key: jax.Array, images: jax.Array, config: AugmentConfig) -> 
     """
     b, h, w, c = images.shape
     k_rot, k_scale, k_shift, k_flip, k_elastic = jax.random.split(key, 5)
-    angle = jnp.deg2rad(jax.random.uniform(k_rot, (b,), minval=-1.0, maxval=1.0)
-                        * config.rotate_degrees)
+    angle = jnp.deg2rad(
+        jax.random.uniform(k_rot, (b,), minval=-1.0, maxval=1.0) * config.rotate_degrees
+    )
     zoom = 1.0 + config.scale * jax.random.uniform(k_scale, (b,), minval=-1.0, maxval=1.0)
     shift = config.translate * jax.random.uniform(k_shift, (b, 2), minval=-1.0, maxval=1.0)
     flip = jax.random.bernoulli(k_flip, 0.5, (b,)) & config.hflip
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
-                          indexing="ij")
+    yy, xx = jnp.meshgrid(
+        jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
+    )
     coarse = config.elastic * jax.random.normal(k_elastic, (b, 4, 4, 2))
     field = jax.image.resize(coarse, (b, h, w, 2), method="cubic")
 
@@ -130,8 +132,9 @@ def augment_images(key: jax.Array, images: jax.Array, config: AugmentConfig) -> 
         x = jnp.where(f, -x, x)
         src_y = (jnp.cos(a) * y - jnp.sin(a) * x) / s + cy + dyx[..., 0]
         src_x = (jnp.sin(a) * y + jnp.cos(a) * x) / s + cx + dyx[..., 1]
-        sample = partial(jax.scipy.ndimage.map_coordinates, coordinates=[src_y, src_x], order=1,
-                         mode="nearest")
+        sample = partial(
+            jax.scipy.ndimage.map_coordinates, coordinates=[src_y, src_x], order=1, mode="nearest"
+        )
         return jnp.stack([sample(image[..., ch]) for ch in range(c)], axis=-1)
 
     return jax.vmap(warp)(images, angle, zoom, shift, flip, field)
@@ -143,8 +146,12 @@ class _TrainState(NamedTuple):
     step: jax.Array
 
 
-def _make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
-                     augment: AugmentConfig | None, key: jax.Array) -> Callable:
+def _make_train_step(
+    graphdef: nnx.GraphDef,
+    tx: optax.GradientTransformation,
+    augment: AugmentConfig | None,
+    key: jax.Array,
+) -> Callable:
     """Build the pure, jitted ``(state, images_uint8, labels) -> (state, metrics)`` step."""
 
     def loss_fn(params, x, y, step_key):
@@ -159,7 +166,8 @@ def _make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
         if augment is not None:
             x = augment_images(jax.random.fold_in(step_key, 1), x, augment)
         (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, x, labels, jax.random.fold_in(step_key, 2))
+            state.params, x, labels, jax.random.fold_in(step_key, 2)
+        )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return _TrainState(params, opt_state, state.step + 1), {"loss": loss, "accuracy": acc}
@@ -199,15 +207,18 @@ def train_classifier(
     labels = np.asarray(labels).astype(np.int32)
     num_classes = architecture.num_classes
     if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"labels must be ({len(images)},) ints in [0, {num_classes}), got "
-                         f"shape {labels.shape}")
+        raise ValueError(
+            f"labels must be ({len(images)},) ints in [0, {num_classes}), got shape {labels.shape}"
+        )
     steps_per_epoch = len(images) // config.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(images)} training "
-                         "images")
+        raise ValueError(
+            f"batch_size {config.batch_size} exceeds the {len(images)} training images"
+        )
     total = steps_per_epoch * config.epochs
-    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate,
-                                                  min(500, total // 10 + 1), total)
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, config.learning_rate, min(500, total // 10 + 1), total
+    )
     tx = optax.adamw(schedule, weight_decay=config.weight_decay)
     key = jax.random.key(config.seed)
     model = ClassifierCNN(architecture, rngs=nnx.Rngs(jax.random.fold_in(key, 0)))
@@ -219,13 +230,15 @@ def train_classifier(
         start, order = time.perf_counter(), order_rng.permutation(len(images))
         metrics = []
         for i in range(steps_per_epoch):
-            batch = order[i * config.batch_size:(i + 1) * config.batch_size]
+            batch = order[i * config.batch_size : (i + 1) * config.batch_size]
             state, m = step(state, images[batch], labels[batch])
             metrics.append(m)
         if log is not None:
             mean = jax.tree.map(lambda *v: float(np.mean(v)), *metrics)
-            log(f"epoch {epoch + 1}/{config.epochs}: loss {mean['loss']:.4f} "
-                f"train-acc {mean['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)")
+            log(
+                f"epoch {epoch + 1}/{config.epochs}: loss {mean['loss']:.4f} "
+                f"train-acc {mean['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)"
+            )
     return graphdef, state.params
 
 

@@ -33,7 +33,11 @@ from jaxgan.metrics import Classifier, frechet_distance_from_features
 from jaxgan.metrics.pixels import mean_abs_error, psnr, ssim
 
 __all__ = [
-    "PSNR_CAP_DB", "inpaint_run", "invert_run", "psnr_per_image", "score_images",
+    "PSNR_CAP_DB",
+    "inpaint_run",
+    "invert_run",
+    "psnr_per_image",
+    "score_images",
 ]
 
 PSNR_CAP_DB = 60.0
@@ -46,8 +50,9 @@ def _unit(images_u8: np.ndarray) -> jnp.ndarray:
     return jnp.asarray(images_u8, jnp.float32) / 255.0
 
 
-def psnr_per_image(originals: np.ndarray, outputs: Any, mask: np.ndarray | None = None
-                   ) -> np.ndarray:
+def psnr_per_image(
+    originals: np.ndarray, outputs: Any, mask: np.ndarray | None = None
+) -> np.ndarray:
     """PSNR of each output against its original, on the hole when a mask is given.
 
     Args:
@@ -132,33 +137,44 @@ def _load(run_dir, step, best, data_name, split, offset, limit, classifier_name)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be ≥ 1, got {limit}")
     config, state, _ = load_run(run_dir, step, best=best)
-    name = data_name or config.data
+    name = data_name or config.data.name
     stop = None if limit is None else offset + limit
     dataset = data.load(name, split, limit=stop)
     images, labels = dataset.x[offset:], None if dataset.y is None else dataset.y[offset:]
     if len(images) == 0:
-        raise ValueError(f"no images left after --offset {offset} in {name} ({split}); "
-                         f"it has {len(dataset)}")
+        raise ValueError(
+            f"no images left after --offset {offset} in {name} ({split}); it has {len(dataset)}"
+        )
     if dataset.kind != "image":
         raise ValueError(f"{name} holds points, not images; inpainting needs an image dataset")
     _, train = load_training_data(config)
-    overlap = (name == config.data and split == config.data_split
-               and offset < (config.data_limit or math.inf))
+    overlap = (
+        name == config.data.name
+        and split == config.data.split
+        and offset < (config.data.limit or math.inf)
+    )
     try:
-        clf = classifier_for(config if data_name is None else _with_data(config, name),
-                             classifier_name)
+        clf = classifier_for(
+            config if data_name is None else _with_data(config, name), classifier_name
+        )
     except ValueError:
         clf = None  # no feature space for this data: pixel metrics only
-    info = {"run": str(run_dir), "step": int(state.step), "data": name, "split": split,
-            "offset": offset, "count": len(images), "overlaps_training": bool(overlap),
-            "feature_space": None if clf is None else clf.feature_space}
+    info = {
+        "run": str(run_dir),
+        "step": int(state.step),
+        "data": name,
+        "split": split,
+        "offset": offset,
+        "count": len(images),
+        "overlaps_training": bool(overlap),
+        "feature_space": None if clf is None else clf.feature_space,
+    }
     return config, state, images, labels, train.x, clf, info
 
 
 def _with_data(config, name):
-    import dataclasses
 
-    return dataclasses.replace(config, data=name)
+    return config.replace(data=name)
 
 
 def _write_results(out: Path, results: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -221,7 +237,8 @@ def inpaint_run(
     """
     start_time = time.perf_counter()
     _, state, images, true_labels, train_u8, clf, info = _load(
-        run_dir, step, best, data_name, split, offset, limit, classifier)
+        run_dir, step, best, data_name, split, offset, limit, classifier
+    )
     if labels not in ("search", "known"):
         raise ValueError(f"labels must be 'search' or 'known', got {labels!r}")
     cond_labels = None
@@ -235,10 +252,19 @@ def inpaint_run(
     arrays = {"originals": images}
     if true_labels is not None:
         arrays["labels"] = true_labels
-    results = {**info, "settings": {"masks": list(masks), "seed": seed, "mask_seed": mask_seed,
-                                   "labels": labels, "batch_size": batch_size, **options},
-               "grid_rows": [r for r in GRID_ROWS if baselines or r not in BASELINES],
-               "masks": {}}
+    results = {
+        **info,
+        "settings": {
+            "masks": list(masks),
+            "seed": seed,
+            "mask_seed": mask_seed,
+            "labels": labels,
+            "batch_size": batch_size,
+            **options,
+        },
+        "grid_rows": [r for r in GRID_ROWS if baselines or r not in BASELINES],
+        "masks": {},
+    }
     reference = None if clf is None else clf.features(images)
     total, done = len(images) * len(masks), 0
     grids = {}
@@ -246,15 +272,24 @@ def inpaint_run(
     for spec, mask in zip(masks, all_masks, strict=True):
         tic = time.perf_counter()
         result = invert(
-            state, x, mask=mask, labels=cond_labels, key=_key(seed), batch_size=batch_size,
-            on_batch=None if on_progress is None else (
-                lambda count, base=done: on_progress(base + count, total)),
-            **options)
+            state,
+            x,
+            mask=mask,
+            labels=cond_labels,
+            key=_key(seed),
+            batch_size=batch_size,
+            on_batch=None
+            if on_progress is None
+            else (lambda count, base=done: on_progress(base + count, total)),
+            **options,
+        )
         result.blended.block_until_ready()
         gan_time = time.perf_counter() - tic
         done += len(images)
-        filled = {"gan": result.blended, "gan_paste": jnp.asarray(mask) * x + (
-            1.0 - jnp.asarray(mask)) * result.reconstruction}
+        filled = {
+            "gan": result.blended,
+            "gan_paste": jnp.asarray(mask) * x + (1.0 - jnp.asarray(mask)) * result.reconstruction,
+        }
         tic = time.perf_counter()
         if baselines:
             filled["mean"] = mean_fill(x, mask, train_x)
@@ -262,9 +297,17 @@ def inpaint_run(
             filled["harmonic"] = harmonic_fill(jnp.asarray(x), jnp.asarray(mask))
             filled["harmonic"].block_until_ready()
         baseline_time = time.perf_counter() - tic
-        scores = {name: score_images(images, value, mask, labels=true_labels, classifier=clf,
-                                     reference_features=reference)
-                  for name, value in filled.items()}
+        scores = {
+            name: score_images(
+                images,
+                value,
+                mask,
+                labels=true_labels,
+                classifier=clf,
+                reference_features=reference,
+            )
+            for name, value in filled.items()
+        }
         key = spec.replace(":", "_").replace("/", "_")
         results["masks"][spec] = {
             "missing_fraction": float(1.0 - mask.mean()),
@@ -273,10 +316,13 @@ def inpaint_run(
             "mean_loss": float(jnp.mean(result.loss)),
             "methods": scores,
         }
-        arrays |= {f"{key}/mask": mask.astype(np.uint8), f"{key}/z": np.asarray(result.z),
-                   f"{key}/loss": np.asarray(result.loss),
-                   f"{key}/curve": np.asarray(result.curve).mean(axis=1),
-                   f"{key}/reconstruction": data.to_uint8_images(result.reconstruction)}
+        arrays |= {
+            f"{key}/mask": mask.astype(np.uint8),
+            f"{key}/z": np.asarray(result.z),
+            f"{key}/loss": np.asarray(result.loss),
+            f"{key}/curve": np.asarray(result.curve).mean(axis=1),
+            f"{key}/reconstruction": data.to_uint8_images(result.reconstruction),
+        }
         arrays |= {f"{key}/{name}": data.to_uint8_images(value) for name, value in filled.items()}
         if result.labels is not None:
             arrays[f"{key}/chosen_labels"] = np.asarray(result.labels)
@@ -342,23 +388,42 @@ def invert_run(
     """
     start_time = time.perf_counter()
     _, state, images, true_labels, _, clf, info = _load(
-        run_dir, step, best, data_name, split, offset, limit, classifier)
+        run_dir, step, best, data_name, split, offset, limit, classifier
+    )
     cond_labels = None
     if state.config.num_classes is not None:
         cond_labels = "search" if labels == "search" else true_labels
     x = np.asarray(data.to_model_input(images))
-    result = invert(state, x, labels=cond_labels, key=_key(seed), batch_size=batch_size,
-                    on_batch=None if on_progress is None else (
-                        lambda count: on_progress(count, len(images))), **options)
+    result = invert(
+        state,
+        x,
+        labels=cond_labels,
+        key=_key(seed),
+        batch_size=batch_size,
+        on_batch=None if on_progress is None else (lambda count: on_progress(count, len(images))),
+        **options,
+    )
     scores = score_images(images, result.reconstruction, labels=true_labels, classifier=clf)
-    results = {**info, "settings": {"seed": seed, "labels": labels, **options},
-               "metrics": scores, "mean_loss": float(jnp.mean(result.loss)),
-               "seconds": time.perf_counter() - start_time}
-    arrays = {"originals": images, "z": np.asarray(result.z),
-              "reconstruction": data.to_uint8_images(result.reconstruction),
-              "loss": np.asarray(result.loss), "curve": np.asarray(result.curve).mean(axis=1)}
+    results = {
+        **info,
+        "settings": {"seed": seed, "labels": labels, **options},
+        "metrics": scores,
+        "mean_loss": float(jnp.mean(result.loss)),
+        "seconds": time.perf_counter() - start_time,
+    }
+    arrays = {
+        "originals": images,
+        "z": np.asarray(result.z),
+        "reconstruction": data.to_uint8_images(result.reconstruction),
+        "loss": np.asarray(result.loss),
+        "curve": np.asarray(result.curve).mean(axis=1),
+    }
     count = min(grid_count, len(images))
     _write_results(Path(out_dir), results, arrays)
-    viz.save_image_grid(np.concatenate([x[:count], np.asarray(result.reconstruction[:count])]),
-                        Path(out_dir) / "grid.png", columns=count, scale=2)
+    viz.save_image_grid(
+        np.concatenate([x[:count], np.asarray(result.reconstruction[:count])]),
+        Path(out_dir) / "grid.png",
+        columns=count,
+        scale=2,
+    )
     return results

@@ -117,8 +117,9 @@ def _named_optimizer(name: str) -> optax.GradientTransformation:
         return optax.inject_hyperparams(optax.adam)(learning_rate=0.05)
     if name == "sgd":
         return optax.inject_hyperparams(optax.sgd)(learning_rate=0.05, momentum=0.9)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax "
-                     f"transformation, got {name!r}")
+    raise ValueError(
+        f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax transformation, got {name!r}"
+    )
 
 
 def initial_latents(
@@ -205,8 +206,7 @@ def _objective(problem: _Problem, spec: _Spec, n: int, k: int) -> Callable:
             total = total + hyper["prior_weight"] * prior
         if spec.features is not None:
             features = classifier(flat_mask * fake)[0]
-            total = total + hyper["feature_weight"] * losses.feature_loss(
-                features, target_features)
+            total = total + hyper["feature_weight"] * losses.feature_loss(features, target_features)
         return total, (total, rec, prior)
 
     return objective
@@ -233,17 +233,19 @@ def _step(carry, t: Array, problem: _Problem, spec: _Spec, n: int, k: int):
     if isinstance(spec.optimizer, str):  # cosine decay of the learning rate to 0
         scale = 0.5 * (1.0 + jnp.cos(jnp.pi * t / spec.steps))
         opt_state.hyperparams["learning_rate"] = jnp.broadcast_to(
-            problem.hyper["learning_rate"] * scale, (n * k,))
+            problem.hyper["learning_rate"] * scale, (n * k,)
+        )
     (_, terms), grads = jax.value_and_grad(summed, has_aux=True)(z)
     better = terms[0] < best[1]  # keep the best point each candidate has visited
-    best = (jnp.where(better[:, None], z, best[0]),
-            *(jnp.where(better, new, old) for new, old in zip(terms, best[1:], strict=True)))
+    best = (
+        jnp.where(better[:, None], z, best[0]),
+        *(jnp.where(better, new, old) for new, old in zip(terms, best[1:], strict=True)),
+    )
     updates, opt_state = jax.vmap(_optimizer(spec).update)(grads, opt_state, z)
     return (optax.apply_updates(z, updates), opt_state, best), terms[0]
 
 
-def _finish(best, curves: Array, problem: _Problem, spec: _Spec, n: int, k: int
-            ) -> InversionResult:
+def _finish(best, curves: Array, problem: _Problem, spec: _Spec, n: int, k: int) -> InversionResult:
     """Pick each image's best candidate, generate and blend it."""
     state, images, mask, labels = problem[:4]
     best_z, total, rec, prior = (v.reshape(n, k, *v.shape[1:]) for v in best)
@@ -252,13 +254,13 @@ def _finish(best, curves: Array, problem: _Problem, spec: _Spec, n: int, k: int
     z_best = best_z[rows, choice]
     labels_best = None if labels is None else labels[rows, choice]
     reconstruction, _ = state.generator.apply(
-        _generator_params(state), z_best, labels_best, train=False)
+        _generator_params(state), z_best, labels_best, train=False
+    )
     reconstruction = reconstruction.astype(jnp.float32)
     if spec.blend == "none":  # whole-image inversion: nothing to blend into
         blended = reconstruction
     else:
-        blended = blend(images, mask, reconstruction, spec.blend,
-                        iterations=spec.blend_iterations)
+        blended = blend(images, mask, reconstruction, spec.blend, iterations=spec.blend_iterations)
     return InversionResult(
         z=z_best,
         labels=labels_best,
@@ -374,7 +376,8 @@ def _check_images(state: GANState, images: Any) -> np.ndarray:
         labels = jax.ShapeDtypeStruct((1,), jnp.int32)
     out = jax.eval_shape(
         lambda z, y: state.generator.apply(state.generator.params, z, y, train=False)[0],
-        z, labels,
+        z,
+        labels,
     )
     if images.ndim != 4 or images.shape[1:] != out.shape[1:] or len(images) == 0:
         raise ValueError(
@@ -411,7 +414,8 @@ def _candidate_labels(state: GANState, labels: Any, n: int, restarts: int) -> np
         raise ValueError(f"labels must be {n} integer class ids, got {labels.dtype} {labels.shape}")
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(
-            f"labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
+            f"labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}"
+        )
     return np.repeat(labels.astype(np.int32)[:, None], restarts, axis=1)
 
 
@@ -503,8 +507,10 @@ def invert(
         mask_array = np.ones((n, *images.shape[1:3], 1), np.float32)
         loss = loss or "l2"
         if loss == "contextual":
-            raise ValueError("the contextual loss weighs pixels by their distance to a hole; "
-                             "without a mask use loss='l1' or 'l2'")
+            raise ValueError(
+                "the contextual loss weighs pixels by their distance to a hole; "
+                "without a mask use loss='l1' or 'l2'"
+            )
         blend = "none"
     else:
         mask_array = check_mask(mask, images.shape)
@@ -516,25 +522,35 @@ def invert(
     if isinstance(optimizer, str):
         _named_optimizer(optimizer)
     elif not isinstance(optimizer, optax.GradientTransformation):
-        raise ValueError(f"optimizer must be a name ({', '.join(OPTIMIZERS)}) or an optax "
-                         f"GradientTransformation, got {type(optimizer).__name__}")
+        raise ValueError(
+            f"optimizer must be a name ({', '.join(OPTIMIZERS)}) or an optax "
+            f"GradientTransformation, got {type(optimizer).__name__}"
+        )
     if state.config.pack > 1 and prior_weight:
-        raise ValueError("D judges packed groups (PacGAN), so it cannot score one image: "
-                         "set prior_weight=0")
+        raise ValueError(
+            "D judges packed groups (PacGAN), so it cannot score one image: set prior_weight=0"
+        )
     if feature_weight and classifier is None:
-        raise ValueError("feature_weight needs classifier=, e.g. "
-                         "jaxgan.metrics.load_classifier('fashion_mnist')")
+        raise ValueError(
+            "feature_weight needs classifier=, e.g. jaxgan.metrics.load_classifier('fashion_mnist')"
+        )
     cand_labels = _candidate_labels(state, labels, n, restarts)
     k = restarts if cand_labels is None else cand_labels.shape[1]
     key = jax.random.key(0) if key is None else key
     if z_init is not None:
         z_init = np.asarray(z_init, np.float32)
         if z_init.shape != (n, k, state.config.latent_dim):
-            raise ValueError(f"z_init must have shape {(n, k, state.config.latent_dim)}, got "
-                             f"{z_init.shape}")
+            raise ValueError(
+                f"z_init must have shape {(n, k, state.config.latent_dim)}, got {z_init.shape}"
+            )
     spec = _Spec(
-        steps=steps, loss=loss, window=window, optimizer=optimizer, blend=blend,
-        blend_iterations=blend_iterations, use_prior=bool(prior_weight),
+        steps=steps,
+        loss=loss,
+        window=window,
+        optimizer=optimizer,
+        blend=blend,
+        blend_iterations=blend_iterations,
+        use_prior=bool(prior_weight),
         features=None if not feature_weight else classifier.graphdef,
     )
     hyper = {
@@ -542,7 +558,8 @@ def invert(
         "prior_weight": jnp.float32(prior_weight),
         "latent_weight": jnp.float32(latent_weight),
         "feature_weight": jnp.float32(
-            feature_weight * (classifier.feature_scale**2 if feature_weight else 1.0)),
+            feature_weight * (classifier.feature_scale**2 if feature_weight else 1.0)
+        ),
     }
     feature_params = classifier.params if feature_weight else None
     if loop not in ("auto", "scan", "python"):
@@ -564,9 +581,12 @@ def invert(
         else:
             z0 = jnp.asarray(padded(z_init))
         problem = _Problem(
-            state, jnp.asarray(padded(images)), jnp.asarray(padded(mask_array)),
+            state,
+            jnp.asarray(padded(images)),
+            jnp.asarray(padded(mask_array)),
             None if cand_labels is None else jnp.asarray(padded(cand_labels)),
-            hyper, feature_params,
+            hyper,
+            feature_params,
         )
         result = solve(z0, problem, spec)
         if pad:
@@ -579,10 +599,12 @@ def invert(
 
 def _take(result: InversionResult, count: int) -> InversionResult:
     """Return the first ``count`` images of a result."""
-    return InversionResult(*(
-        None if v is None else (v[:, :count] if name == "curve" else v[:count])
-        for name, v in zip(InversionResult._fields, result, strict=True)
-    ))
+    return InversionResult(
+        *(
+            None if v is None else (v[:, :count] if name == "curve" else v[:count])
+            for name, v in zip(InversionResult._fields, result, strict=True)
+        )
+    )
 
 
 def _concatenate(parts: list[InversionResult]) -> InversionResult:

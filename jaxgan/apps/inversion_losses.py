@@ -68,7 +68,10 @@ def contextual_weights(mask: Array, window: int = 7) -> Array:
         raise ValueError(f"window must be an odd positive size, got {window}")
     kernel = jnp.ones((window, window, 1, 1), jnp.float32) / window**2
     missing = jax.lax.conv_general_dilated(
-        (1.0 - mask).astype(jnp.float32), kernel, (1, 1), "SAME",
+        (1.0 - mask).astype(jnp.float32),
+        kernel,
+        (1, 1),
+        "SAME",
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
     )
     return mask * missing

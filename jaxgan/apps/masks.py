@@ -266,8 +266,10 @@ def check_mask(mask: np.ndarray, images_shape: tuple[int, ...]) -> np.ndarray:
         )
     if (known == 0).any():
         first = int(np.argmax(known == 0))
-        raise MaskError(f"mask has no known pixel in image {first}: nothing to match the "
-                        "generator to; keep some pixels")
+        raise MaskError(
+            f"mask has no known pixel in image {first}: nothing to match the "
+            "generator to; keep some pixels"
+        )
     return mask
 
 
@@ -313,5 +315,6 @@ def make_mask(spec: str, images_shape: tuple[int, ...], *, seed: int = 0) -> np.
         if isinstance(err, MaskError):
             raise
         raise MaskError(
-            f"malformed mask {spec!r} ({err}); use one of {', '.join(MASK_KINDS)}") from None
+            f"malformed mask {spec!r} ({err}); use one of {', '.join(MASK_KINDS)}"
+        ) from None
     return check_mask(mask, images_shape)

@@ -76,6 +76,11 @@ class Dataset:
                 )
         else:
             raise ValueError(f"dataset kind must be 'image' or 'points', got {self.kind!r}")
+        if 0 in x.shape[1:]:
+            raise DataFormatError(
+                f"dataset {self.name!r}: examples of shape {x.shape[1:]} hold no values (an "
+                "axis of size 0); the data is damaged or was written with the wrong header"
+            )
         k = self.num_classes
         if k is not None and (
             isinstance(k, bool)

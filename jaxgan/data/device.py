@@ -88,6 +88,8 @@ def to_uint8_images(x: Any, value_range: tuple[float, float] = (-1.0, 1.0)) -> n
 
     Raises:
         TypeError: x is neither uint8 nor floating point.
+        ValueError: x holds NaN or infinite values (they have no pixel value; a generator
+            that makes them has diverged).
 
     Example:
         >>> to_uint8_images(np.array([-1.0, 0.0, 1.0])).tolist()
@@ -99,6 +101,12 @@ def to_uint8_images(x: Any, value_range: tuple[float, float] = (-1.0, 1.0)) -> n
         return images
     if not np.issubdtype(images.dtype, np.floating):
         raise TypeError(f"images must be uint8 or float, got {images.dtype}")
+    if not np.isfinite(images).all():
+        bad = int(np.size(images) - np.isfinite(images).sum())
+        raise ValueError(
+            f"images hold {bad} NaN or infinite values of {images.size}: they have no pixel "
+            "value (a generator that makes them has diverged)"
+        )
     low, high = value_range
     scaled = (images.astype(np.float64) - low) / (high - low) * 255.0
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)

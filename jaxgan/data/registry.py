@@ -154,4 +154,3 @@ def _stacked_source(
             f"stacked_mnist: digit source {source!r} is unavailable ({err}); or pass another "
             "source, e.g. 'stacked_mnist:idx:<folder with MNIST files>'"
         ) from None
-

@@ -91,8 +91,10 @@ class Mixture:
 
 _MIXTURES = {
     spec.name: spec
-    for spec in (Mixture("ring8", ring8_modes(), RING8_SIGMA),
-                 Mixture("grid25", grid25_modes(), GRID25_SIGMA))
+    for spec in (
+        Mixture("ring8", ring8_modes(), RING8_SIGMA),
+        Mixture("grid25", grid25_modes(), GRID25_SIGMA),
+    )
 }
 
 

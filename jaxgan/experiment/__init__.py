@@ -9,7 +9,9 @@ run needs, as library functions.
 - ``train``: one run into a run folder, with exact resume (``jaxgan train``);
 - ``ensemble``: seeds × sweeps as stacked runs, with checkpoints and resume;
 - ``evaluators`` / ``evaluate``: metric functions of samples, and ``jaxgan eval``'s report;
-- ``sample``: a run's state from a checkpoint, and sample grids (``jaxgan sample``).
+- ``sample``: a run's state from a checkpoint, and sample grids (``jaxgan sample``);
+- ``guards`` / ``lock`` / ``signals`` / ``quiet``: checks before a folder is touched, one writer per
+  folder, a clean stop on SIGTERM/SIGINT, one line per failure.
 
 Example:
     >>> from jaxgan import experiment

@@ -7,7 +7,6 @@ the config's split and fills in what the data decides (image shape, class count)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import jax
@@ -15,7 +14,7 @@ import numpy as np
 
 from jaxgan import data, models
 from jaxgan.experiment.config import ConfigError, TrainConfig
-from jaxgan.state import GANState, StepConfig, create_state, default_optimizer
+from jaxgan.state import GANState, create_state, default_optimizer
 from jaxgan.sweeps import RunKeys, run_keys
 
 __all__ = [
@@ -26,14 +25,16 @@ __all__ = [
     "grid_layout",
     "load_training_data",
     "run_keys",
-    "step_config",
 ]
+
 
 def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     """Return the generator and discriminator factories (``rngs -> module``) a config names.
 
-    A conditional config (``conditional=True``, ``model="resnet"``) gives SNGAN's generator with
-    conditional BatchNorm and a projection discriminator over ``num_classes`` classes.
+    The model family comes from ``jaxgan.models.FAMILIES`` with the config's options for it. A
+    conditional config (``conditional=True``, ``model="resnet"``) gives SNGAN's generator with
+    conditional BatchNorm and a projection discriminator over ``num_classes`` classes; the
+    discriminator is built for ``pack`` samples at once (``StepConfig.pack``, the one knob).
 
     Args:
         config: a config with ``image_shape`` set (``load_training_data`` fills it from data),
@@ -46,90 +47,32 @@ def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
         ConfigError: ``image_shape`` (or, for a conditional config, ``num_classes``) is unset.
 
     Example:
+        >>> from flax import nnx
         >>> g, d = build_models(TrainConfig())
-        >>> g(flax.nnx.Rngs(0)).latent_dim  # doctest: +SKIP
+        >>> g(nnx.Rngs(0)).latent_dim
         100
 
     """
-    shape = config.image_shape
+    shape = config.data.image_shape
     if shape is None:
         raise ConfigError("image_shape is unset; resolve it from the data with load_training_data")
-    c = config
-    num_classes = _num_classes(config)
-    # the discriminator judges `pack` samples stacked along the last axis (jaxgan.augment.pack)
-    d_shape = (*shape[:-1], shape[-1] * c.pack)
-    if c.model == "resnet":
-        d_width = c.width if c.d_width is None else c.d_width
-        return (
-            lambda rngs: models.ResNetGenerator(
-                c.latent_dim, shape, c.width, num_classes, rngs=rngs
-            ),
-            lambda rngs: models.ResNetDiscriminator(d_shape, d_width, num_classes, rngs=rngs),
-        )
-    if c.model == "mlp":
-        return (
-            lambda rngs: models.MLPGenerator(
-                c.latent_dim, c.g_hidden, c.g_dropout, shape, rngs=rngs
-            ),
-            lambda rngs: models.MLPDiscriminator(d_shape, c.d_hidden, c.d_dropout, rngs=rngs),
-        )
-    if c.model == "dcgan":
-        return (
-            lambda rngs: models.DCGANGenerator(
-                c.latent_dim, shape, c.width, c.kernel_size, c.upsample, rngs=rngs
-            ),
-            lambda rngs: models.DCGANDiscriminator(
-                d_shape, c.width, c.kernel_size, c.d_dropout, rngs=rngs
-            ),
-        )
-    return (
-        lambda rngs: models.ToyGenerator(
-            c.latent_dim, c.g_hidden, c.g_depth, c.batch_norm, shape[0], rngs=rngs
-        ),
-        lambda rngs: models.ToyDiscriminator(
-            d_shape[0], c.d_hidden, c.d_depth, c.maxout_pieces, rngs=rngs
-        ),
+    family = models.FAMILIES[config.model.family]
+    step = config.step
+    return family.build(
+        shape, step.latent_dim, _num_classes(config), step.pack, **config.model.options()
     )
+
 
 def _num_classes(config: TrainConfig) -> int | None:
     """Return the class count the models condition on (None for unconditional configs)."""
-    if not config.conditional:
+    if not config.model.conditional:
         return None
-    if config.num_classes is None:
+    if config.step.num_classes is None:
         raise ConfigError(
             "num_classes is unset for a conditional config; resolve it from the data with "
             "load_training_data or set num_classes"
         )
-    return config.num_classes
-
-
-
-def step_config(config: TrainConfig) -> StepConfig:
-    """Return the ``StepConfig`` a run's steps train with (the config's ``step`` section).
-
-    Args:
-        config: the run's config (``num_classes`` resolved for conditional runs).
-
-    Returns:
-        The ``StepConfig``.
-
-    Example:
-        >>> step_config(TrainConfig(loss="hinge")).loss
-        'hinge'
-
-    """
-    return StepConfig(
-        loss=config.loss,
-        n_critic=config.n_critic,
-        gradient_penalty=config.gradient_penalty,
-        r1=config.r1,
-        latent_dim=config.latent_dim,
-        compute_dtype=config.compute_dtype,
-        ema_decay=config.ema_decay,
-        augment=config.augment,
-        pack=config.pack,
-        num_classes=_num_classes(config),
-    )
+    return config.step.num_classes
 
 
 def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANState:
@@ -139,34 +82,37 @@ def build_state(config: TrainConfig, key: jax.Array | int | None = None) -> GANS
 
     Args:
         config: a config with ``image_shape`` set.
-        key: initialisation key or int seed (default: ``run_keys(config).init``).
+        key: initialisation key or int seed (default: ``run_keys(config.schedule.seed).init``).
 
     Returns:
         A fresh state at step 0.
 
     Example:
+        >>> from jaxgan.experiment import load_preset
         >>> state = build_state(load_preset("seed-mlp"))
         >>> int(state.step)
         0
 
     """
     if key is None:
-        key = run_keys(config.seed).init
+        key = run_keys(config.schedule.seed).init
     elif isinstance(key, int):
         key = jax.random.key(key)
     g_factory, d_factory = build_models(config)
+    optim, steps = config.optim, config.schedule.steps
     # lr_schedule=linear: each optimiser decays over its own number of updates in the run
-    linear = config.lr_schedule == "linear"
-    g_decay = config.steps if linear else None
-    d_decay = config.steps * config.n_critic if linear else None
+    linear = optim.lr_schedule == "linear"
+    g_decay = steps if linear else None
+    d_decay = steps * config.step.n_critic if linear else None
     return create_state(
         g_factory,
         d_factory,
         key=key,
-        g_optimizer=default_optimizer(config.lr, config.b1, config.b2, g_decay),
-        d_optimizer=default_optimizer(config.d_learning_rate, config.b1, config.b2, d_decay),
-        config=step_config(config),
+        g_optimizer=default_optimizer(optim.lr, optim.b1, optim.b2, g_decay),
+        d_optimizer=default_optimizer(optim.d_learning_rate, optim.b1, optim.b2, d_decay),
+        config=config.step,  # the config's step section is the state's StepConfig, as it is
     )
+
 
 def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
     """Load the config's training split and check it fits the model's example shape.
@@ -184,27 +130,30 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
         FileNotFoundError: the dataset is not available offline.
 
     Example:
-        >>> config, ds = load_training_data(TrainConfig(data_limit=128))
+        >>> config, ds = load_training_data(TrainConfig.of(data_limit=128))
         >>> ds.x.shape
         (128, 28, 28, 1)
 
     """
     try:
-        dataset = data.load(config.data, config.data_split, limit=config.data_limit)
+        dataset = data.load(config.data.name, config.data.split, limit=config.data.limit)
     except data.DatasetUnavailableError as err:
-        raise data.DatasetUnavailableError(f"{err}{_unavailable_hint(config.data)}") from None
-    if config.image_shape is None:
-        config = dataclasses.replace(config, image_shape=dataset.image_shape)
-    if dataset.image_shape != config.image_shape:
+        hint = _unavailable_hint(config.data.name)
+        raise data.DatasetUnavailableError(f"{err}{hint}") from None
+    if config.data.image_shape is None:
+        config = config.replace(image_shape=dataset.image_shape)
+    if dataset.image_shape != config.data.image_shape:
         shape = ",".join(map(str, dataset.image_shape))
+        family = config.model.family
         raise ValueError(
-            f"dataset {config.data!r} has examples of shape {dataset.image_shape} but the "
-            f"{config.model} model of {config.name!r} makes {config.image_shape}; choose data "
-            f"of that shape or set image_shape={shape} (a {config.model} model must support it)"
+            f"dataset {config.data.name!r} has examples of shape {dataset.image_shape} but the "
+            f"{family} model of {config.name!r} makes {config.data.image_shape}; choose data "
+            f"of that shape or set image_shape={shape} (a {family} model must support it)"
         )
-    if config.conditional:
+    if config.model.conditional:
         config = _with_data_classes(config, dataset)
     return config, dataset
+
 
 def _unavailable_hint(name: str) -> str:
     """Return what a command-line user can do when a tfds dataset is not here."""
@@ -215,23 +164,25 @@ def _unavailable_hint(name: str) -> str:
         "--data idx:<folder>"
     )
 
+
 def _with_data_classes(config: TrainConfig, dataset: data.Dataset) -> TrainConfig:
     """Set ``num_classes`` of a conditional config from the labels, checking that they fit."""
     if dataset.y is None or dataset.num_classes is None:
         raise ConfigError(
-            f"conditional=true needs labelled data, but dataset {config.data!r} has no labels; "
-            "use labelled data (e.g. an idx folder with train-labels-idx1-ubyte) or set "
+            f"conditional=true needs labelled data, but dataset {config.data.name!r} has no "
+            "labels; use labelled data (e.g. an idx folder with train-labels-idx1-ubyte) or set "
             "conditional=false"
         )
-    top = int(dataset.y.max()) + 1 if len(dataset.y) else 0
-    if config.num_classes is None:
-        return dataclasses.replace(config, num_classes=max(dataset.num_classes, top))
-    if top > config.num_classes:
+    top = int(dataset.y.max()) + 1 if len(dataset.y) else 0  # bounded by jaxgan.data
+    if config.step.num_classes is None:
+        return config.replace(num_classes=max(dataset.num_classes, top))
+    if top > config.step.num_classes:
         raise ConfigError(
-            f"dataset {config.data!r} has labels up to {top - 1} but num_classes is "
-            f"{config.num_classes}; set num_classes={top} or num_classes=none (from the data)"
+            f"dataset {config.data.name!r} has labels up to {top - 1} but num_classes is "
+            f"{config.step.num_classes}; set num_classes={top} or num_classes=none (from the data)"
         )
     return config
+
 
 def class_row_labels(num: int, columns: int, num_classes: int) -> np.ndarray:
     """Labels that give a conditional sample grid one class per row (row index mod classes).
@@ -251,6 +202,7 @@ def class_row_labels(num: int, columns: int, num_classes: int) -> np.ndarray:
     """
     return ((np.arange(num) // columns) % num_classes).astype(np.int32)
 
+
 def grid_layout(config: TrainConfig) -> tuple[int, int]:
     """Return ``(samples, columns)`` of a run's sample grids.
 
@@ -264,11 +216,11 @@ def grid_layout(config: TrainConfig) -> tuple[int, int]:
         The number of samples and of columns.
 
     Example:
-        >>> grid_layout(TrainConfig(grid_size=4))
+        >>> grid_layout(TrainConfig.of(grid_size=4))
         (16, 4)
 
     """
-    rows = config.grid_size
-    if config.conditional and config.num_classes is not None:
-        rows = max(rows, config.num_classes)
-    return rows * config.grid_size, config.grid_size
+    rows = size = config.outputs.grid_size
+    if config.model.conditional and config.step.num_classes is not None:
+        rows = max(rows, config.step.num_classes)
+    return rows * size, size

@@ -1,11 +1,22 @@
-"""Typed training configuration: the ``TrainConfig`` dataclass, presets and overrides.
+"""The run configuration: one nested, frozen ``TrainConfig``, validated once, with presets.
 
-A ``TrainConfig`` is a frozen dataclass that says everything a run needs: data, model, game,
-optimiser, schedule and outputs. It validates itself on construction, so an invalid config never
-exists. Presets are Python files in ``jaxgan/presets/`` (one ``CONFIG = TrainConfig(...)`` each,
-whose docstring says how to run it); ``load_preset`` finds them by name, ``apply_overrides``
-changes fields from ``KEY=VALUE`` strings (the CLI's ``--set``), and ``to_dict``/``from_dict``
-round-trip a config through the run folder's ``config.json``.
+A ``TrainConfig`` holds a run's sections, each a frozen dataclass:
+
+- ``data`` (``DataConfig``): dataset name, split, limit, example shape;
+- ``model`` (``ModelConfig``): the model family (``jaxgan.models.FAMILIES``) and its keyword
+  arguments, and whether it conditions on class labels;
+- ``step`` (``jaxgan.StepConfig``, embedded as it is): the game, penalties, EMA, packing, precision;
+- ``optim`` (``OptimConfig``): Adam's hyperparameters and the learning-rate schedule;
+- ``schedule`` (``ScheduleConfig``): length, batch size, seed, loop form, devices;
+- ``outputs`` (``OutputConfig``): logging, grids, checkpoints, the tracked metric.
+
+Every field also has a flat name (``lr``, ``width``, ``n_critic``; ``data``, ``data_split``,
+``data_limit`` and ``model`` for the data and model names), used by the CLI's ``--set
+FIELD=VALUE``, by sweeps and by ``TrainConfig.replace``; dotted names (``optim.lr``) work too.
+Presets are Python files in ``jaxgan/presets/`` (one ``CONFIG`` each, whose docstring says how
+to run it; presets derive from each other with ``replace``). ``to_dict``/``from_dict``
+round-trip a config through the run folder's ``config.json``; flat files written before the
+nesting still load.
 
 This module holds no model or training code; ``jaxgan.experiment.build`` maps a config to
 models.
@@ -26,19 +37,13 @@ from typing import Any
 
 from jaxgan.augment import parse_policy
 from jaxgan.losses import LOSSES
+from jaxgan.models.registry import FAMILIES, family_fields
+from jaxgan.state import StepConfig
 
-MODELS = ("mlp", "dcgan", "toy", "resnet")
-"""Model families a config can name (see ``jaxgan.experiment.build.build_models``)."""
+MODELS = tuple(FAMILIES)
+"""Model families a config can name (``jaxgan.models.FAMILIES``)."""
 
-MODEL_FIELDS: dict[str, frozenset[str]] = {
-    "mlp": frozenset({"g_hidden", "d_hidden", "g_dropout", "d_dropout"}),
-    "dcgan": frozenset({"width", "kernel_size", "upsample", "d_dropout"}),
-    "toy": frozenset({"g_hidden", "d_hidden", "g_depth", "d_depth", "maxout_pieces", "batch_norm"}),
-    "resnet": frozenset({"width", "d_width"}),
-}
-"""The architecture fields each model family reads; the others are ignored by it."""
-
-CONDITIONAL_MODELS = ("resnet",)
+CONDITIONAL_MODELS = tuple(name for name, family in FAMILIES.items() if family.conditional)
 """Model families that can condition on class labels (``conditional=True``)."""
 
 RESNET_IMAGE_SIZE = (32, 32)
@@ -55,9 +60,10 @@ RESUMABLE_FIELDS = frozenset(
         "devices",
     }
 )
-"""Fields that may differ from the saved config when a run is resumed (length and outputs)."""
+"""Flat fields that may differ from the saved config when a run is resumed (length, outputs)."""
 
-_ALL_MODEL_FIELDS = frozenset().union(*MODEL_FIELDS.values())
+MAX_NUM_CLASSES = 100_000
+"""The most classes a conditional run may have (as ``jaxgan.data`` allows)."""
 
 
 class ConfigError(ValueError):
@@ -69,35 +75,38 @@ def _field(default: Any, help_text: str) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything one training run needs; frozen and validated on construction.
-
-    Fields are grouped as data, model, game, optimiser, schedule and outputs; each field's help
-    text is in its ``metadata["help"]`` (``jaxgan train --help`` lists them). Architecture fields
-    apply to the model families named in ``MODEL_FIELDS``.
+class DataConfig:
+    """What a run trains on.
 
     Example:
-        >>> cfg = TrainConfig(steps=500, lr=1e-4)
-        >>> cfg.d_learning_rate
-        0.0001
+        >>> DataConfig(name="ring8", image_shape=(2,)).split
+        'train'
 
     """
 
-    name: str = _field("custom", "run name (the preset's name); used for the default --out")
-    # data
-    data: str = _field("fashion_mnist_sample", "dataset name for jaxgan.data.load")
-    data_limit: int | None = _field(None, "use only the first N training examples (None: all)")
-    data_split: str = _field(
+    name: str = _field("fashion_mnist_sample", "dataset name for jaxgan.data.load")
+    split: str = _field(
         "train",
         "split trained on (stacked_mnist from the 10k MNIST test digits: test); evaluation "
         "compares with the same split",
     )
+    limit: int | None = _field(None, "use only the first N training examples (None: all)")
     image_shape: tuple[int, ...] | None = _field(
         (28, 28, 1), "shape of one example the model makes, e.g. 28,28,1 or 2 (None: from data)"
     )
-    # model
-    model: str = _field("mlp", f"model family: {', '.join(MODELS)}")
-    latent_dim: int = _field(100, "size of the noise vector z")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The model family and the keyword arguments its builder reads (``jaxgan.models.FAMILIES``).
+
+    Example:
+        >>> ModelConfig(family="dcgan", width=16).width
+        16
+
+    """
+
+    family: str = _field("mlp", f"model family: {', '.join(MODELS)}")
     g_hidden: int = _field(128, "generator hidden width (mlp, toy)")
     d_hidden: int = _field(128, "discriminator hidden width (mlp, toy)")
     g_dropout: float = _field(0.3, "generator dropout rate (mlp)")
@@ -115,21 +124,33 @@ class TrainConfig:
     conditional: bool = _field(
         False,
         "class-conditional GAN on the data's labels: conditional BatchNorm in G, projection D "
-        f"({', '.join(CONDITIONAL_MODELS)})",
+        f"({', '.join(CONDITIONAL_MODELS)}); num_classes comes from the data unless set",
     )
-    num_classes: int | None = _field(
-        None, "classes of a conditional run (None: from the training data's labels)"
-    )
-    # game
-    loss: str = _field("non_saturating", f"GAN loss: {', '.join(LOSSES)}")
-    n_critic: int = _field(1, "discriminator updates per generator update")
-    gradient_penalty: float = _field(0.0, "WGAN-GP penalty weight (0: off)")
-    r1: float = _field(0.0, "R1 penalty weight (0: off)")
-    pack: int = _field(1, "PacGAN packing: samples the discriminator judges jointly")
-    ema_decay: float = _field(0.0, "EMA of G's weights for sampling, e.g. 0.999 (0: off)")
-    augment: str = _field("", "DiffAugment policy for images, e.g. color,translation,cutout")
-    compute_dtype: str | None = _field(None, "compute dtype, e.g. bfloat16 (None: float32)")
-    # optimiser (Adam)
+
+    def options(self) -> dict[str, Any]:
+        """Return the keyword arguments this family's builder reads.
+
+        Returns:
+            ``{field: value}`` for the fields of ``family_fields(family)``.
+
+        Example:
+            >>> ModelConfig(family="dcgan").options()["width"]
+            64
+
+        """
+        return {name: getattr(self, name) for name in family_fields(self.family)}
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Adam for both players, and the learning-rate schedule.
+
+    Example:
+        >>> OptimConfig(lr=1e-3).d_learning_rate
+        0.001
+
+    """
+
     lr: float = _field(2e-4, "Adam learning rate of G (and of D unless d_lr is set)")
     d_lr: float | None = _field(None, "Adam learning rate of D (None: same as lr)")
     b1: float = _field(0.5, "Adam beta1")
@@ -138,7 +159,23 @@ class TrainConfig:
         "constant",
         "constant, or linear: both players' updates shrink linearly to 0 over the run's steps",
     )
-    # schedule
+
+    @property
+    def d_learning_rate(self) -> float:
+        """The discriminator's learning rate (``d_lr``, or ``lr`` when unset)."""
+        return self.lr if self.d_lr is None else self.d_lr
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """How long and how a run trains: length, batch, seed, loop form and devices.
+
+    Example:
+        >>> ScheduleConfig(steps=500).batch_size
+        64
+
+    """
+
     steps: int = _field(10_000, "training iterations (one G update each)")
     epochs: float | None = _field(None, "train this many passes over the data instead of steps")
     batch_size: int = _field(64, "examples per discriminator update")
@@ -150,7 +187,18 @@ class TrainConfig:
         "train data-parallel over this many devices ('all' or a count; batch_size is global "
         "and must divide by it); None: the default device",
     )
-    # outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputConfig:
+    """What a run writes: the metrics log, sample grids, checkpoints and the tracked metric.
+
+    Example:
+        >>> OutputConfig().checkpoint_every
+        1000
+
+    """
+
     log_every: int = _field(100, "iterations per row of metrics.jsonl")
     sample_every: int = _field(1000, "iterations between sample grids")
     checkpoint_every: int = _field(
@@ -166,55 +214,187 @@ class TrainConfig:
     grid_size: int = _field(8, "sample grids show grid_size × grid_size images")
     scatter_points: int = _field(2500, "generated points in 2-D scatter plots")
 
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "step": StepConfig,
+    "optim": OptimConfig,
+    "schedule": ScheduleConfig,
+    "outputs": OutputConfig,
+}
+"""The sections of a ``TrainConfig``, in order."""
+
+_ALIASES = {"data": "data.name", "data_split": "data.split", "data_limit": "data.limit",
+            "model": "model.family"}  # fmt: skip
+
+
+def _flat_paths() -> dict[str, str]:
+    """Map each flat field name to its ``section.field`` path."""
+    paths = dict(_ALIASES)
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            path = f"{section}.{f.name}"
+            if path not in paths.values():
+                paths.setdefault(f.name, path)
+    return paths
+
+
+FIELDS = _flat_paths()
+"""Flat field name → ``section.field`` (what ``--set`` and sweeps accept)."""
+
+_STEP_HELP = {
+    "loss": f"GAN loss: {', '.join(LOSSES)}",
+    "n_critic": "discriminator updates per generator update",
+    "gradient_penalty": "WGAN-GP penalty weight (0: off)",
+    "r1": "R1 penalty weight (0: off)",
+    "latent_dim": "size of the noise vector z",
+    "compute_dtype": "compute dtype, e.g. bfloat16 (None: float32)",
+    "num_classes": "classes of a conditional run (None: from the training data's labels)",
+    "ema_decay": "EMA of G's weights for sampling, e.g. 0.999 (0: off)",
+    "augment": "DiffAugment policy for images, e.g. color,translation,cutout",
+    "pack": "PacGAN packing: samples the discriminator judges jointly (D's input is built for it)",
+    "reuse_fake": "G trains on the D update's fake batch, G's forward once (changes the algorithm)",
+    "joint_d_call": "one D call on real and fake when D keeps no statistics (equal up to rounding)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs, in sections; frozen and validated on construction.
+
+    Build one from flat field names with ``TrainConfig.of(...)`` or derive one with
+    ``config.replace(...)``; ``jaxgan train --help`` lists every field with its help text.
+
+    Attributes:
+        name: the run's name (the preset's name); used for the default --out.
+        data: the ``DataConfig``.
+        model: the ``ModelConfig``.
+        step: the ``jaxgan.StepConfig`` the steps train with.
+        optim: the ``OptimConfig``.
+        schedule: the ``ScheduleConfig``.
+        outputs: the ``OutputConfig``.
+
+    Example:
+        >>> cfg = TrainConfig.of(steps=500, lr=1e-4, n_critic=2)
+        >>> cfg.schedule.steps, cfg.optim.lr, cfg.step.n_critic
+        (500, 0.0001, 2)
+
+    """
+
+    name: str = "custom"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    step: StepConfig = dataclasses.field(default_factory=StepConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
+    outputs: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+
     def __post_init__(self) -> None:
+        for section, cls in SECTIONS.items():
+            if not isinstance(getattr(self, section), cls):
+                raise ConfigError(f"config section {section} must be a {cls.__name__}")
         _check_types(self)
         _check_values(self)
 
-    @property
-    def d_learning_rate(self) -> float:
-        """The discriminator's learning rate (``d_lr``, or ``lr`` when unset).
+    @classmethod
+    def of(cls, **fields: Any) -> TrainConfig:
+        """Build a config from flat field names (defaults for the rest).
+
+        Args:
+            **fields: flat names (``lr``, ``data``, ``width``) or their values.
 
         Returns:
-            The learning rate as a float.
+            The validated config.
 
         Example:
-            >>> TrainConfig(lr=1e-3, d_lr=4e-3).d_learning_rate
-            0.004
+            >>> TrainConfig.of(model="dcgan", width=16).model.width
+            16
 
         """
-        return self.lr if self.d_lr is None else self.d_lr
+        return apply_overrides(cls(), fields)
+
+    def replace(self, **fields: Any) -> TrainConfig:
+        """Return this config with flat fields replaced (validated once, all together).
+
+        Args:
+            **fields: flat names and new values.
+
+        Returns:
+            A new config.
+
+        Example:
+            >>> TrainConfig().replace(lr=1e-3).optim.lr
+            0.001
+
+        """
+        return apply_overrides(self, fields)
+
+    def get(self, name: str) -> Any:
+        """Return a field's value by its flat (``lr``) or dotted (``optim.lr``) name.
+
+        Args:
+            name: the field.
+
+        Returns:
+            Its value.
+
+        Example:
+            >>> TrainConfig().get("batch_size")
+            64
+
+        """
+        if name == "name":
+            return self.name
+        section, field = _path(name).split(".")
+        return getattr(getattr(self, section), field)
 
     @property
     def is_points(self) -> bool:
         """Whether the model makes 2-D-style points (a 1-D example shape) rather than images.
 
-        Returns:
-            True for the toy family or a one-axis ``image_shape``.
-
         Example:
-            >>> TrainConfig(model="toy", image_shape=(2,)).is_points
+            >>> TrainConfig.of(model="toy", image_shape=(2,)).is_points
             True
 
         """
-        return self.model == "toy" or (self.image_shape is not None and len(self.image_shape) == 1)
+        shape = self.data.image_shape
+        return self.model.family == "toy" or (shape is not None and len(shape) == 1)
 
 
-def field_help() -> dict[str, str]:
-    """Return each ``TrainConfig`` field's name, type and help text (for ``--help``).
+def flat_fields() -> tuple[str, ...]:
+    """Return every flat field name, section by section.
 
     Returns:
-        A dict ``name -> "type: help"`` in declaration order.
+        The names ``--set`` accepts, e.g. ``("name", "data", ..., "lr", ...)``.
 
     Example:
-        >>> field_help()["lr"].startswith("float")
+        >>> "lr" in flat_fields() and "data_split" in flat_fields()
         True
 
     """
-    hints = _hints()
-    return {
-        f.name: f"{_type_name(hints[f.name])}: {f.metadata['help']}"
-        for f in dataclasses.fields(TrainConfig)
-    }
+    return ("name", *FIELDS)
+
+
+def field_help() -> dict[str, str]:
+    """Return each flat field's ``section.field``, type and help text (for ``--help``).
+
+    Returns:
+        A dict ``name -> "section.field (type): help"`` in section order.
+
+    Example:
+        >>> field_help()["lr"].startswith("optim.lr (float)")
+        True
+
+    """
+    out = {"name": "name (str): run name (the preset's name); used for the default --out"}
+    for flat, path in FIELDS.items():
+        section, field = path.split(".")
+        cls = SECTIONS[section]
+        info = {f.name: f for f in dataclasses.fields(cls)}[field]
+        text = info.metadata.get("help") or _STEP_HELP.get(field, "")
+        out[flat] = f"{path} ({_type_name(_hints(cls)[field])}): {text}"
+    return out
 
 
 # -- presets ---------------------------------------------------------------------------------------
@@ -253,7 +433,7 @@ def load_preset(name: str) -> TrainConfig:
         ConfigError: unknown name, or a file without a ``TrainConfig`` named ``CONFIG``.
 
     Example:
-        >>> load_preset("seed-mlp").model
+        >>> load_preset("seed-mlp").model.family
         'mlp'
 
     """
@@ -279,199 +459,6 @@ def load_preset(name: str) -> TrainConfig:
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"preset {name!r} must define CONFIG = TrainConfig(...)")
     return config
-
-
-# -- overrides and (de)serialisation ---------------------------------------------------------------
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``KEY=VALUE`` strings into typed field values (the CLI's ``--set``).
-
-    Values are parsed by the field's type: ints, floats (``1e-4``), booleans (``true``/``false``),
-    ``none`` for optional fields, and comma-separated tuples (``image_shape=32,32,3``).
-
-    Args:
-        items: strings like ``"lr=1e-4"``.
-
-    Returns:
-        A dict of field name to typed value (later items win).
-
-    Raises:
-        ConfigError: malformed item, unknown field or a value of the wrong type.
-
-    Example:
-        >>> parse_overrides(["lr=1e-4", "image_shape=32,32,3", "d_lr=none"])
-        {'lr': 0.0001, 'image_shape': (32, 32, 3), 'd_lr': None}
-
-    """
-    hints = _hints()
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like KEY=VALUE, e.g. lr=1e-4")
-        _check_field_name(key)
-        out[key] = _parse_value(key, raw.strip(), hints[key])
-    return out
-
-
-def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
-    """Return ``config`` with fields replaced (all at once, validated once).
-
-    Setting ``steps`` clears ``epochs`` unless ``epochs`` is also given. Setting an architecture
-    field that the config's model family does not read is an error (it would do nothing).
-
-    Args:
-        config: the base config.
-        overrides: field name -> value (already typed, e.g. from ``parse_overrides``).
-
-    Returns:
-        A new validated ``TrainConfig``.
-
-    Raises:
-        ConfigError: unknown field, a field the model ignores, or an invalid result.
-
-    Example:
-        >>> apply_overrides(TrainConfig(), {"lr": 1e-3}).lr
-        0.001
-
-    """
-    for key in overrides:
-        _check_field_name(key)
-    changes = dict(overrides)
-    if "steps" in changes and "epochs" not in changes:
-        changes["epochs"] = None
-    model = changes.get("model", config.model)
-    ignored = sorted(
-        k for k in changes if k in _ALL_MODEL_FIELDS and k not in MODEL_FIELDS.get(model, ())
-    )
-    if ignored:
-        raise ConfigError(
-            f"model {model!r} does not use {', '.join(ignored)}; it reads "
-            f"{', '.join(sorted(MODEL_FIELDS.get(model, ())))}"
-        )
-    try:
-        return dataclasses.replace(config, **changes)
-    except TypeError as err:  # a wrong-typed value from a library caller
-        raise ConfigError(str(err)) from None
-
-
-def to_dict(config: TrainConfig) -> dict[str, Any]:
-    """Convert a config to JSON-ready plain values (tuples become lists).
-
-    Args:
-        config: the config.
-
-    Returns:
-        A dict with one entry per field.
-
-    Example:
-        >>> to_dict(TrainConfig())["image_shape"]
-        [28, 28, 1]
-
-    """
-    return {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
-    }
-
-
-def from_dict(values: Mapping[str, Any]) -> TrainConfig:
-    """Build a config from ``to_dict`` output (e.g. a run's ``config.json``).
-
-    Args:
-        values: field name -> JSON value; missing fields take their defaults.
-
-    Returns:
-        The validated ``TrainConfig``.
-
-    Raises:
-        ConfigError: unknown fields or invalid values.
-
-    Example:
-        >>> from_dict(to_dict(TrainConfig(lr=1e-3))) == TrainConfig(lr=1e-3)
-        True
-
-    """
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"a config must be a JSON object, got {type(values).__name__}")
-    for key in values:
-        _check_field_name(key)
-    hints = _hints()
-    fixed = {
-        k: tuple(v) if _is_tuple_type(hints[k]) and isinstance(v, list) else v
-        for k, v in values.items()
-    }
-    try:
-        return TrainConfig(**fixed)
-    except TypeError as err:
-        raise ConfigError(str(err)) from None
-
-
-def config_differences(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:
-    """Return the fields whose values differ between two configs.
-
-    Args:
-        a: first config.
-        b: second config.
-
-    Returns:
-        ``{field: (value in a, value in b)}``.
-
-    Example:
-        >>> config_differences(TrainConfig(), TrainConfig(lr=1e-3))
-        {'lr': (0.0002, 0.001)}
-
-    """
-    return {
-        f.name: (getattr(a, f.name), getattr(b, f.name))
-        for f in dataclasses.fields(TrainConfig)
-        if getattr(a, f.name) != getattr(b, f.name)
-    }
-
-
-def resolve_steps(config: TrainConfig, num_examples: int) -> int:
-    """Return the number of iterations a run trains: ``steps``, or ``epochs`` over the data.
-
-    One epoch is ``num_examples // (batch_size · n_critic)`` iterations (``jaxgan.fit`` drops
-    the remainder of each epoch).
-
-    Args:
-        config: the config.
-        num_examples: training set size.
-
-    Returns:
-        The iteration count (≥ 1).
-
-    Example:
-        >>> resolve_steps(TrainConfig(epochs=2, batch_size=10), 105)
-        20
-
-    """
-    if config.epochs is None:
-        return config.steps
-    per_epoch = num_examples // (config.batch_size * config.n_critic)
-    if per_epoch < 1:
-        raise ConfigError(
-            f"one epoch of {num_examples} examples holds no batch of "
-            f"{config.batch_size * config.n_critic}; lower batch_size"
-        )
-    return max(1, round(config.epochs * per_epoch))
-
-
-# -- validation ------------------------------------------------------------------------------------
-
-
-def _hints() -> dict[str, Any]:
-    return typing.get_type_hints(TrainConfig)
-
-
-def _check_field_name(key: str) -> None:
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    if key not in names:
-        close = difflib.get_close_matches(key, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown config field {key!r}{hint} (see jaxgan train --help)")
 
 
 def _type_name(tp: Any) -> str:
@@ -535,167 +522,413 @@ def _matches(value: Any, tp: Any) -> bool:
     return False
 
 
-def _check_types(config: TrainConfig) -> None:
-    for name, tp in _hints().items():
-        value = getattr(config, name)
-        if not _matches(value, tp):
-            raise ConfigError(f"config field {name} must be {_type_name(tp)}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"config field {name} must be finite, got {value!r}")
-
-
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
 
 
+# -- overrides and (de)serialisation ---------------------------------------------------------------
+
+
+def _path(name: str) -> str:
+    """Return the ``section.field`` path of a flat or dotted field name (checked)."""
+    if "." in name:
+        section, _, field = name.partition(".")
+        if section in SECTIONS and field in {f.name for f in dataclasses.fields(SECTIONS[section])}:
+            return name
+    elif name in FIELDS:
+        return FIELDS[name]
+    close = difflib.get_close_matches(name, list(flat_fields()), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown config field {name!r}{hint} (see jaxgan train --help)")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` strings into typed field values (the CLI's ``--set``).
+
+    Values are parsed by the field's type: ints, floats (``1e-4``), booleans (``true``/``false``),
+    ``none`` for optional fields, and comma-separated tuples (``image_shape=32,32,3``). Keys are
+    flat (``lr``) or dotted (``optim.lr``) names.
+
+    Args:
+        items: strings like ``"lr=1e-4"``.
+
+    Returns:
+        A dict of field name to typed value (later items win).
+
+    Raises:
+        ConfigError: malformed item, unknown field or a value of the wrong type.
+
+    Example:
+        >>> parse_overrides(["lr=1e-4", "image_shape=32,32,3", "d_lr=none"])
+        {'lr': 0.0001, 'image_shape': (32, 32, 3), 'd_lr': None}
+
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like KEY=VALUE, e.g. lr=1e-4")
+        if key == "name":
+            out[key] = raw.strip()
+            continue
+        section, field = _path(key).split(".")
+        out[key] = _parse_value(key, raw.strip(), _hints(SECTIONS[section])[field])
+    return out
+
+
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """Return ``config`` with fields replaced (all at once, validated once).
+
+    Setting ``steps`` clears ``epochs`` unless ``epochs`` is also given. Setting a model field
+    that the config's model family does not read is an error (it would do nothing).
+
+    Args:
+        config: the base config.
+        overrides: flat or dotted field name -> value (already typed, e.g. from
+            ``parse_overrides``).
+
+    Returns:
+        A new validated ``TrainConfig``.
+
+    Raises:
+        ConfigError: unknown field, a field the model ignores, or an invalid result.
+
+    Example:
+        >>> apply_overrides(TrainConfig(), {"lr": 1e-3}).optim.lr
+        0.001
+
+    """
+    return _replace(config, overrides, check_family=True)
+
+
+def _replace(
+    config: TrainConfig, overrides: Mapping[str, Any], *, check_family: bool
+) -> TrainConfig:
+    changes: dict[str, dict[str, Any]] = {}
+    name = config.name
+    for key, value in overrides.items():
+        if key == "name":
+            name = value
+            continue
+        section, field = _path(key).split(".")
+        changes.setdefault(section, {})[field] = value
+    schedule = changes.get("schedule", {})
+    if "steps" in schedule and "epochs" not in schedule:
+        schedule["epochs"] = None
+    family = changes.get("model", {}).get("family", config.model.family)
+    arch = {f for f in changes.get("model", {}) if f not in ("family", "conditional")}
+    if check_family and family in FAMILIES:
+        ignored = sorted(arch - set(family_fields(family)))
+        if ignored:
+            raise ConfigError(
+                f"model {family!r} does not use {', '.join(ignored)}; it reads "
+                f"{', '.join(family_fields(family))}"
+            )
+    try:
+        sections = {
+            section: dataclasses.replace(getattr(config, section), **fields)
+            for section, fields in changes.items()
+        }
+        return dataclasses.replace(config, name=name, **sections)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:  # a section's own check, or a wrong-typed value
+        raise ConfigError(str(err)) from None
+
+
+def to_dict(config: TrainConfig) -> dict[str, Any]:
+    """Convert a config to nested JSON-ready values (tuples become lists).
+
+    Args:
+        config: the config.
+
+    Returns:
+        ``{"name": ..., "data": {...}, "model": {...}, "step": {...}, ...}``.
+
+    Example:
+        >>> to_dict(TrainConfig())["data"]["image_shape"]
+        [28, 28, 1]
+
+    """
+    out: dict[str, Any] = {"name": config.name}
+    for section in SECTIONS:
+        values = dataclasses.asdict(getattr(config, section))
+        out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return out
+
+
+def flatten(config: TrainConfig) -> dict[str, Any]:
+    """Return every field of a config by its flat name.
+
+    Args:
+        config: the config.
+
+    Returns:
+        ``{flat name: value}``.
+
+    Example:
+        >>> flatten(TrainConfig())["lr"]
+        0.0002
+
+    """
+    return {name: config.get(name) for name in flat_fields()}
+
+
+def from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """Build a config from ``to_dict`` output (a run's ``config.json``), nested or flat.
+
+    Flat files, as runs wrote them before the config was nested, load the same way: each key is
+    a flat field name.
+
+    Args:
+        values: the JSON object; missing fields take their defaults.
+
+    Returns:
+        The validated ``TrainConfig``.
+
+    Raises:
+        ConfigError: unknown fields or invalid values.
+
+    Example:
+        >>> from_dict(to_dict(TrainConfig.of(lr=1e-3))) == TrainConfig.of(lr=1e-3)
+        True
+        >>> from_dict({"name": "old", "lr": 1e-3, "model": "mlp"}).optim.lr  # a flat file
+        0.001
+
+    """
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"a config must be a JSON object, got {type(values).__name__}")
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, Mapping):
+            for field, item in value.items():
+                flat[f"{key}.{field}"] = item
+        else:
+            flat[key] = value
+    typed = {}
+    for key, value in flat.items():
+        if key != "name":
+            section, field = _path(key).split(".")
+            if _is_tuple_type(_hints(SECTIONS[section])[field]) and isinstance(value, list):
+                value = tuple(value)
+        typed[key] = value
+    return _replace(TrainConfig(), typed, check_family=False)
+
+
+def config_differences(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Return the flat fields whose values differ between two configs.
+
+    Args:
+        a: first config.
+        b: second config.
+
+    Returns:
+        ``{flat name: (value in a, value in b)}``.
+
+    Example:
+        >>> config_differences(TrainConfig(), TrainConfig.of(lr=1e-3))
+        {'lr': (0.0002, 0.001)}
+
+    """
+    left, right = flatten(a), flatten(b)
+    return {k: (left[k], right[k]) for k in left if left[k] != right[k]}
+
+
+def resolve_steps(config: TrainConfig, num_examples: int) -> int:
+    """Return the number of iterations a run trains: ``steps``, or ``epochs`` over the data.
+
+    One epoch is ``num_examples // (batch_size · n_critic)`` iterations (``jaxgan.fit`` drops
+    the remainder of each epoch).
+
+    Args:
+        config: the config.
+        num_examples: training set size.
+
+    Returns:
+        The iteration count (≥ 1).
+
+    Example:
+        >>> resolve_steps(TrainConfig.of(epochs=2, batch_size=10), 105)
+        20
+
+    """
+    schedule = config.schedule
+    if schedule.epochs is None:
+        return schedule.steps
+    per_epoch = num_examples // (schedule.batch_size * config.step.n_critic)
+    if per_epoch < 1:
+        raise ConfigError(
+            f"one epoch of {num_examples} examples holds no batch of "
+            f"{schedule.batch_size * config.step.n_critic}; lower batch_size"
+        )
+    return max(1, round(schedule.epochs * per_epoch))
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def _check_types(config: TrainConfig) -> None:
+    if not isinstance(config.name, str):
+        raise ConfigError(f"config field name must be str, got {config.name!r}")
+    for section, cls in SECTIONS.items():
+        hints = _hints(cls)
+        for f in dataclasses.fields(cls):
+            value = getattr(getattr(config, section), f.name)
+            if section == "step" and f.name == "loss" and not isinstance(value, str):
+                raise ConfigError("a config's loss must be a name from jaxgan.losses.LOSSES")
+            if not _matches(value, hints[f.name]):
+                raise ConfigError(
+                    f"config field {f.name} must be {_type_name(hints[f.name])}, got {value!r}"
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"config field {f.name} must be finite, got {value!r}")
+
+
 def _check_model_family(c: TrainConfig) -> None:
     """Check what a model family can make: image sizes and class conditioning."""
-    _require(c.d_width is None or c.d_width >= 1, f"d_width must be ≥ 1 or none, got {c.d_width}")
-    if c.model == "resnet" and c.image_shape is not None and len(c.image_shape) == 3:
+    model, shape, step = c.model, c.data.image_shape, c.step
+    _require(
+        model.d_width is None or model.d_width >= 1,
+        f"d_width must be ≥ 1 or none, got {model.d_width}",
+    )
+    if model.family == "resnet" and shape is not None and len(shape) == 3:
         size = "×".join(map(str, RESNET_IMAGE_SIZE))
         _require(
-            tuple(c.image_shape[:2]) == RESNET_IMAGE_SIZE,
-            f"model 'resnet' makes {size} images, got image_shape {c.image_shape}; "
+            tuple(shape[:2]) == RESNET_IMAGE_SIZE,
+            f"model 'resnet' makes {size} images, got image_shape {shape}; "
             f"use {size} data such as cifar10 or another model",
         )
-    if c.conditional:
+    if model.conditional:
         _require(
-            c.model in CONDITIONAL_MODELS,
+            model.family in CONDITIONAL_MODELS,
             f"conditional=true needs a model that takes labels ({', '.join(CONDITIONAL_MODELS)}), "
-            f"not {c.model!r}; set model=resnet or conditional=false",
+            f"not {model.family!r}; set model=resnet or conditional=false",
         )
-        _require(c.pack == 1, "packing (pack > 1) cannot be combined with conditional=true")
+        _require(step.pack == 1, "packing (pack > 1) cannot be combined with conditional=true")
     _require(
-        c.num_classes is None or c.conditional,
+        step.num_classes is None or model.conditional,
         "num_classes applies only to conditional runs; set conditional=true or num_classes=none",
     )
     _require(
-        c.num_classes is None or c.num_classes >= 2,
-        f"num_classes must be ≥ 2 or none, got {c.num_classes}",
+        step.num_classes is None or step.num_classes <= MAX_NUM_CLASSES,
+        f"num_classes must be at most {MAX_NUM_CLASSES}, got {step.num_classes}",
     )
 
 
 def _check_values(c: TrainConfig) -> None:
+    data, model, optim, schedule, outputs, step = (
+        c.data, c.model, c.optim, c.schedule, c.outputs, c.step
+    )  # fmt: skip
     _require(
         bool(c.name) and "/" not in c.name and "\\" not in c.name and not c.name.startswith("."),
         f"name must be a plain name without path separators, got {c.name!r}",
     )
-    _require(c.model in MODELS, f"model must be one of {', '.join(MODELS)}, got {c.model!r}")
-    _require(c.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {c.loss!r}")
-    _require(bool(c.data.strip()), "data must name a dataset, e.g. fashion_mnist_sample")
     _require(
-        c.loop in ("auto", "scan", "python"), f"loop must be auto, scan or python, got {c.loop!r}"
+        model.family in MODELS, f"model must be one of {', '.join(MODELS)}, got {model.family!r}"
+    )
+    _require(bool(data.name.strip()), "data must name a dataset, e.g. fashion_mnist_sample")
+    _require(
+        schedule.loop in ("auto", "scan", "python"),
+        f"loop must be auto, scan or python, got {schedule.loop!r}",
+    )
+    devices = schedule.devices
+    _require(
+        devices is None or devices == "all" or (devices.isdigit() and int(devices) > 0),
+        f"devices must be 'all' or a positive count, got {devices!r}",
     )
     _require(
-        c.devices is None or c.devices == "all" or (c.devices.isdigit() and int(c.devices) > 0),
-        f"devices must be 'all' or a positive count, got {c.devices!r}",
+        model.upsample in ("auto", "transpose", "subpixel"),
+        f"upsample must be auto, transpose or subpixel, got {model.upsample!r}",
     )
-    _require(
-        c.upsample in ("auto", "transpose", "subpixel"),
-        f"upsample must be auto, transpose or subpixel, got {c.upsample!r}",
-    )
-    _require(
-        c.compute_dtype in (None, "float32", "bfloat16", "float16"),
-        f"compute_dtype must be none, float32, bfloat16 or float16, got {c.compute_dtype!r}",
-    )
-    if c.image_shape is not None:
+    shape = data.image_shape
+    if shape is not None:
         _require(
-            len(c.image_shape) in (1, 3) and all(d >= 1 for d in c.image_shape),
-            f"image_shape must be H,W,C or D (positive), got {c.image_shape}",
+            len(shape) in (1, 3) and all(d >= 1 for d in shape),
+            f"image_shape must be H,W,C or D with positive sizes, got {shape}",
         )
-        if c.model == "toy":
+        if model.family == "toy":
             _require(
-                len(c.image_shape) == 1,
-                f"model 'toy' makes points: image_shape must be "
-                f"one number such as 2, got {c.image_shape}",
+                len(shape) == 1,
+                f"model 'toy' makes points: image_shape must be one number such as 2, got {shape}",
             )
         else:
             _require(
-                len(c.image_shape) == 3,
-                f"model {c.model!r} makes images: image_shape must be H,W,C, got {c.image_shape}",
+                len(shape) == 3,
+                f"model {model.family!r} makes images: image_shape must be H,W,C, got {shape}",
             )
     _check_model_family(c)
-    positive = (
-        "latent_dim",
-        "g_hidden",
-        "d_hidden",
-        "width",
-        "kernel_size",
-        "g_depth",
-        "d_depth",
-        "maxout_pieces",
-        "pack",
-        "n_critic",
-        "steps",
-        "batch_size",
-        "steps_per_call",
-        "log_every",
-        "sample_every",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "grid_size",
-        "scatter_points",
-        "track_samples",
-    )
-    for name in positive:
-        value = getattr(c, name)
-        _require(value >= 1, f"{name} must be ≥ 1, got {value}")
+    positive = {
+        model: ("g_hidden", "d_hidden", "width", "kernel_size", "g_depth", "d_depth",
+                "maxout_pieces"),
+        schedule: ("steps", "batch_size", "steps_per_call"),
+        outputs: ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                  "grid_size", "scatter_points", "track_samples"),
+    }  # fmt: skip
+    for section, names in positive.items():
+        for name in names:
+            value = getattr(section, name)
+            _require(value >= 1, f"{name} must be ≥ 1, got {value}")
     for name in ("lr", "d_lr"):
-        value = getattr(c, name)
+        value = getattr(optim, name)
         _require(value is None or value > 0, f"{name} must be > 0, got {value}")
     for name in ("b1", "b2"):
-        value = getattr(c, name)
+        value = getattr(optim, name)
         _require(0 <= value < 1, f"{name} must be in [0, 1), got {value}")
     for name in ("g_dropout", "d_dropout"):
-        value = getattr(c, name)
+        value = getattr(model, name)
         _require(0 <= value < 1, f"{name} must be in [0, 1), got {value}")
-    for name in ("gradient_penalty", "r1"):
-        value = getattr(c, name)
-        _require(value >= 0, f"{name} must be ≥ 0, got {value}")
-    _require(0 <= c.ema_decay < 1, f"ema_decay must be in [0, 1), got {c.ema_decay}")
-    try:
-        policy = parse_policy(c.augment)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    policy = parse_policy(step.augment)
     _require(not (policy and c.is_points), "augment (DiffAugment) works on images, not points")
-    _require(c.epochs is None or c.epochs > 0, f"epochs must be > 0, got {c.epochs}")
     _require(
-        c.lr_schedule in ("constant", "linear"),
-        f"lr_schedule must be constant or linear, got {c.lr_schedule!r}",
+        schedule.epochs is None or schedule.epochs > 0, f"epochs must be > 0, got {schedule.epochs}"
     )
     _require(
-        c.lr_schedule == "constant" or c.epochs is None,
+        optim.lr_schedule in ("constant", "linear"),
+        f"lr_schedule must be constant or linear, got {optim.lr_schedule!r}",
+    )
+    _require(
+        optim.lr_schedule == "constant" or schedule.epochs is None,
         "lr_schedule=linear decays over steps: give steps (--steps) instead of epochs",
     )
     _require(
-        c.data_split in ("train", "test"),
-        f"data_split must be train or test, got {c.data_split!r}",
+        data.split in ("train", "test"),
+        f"data_split must be train or test, got {data.split!r}",
     )
     _require(
-        c.data_limit is None or c.data_limit >= 1,
-        f"data_limit must be ≥ 1 or none, got {c.data_limit}",
+        data.limit is None or data.limit >= 1,
+        f"data_limit must be ≥ 1 or none, got {data.limit}",
     )
-    _require(c.seed >= 0, f"seed must be ≥ 0, got {c.seed}")
+    _require(
+        0 <= schedule.seed < 2**32,
+        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits), got {schedule.seed}",
+    )
     tracked = ("fd", "kid", "modes", "high_quality")
     _require(
-        c.track_metric is None or c.track_metric in tracked,
-        f"track_metric must be one of {', '.join(tracked)} or none, got {c.track_metric!r}",
+        outputs.track_metric is None or outputs.track_metric in tracked,
+        f"track_metric must be one of {', '.join(tracked)} or none, got {outputs.track_metric!r}",
     )
     _require(
-        c.batch_size % c.pack == 0, f"batch_size {c.batch_size} must be a multiple of pack {c.pack}"
+        schedule.batch_size % step.pack == 0,
+        f"batch_size {schedule.batch_size} must be a multiple of pack {step.pack}",
+    )
+    every = (outputs.checkpoint_every, outputs.sample_every, schedule.steps_per_call)
+    _require(
+        every[0] % every[2] == 0,
+        f"checkpoint_every ({every[0]}) must be a multiple of steps_per_call ({every[2]}) so "
+        "that resumed runs stay bit-exact",
     )
     _require(
-        c.checkpoint_every % c.steps_per_call == 0,
-        f"checkpoint_every ({c.checkpoint_every}) must be a multiple of steps_per_call "
-        f"({c.steps_per_call}) so that resumed runs stay bit-exact",
+        every[1] % every[2] == 0,
+        f"sample_every ({every[1]}) must be a multiple of steps_per_call ({every[2]})",
     )
     _require(
-        c.sample_every % c.steps_per_call == 0,
-        f"sample_every ({c.sample_every}) must be a multiple of steps_per_call "
-        f"({c.steps_per_call})",
-    )
-    _require(
-        c.checkpoint_every % c.log_every == 0,
-        f"checkpoint_every ({c.checkpoint_every}) must be a multiple of log_every ({c.log_every})",
+        outputs.checkpoint_every % outputs.log_every == 0,
+        f"checkpoint_every ({outputs.checkpoint_every}) must be a multiple of log_every "
+        f"({outputs.log_every})",
     )

@@ -4,7 +4,10 @@
 static values as one stacked state through the one driver ``jaxgan.fit`` (``runs_together`` at
 a time, one slice after another), evaluates every run and writes the summary tables and plots.
 Each slice checkpoints its stacked state and its history (``slices/<k>/``), so an ensemble
-stopped at any point, even by SIGKILL, continues with ``resume=True`` to the same bits.
+stopped at any point, even by SIGKILL, continues with ``resume=True`` to the same bits. As for
+one run (``jaxgan.experiment.train``): one writer per folder (its lock), SIGTERM/SIGINT stop
+after the chunk with a checkpoint, a diverged run stops the ensemble naming the run, and an
+``ensemble.json`` edited since a slice's checkpoint is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,8 +30,12 @@ from jaxgan.checkpoint import RunCheckpoints
 from jaxgan.data import to_model_input
 from jaxgan.data.dataset import Dataset
 from jaxgan.ensembles import BuildStateFn, check_build_fn, create_ensemble, fit_ensemble
+from jaxgan.experiment import guards
 from jaxgan.experiment.evaluators import Evaluator, aggregate_runs, auto_evaluator
+from jaxgan.experiment.lock import LOCK_FILE, RunLock
 from jaxgan.experiment.rundir import write_text_atomically
+from jaxgan.experiment.signals import GracefulSignals, StopOnSignal, signal_name, stop_advice
+from jaxgan.loop import NonFiniteError
 from jaxgan.sampling import generate_batches
 from jaxgan.sharding import DataParallel
 from jaxgan.state import GANState, sample_latent
@@ -53,6 +59,7 @@ ENSEMBLE_ENTRIES = frozenset(
 )
 """Names ``run_ensemble`` writes into its folder (``overwrite`` removes only these)."""
 
+
 def _jsonable(value: Any) -> Any:
     """Nested summary → strict JSON values (NaN and inf become null)."""
     if isinstance(value, Mapping):
@@ -65,8 +72,10 @@ def _jsonable(value: Any) -> Any:
         return None
     return value
 
+
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
 
 def _write_tables(out: Path, rows: list[dict], aggregate: list[dict], metrics: list[str]):
     """Write runs.csv, aggregate.csv and summary.md (aggregate table first, then the runs)."""
@@ -86,6 +95,7 @@ def _write_tables(out: Path, rows: list[dict], aggregate: list[dict], metrics: l
     lines += ["| " + " | ".join(_fmt(v) for v in row.values()) + " |" for row in rows]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
+
 def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, modes) -> None:
     """Per-run plots (jaxgan.viz) and one overview figure with a panel per run."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -94,6 +104,8 @@ def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, m
     from jaxgan import viz
 
     for i, (fake, title) in enumerate(zip(samples, titles, strict=True)):
+        if not np.isfinite(fake).all():
+            continue  # a run that diverged (on_nonfinite="warn") has nothing to show
         path = out / "samples" / f"run_{i:03d}.png"
         if fake.ndim == 2:
             viz.save_scatter(fake, real, path, modes=modes, title=title)
@@ -108,6 +120,8 @@ def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, m
         ax.axis("off")
     for ax, fake, title in zip(axes, samples, titles, strict=False):
         ax.set_title(title, fontsize=7)
+        if not np.isfinite(fake).all():
+            continue
         if fake.ndim == 2:
             ax.scatter(real[:, 0], real[:, 1], s=1, c="0.75", linewidths=0)
             ax.scatter(fake[:, 0], fake[:, 1], s=1, c="tab:blue", linewidths=0)
@@ -118,9 +132,8 @@ def _save_plots(out: Path, samples: list[np.ndarray], titles: list[str], real, m
     fig.savefig(out / "samples.png")
 
 
-
-def _prepare_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
-    """Check the ensemble folder (before anything is written) and write the setup."""
+def _check_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    """Check the ensemble folder before anything is written (read only)."""
     saved = out / SETUP_FILE
     if resume:
         if not saved.is_file():
@@ -134,7 +147,7 @@ def _prepare_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: b
             )
         return
     if out.exists():
-        entries = sorted(p.name for p in out.iterdir())
+        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
         if entries and not overwrite:
             if (out / "summary.json").exists():
                 raise FileExistsError(
@@ -150,14 +163,17 @@ def _prepare_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: b
                 f"will not overwrite {out}: it holds files jaxgan did not write "
                 f"({', '.join(foreign[:3])}); choose another --out"
             )
-        for name in entries:
-            path = out / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(saved, json.dumps(setup, indent=2) + "\n")
+        guards.check_overwrite(out, entries)
+
+
+def _prepare_out(out: Path, setup: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    """Check the ensemble folder again (under its lock), clear it if asked, write the setup."""
+    _check_out(out, setup, resume=resume, overwrite=overwrite)
+    if resume:
+        return
+    guards.remove_leftover_trash(out)
+    guards.clear_entries(out, [p.name for p in out.iterdir() if p.name != LOCK_FILE])
+    write_text_atomically(out / SETUP_FILE, json.dumps(setup, indent=2) + "\n")
 
 
 def _train_slice(
@@ -175,6 +191,9 @@ def _train_slice(
     checkpoint_every: int,
     mesh: Mesh | DataParallel | None,
     progress: bool | None,
+    setup: dict[str, Any],
+    stop: GracefulSignals,
+    on_nonfinite: Literal["stop", "warn"],
 ) -> tuple[GANState, dict[str, np.ndarray], float]:
     """Train one slice of runs to ``steps``, continuing from its latest checkpoint if any."""
     stacked, keys = create_ensemble(build_state_fn, group)
@@ -184,7 +203,10 @@ def _train_slice(
     if checkpoints_dir.is_dir():
         with RunCheckpoints(checkpoints_dir, read_only=True) as saved:
             if saved.latest_step() is not None:
-                stacked, _ = saved.restore(stacked)
+                stacked, meta = saved.restore(stacked)
+                where = saved.directory / str(saved.latest_step())
+                guards.check_resumed_setup(setup, meta.get("setup"), where)
+                guards.check_finite_checkpoint(stacked, where)
     start = int(np.asarray(stacked.g_updates)[0])
     history.load(folder / "history.npz", start)
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,15 +215,14 @@ def _train_slice(
     bar = hooks.ProgressBar(steps, initial=start, desc=label, show=progress)
     started = time.perf_counter()
     with RunCheckpoints(checkpoints_dir, keep=2) as checkpoints:
-        slice_hooks = [
-            history,
-            bar,
-            hooks.Checkpoint(
-                checkpoints,
-                checkpoint_every,
-                before_save=lambda *_: history.save(folder / "history.npz"),
-            ),
-        ]
+        save = hooks.Checkpoint(
+            checkpoints,
+            checkpoint_every,
+            metadata=lambda step: {"setup": setup},
+            before_save=lambda *_: history.save(folder / "history.npz"),
+        )
+        resume = f"jaxgan train --resume --out {folder.parent.parent}"
+        slice_hooks = [history, bar, hooks.LossLimit(), save, StopOnSignal(stop, save, resume)]
         try:
             stacked, _ = fit_ensemble(
                 stacked,
@@ -214,7 +235,21 @@ def _train_slice(
                 data_key=data_key,
                 hooks=slice_hooks,
                 mesh=mesh,
+                on_nonfinite=on_nonfinite,
             )
+        except NonFiniteError as err:
+            latest = checkpoints.latest_step()
+            good = (
+                f"the last good checkpoint is {checkpoints.directory / str(latest)}"
+                if latest is not None
+                else "no checkpoint of this slice was saved"
+            )
+            raise NonFiniteError(
+                f"{label}: {err}; {good}; lower the learning rate (or add a penalty), or pass "
+                "on_nonfinite='warn' (--on-nonfinite warn) to let the other runs finish",
+                step=err.step,
+                runs=err.runs,
+            ) from None
         finally:
             bar.close()
     return stacked, history.arrays(), time.perf_counter() - started
@@ -245,6 +280,7 @@ def run_ensemble(
     mesh: Mesh | DataParallel | None = None,
     progress: bool | None = False,
     setup_extra: Mapping[str, Any] | None = None,
+    on_nonfinite: Literal["stop", "warn"] = "stop",
 ) -> dict[str, Any]:
     """Train seeds × sweep settings as ensembles, evaluate every run, write one summary.
 
@@ -290,6 +326,10 @@ def run_ensemble(
         mesh: split every run's batch over this device mesh (``jaxgan.sharding``).
         progress: show a progress bar per slice (None: when stderr is a terminal).
         setup_extra: more JSON values recorded in the setup (and checked on resume).
+        on_nonfinite: ``"stop"``: a run whose loss, gradient norm or state is not finite stops
+            the ensemble (``NonFiniteError`` names the slice, run, step and last good
+            checkpoint); ``"warn"``: warn once and train on (that slice writes no checkpoint
+            while a run is not finite; diverged runs get no sample plot).
 
     Returns:
         The summary written to ``summary.json``: ``{"setup", "runs", "aggregate", "groups"}``.
@@ -308,6 +348,8 @@ def run_ensemble(
         raise ValueError(f"data_order must be 'per_run' or 'shared', got {data_order!r}")
     if resume and overwrite:
         raise ValueError("choose either resume or overwrite, not both")
+    if on_nonfinite not in ("stop", "warn"):
+        raise ValueError(f"on_nonfinite must be 'stop' or 'warn', got {on_nonfinite!r}")
     checkpoint_every = steps if checkpoint_every is None else checkpoint_every
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
@@ -341,8 +383,77 @@ def run_ensemble(
     }
     setup = _jsonable(setup)
     out = Path(out_dir)
-    _prepare_out(out, setup, resume=resume, overwrite=overwrite)
+    num_examples = len(real)
+    if batch_size > num_examples:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the dataset ({num_examples} examples); "
+            "lower --batch-size or use more data"
+        )
+    resume_command = f"jaxgan train --resume --out {out}"
 
+    def at_once(signum: int) -> str:
+        restart = f"jaxgan train --overwrite --out {out}"
+        found = list((out / SLICES_DIR).glob("*/checkpoints"))
+        return f"second {signal_name(signum)}: " + stop_advice(out, found, resume_command, restart)
+
+    with GracefulSignals(at_once) as stop:
+        _check_out(out, setup, resume=resume, overwrite=overwrite)
+        stop.raise_if_received("nothing was written")
+        with RunLock(out):
+            _prepare_out(out, setup, resume=resume, overwrite=overwrite)
+            return _run_slices(
+                build_state_fn,
+                runs,
+                out,
+                real,
+                labels,
+                setup,
+                stop,
+                steps=steps,
+                batch_size=batch_size,
+                evaluate=evaluate,
+                num_samples=num_samples,
+                eval_seed=eval_seed,
+                data_order=data_order,
+                loop=loop,
+                steps_per_call=steps_per_call,
+                plots=plots,
+                runs_together=runs_together,
+                on_group=on_group,
+                checkpoint_every=checkpoint_every,
+                mesh=mesh,
+                progress=progress,
+                on_nonfinite=on_nonfinite,
+            )
+
+
+def _run_slices(
+    build_state_fn: BuildStateFn,
+    runs: list[RunSpec],
+    out: Path,
+    real: Array,
+    labels: Array | None,
+    setup: dict[str, Any],
+    stop: GracefulSignals,
+    *,
+    steps: int,
+    batch_size: int,
+    evaluate: Evaluator | None,
+    num_samples: int,
+    eval_seed: int,
+    data_order: str,
+    loop: str,
+    steps_per_call: int,
+    plots: bool,
+    runs_together: int | None,
+    on_group: Callable[[dict[str, Any]], None] | None,
+    checkpoint_every: int,
+    mesh: Mesh | DataParallel | None,
+    progress: bool | None,
+    on_nonfinite: Literal["stop", "warn"],
+) -> dict[str, Any]:
+    """Train (or load) every slice, evaluate every run, write the summary (under the lock)."""
+    points = real.ndim == 2
     rows: list[dict] = []
     samples: dict[int, np.ndarray] = {}
     history_out: dict[str, np.ndarray] = {}
@@ -358,6 +469,8 @@ def run_ensemble(
                 history = {n: saved[f"history_{n}"] for n in finished["metrics"]}
             entry = finished["group"]
         else:
+            resume = f"jaxgan train --resume --out {out}"
+            stop.raise_if_received(f"continue with: {resume}", when=f"before slice {k}")
             stacked, history, seconds = _train_slice(
                 build_state_fn,
                 group,
@@ -372,6 +485,9 @@ def run_ensemble(
                 checkpoint_every=checkpoint_every,
                 mesh=mesh,
                 progress=progress,
+                setup=setup,
+                stop=stop,
+                on_nonfinite=on_nonfinite,
             )
             group_samples = _sample_runs(stacked, key, num_samples)
             entry = {

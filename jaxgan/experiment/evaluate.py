@@ -17,7 +17,6 @@ come from the EMA weights when the run keeps them (``ema_decay > 0``).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,17 @@ from jaxgan import data, metrics, viz
 from jaxgan.experiment.config import TrainConfig
 from jaxgan.experiment.evaluators import classifier_for, generate_samples
 from jaxgan.experiment.sample import load_run
+from jaxgan.hooks import json_safe
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:
-    spec = data.mixture(config.data)
+    spec = data.mixture(config.data.name)
     modes, sigma = spec.modes, spec.sigma
     got = metrics.mixture_metrics(fake, spec)
     floor = metrics.mixture_metrics(real[: len(fake)], spec)
-    space = f"PacGAN mixture metrics ({config.data}, 3σ = {3 * sigma:g})"
+    space = f"PacGAN mixture metrics ({config.data.name}, 3σ = {3 * sigma:g})"
 
     def entry(key: str) -> dict[str, Any]:
         return {"value": got[key], "floor": floor[key], "space": space}
@@ -47,7 +47,7 @@ def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> 
             "feature_space": space,
             "N_gen": len(fake),
             "N_ref": len(fake),
-            "reference": f"{config.data} points",
+            "reference": f"{config.data.name} points",
         },
         "quality": {"high_quality": entry("high_quality")},
         "diversity": {"modes": entry("modes"), "of_modes": len(modes)},
@@ -86,20 +86,23 @@ def evaluate_run(
     """
     config, state, meta = load_run(run_dir, step, best=best)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
-    out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
-    if config.data in data.mixture_names():
+    step = int(meta.get("step", state.step))
+    if config.data.name in data.mixture_names():
         n = num_samples or 2500
-        real = data.load(config.data, config.data_split, limit=max(n, 2500)).x
-        fake = generate_samples(state, n, key)
+        real = data.load(config.data.name, config.data.split, limit=max(n, 2500)).x
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         report = _mixture_report(config, fake, real)
-        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=data.mixture(config.data).modes)
-    elif config.data.startswith("stacked_mnist"):
+        modes = data.mixture(config.data.name).modes
+        viz.save_scatter(fake, real[:n], out / PANEL_FILE, modes=modes)
+    elif config.data.name.startswith("stacked_mnist"):
         n = num_samples or 26_000
-        fake = generate_samples(state, n, key)
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         clf = classifier_for(config, classifier or "mnist")
         digits = metrics.stacked_mnist_digits(data.to_uint8_images(fake), clf.predict)
-        real = data.load(config.data, config.data_split, limit=n).x
+        real = data.load(config.data.name, config.data.split, limit=n).x
         floor = metrics.stacked_mnist_modes(metrics.stacked_mnist_digits(real, clf.predict))
         got = metrics.stacked_mnist_modes(digits)
         space = clf.feature_space
@@ -108,7 +111,7 @@ def evaluate_run(
                 "feature_space": space,
                 "N_gen": n,
                 "N_ref": len(real),
-                "reference": f"{config.data} {config.data_split}",
+                "reference": f"{config.data.name} {config.data.split}",
             },
             "diversity": {
                 name: {"value": got[name], "floor": floor[name], "space": space}
@@ -118,10 +121,11 @@ def evaluate_run(
         viz.save_image_grid(fake[:64], out / PANEL_FILE)
     else:
         clf = classifier_for(config, classifier)
-        test = data.load(config.data, "test")
+        test = data.load(config.data.name, "test")
         n = min(num_samples or 10_000, len(test))
-        train = data.load(config.data, config.data_split, limit=max(n, 10_000))
-        fake = generate_samples(state, n, key)
+        train = data.load(config.data.name, config.data.split, limit=max(n, 10_000))
+        fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
+        out.mkdir(parents=True, exist_ok=True)
         report = metrics.evaluate_images(
             fake,
             train.x,
@@ -129,27 +133,43 @@ def evaluate_run(
             feature_space=clf.feature_space,
             probabilities_fn=clf.probabilities,
             name=config.name,
-            reference_split=f"{config.data} {config.data_split}[:{len(train)}]",
+            reference_split=f"{config.data.name} {config.data.split}[:{len(train)}]",
             floor_real=test.x[:n],
-            floor_split=f"{config.data} test[:{n}]",
+            floor_split=f"{config.data.name} test[:{n}]",
         )
         metrics.save_report_panel(report, fake, train.x, out / PANEL_FILE)
-    report = {
-        "name": config.name,
-        "run": str(run_dir),
-        "step": int(meta.get("step", state.step)),
-        **report,
-    }
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=_json_number) + "\n")
+    report = json_safe({"name": config.name, "run": str(run_dir), "step": step, **report})
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+def check_finite_samples(samples: np.ndarray, run_dir: str | Path, step: int) -> np.ndarray:
+    """Refuse samples with NaN or infinite values: no metric or picture of them means anything.
+
+    Args:
+        samples: generated samples.
+        run_dir: the run they come from (for the message).
+        step: the checkpoint's step.
+
+    Returns:
+        ``samples``, unchanged.
+
+    Raises:
+        ValueError: some value is not finite (the message names the checkpoint).
+
+    Example:
+        >>> check_finite_samples(np.zeros((2, 2)), "runs/a", 10).shape
+        (2, 2)
+
+    """
+    finite = np.isfinite(samples).reshape(len(samples), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"the generator of {run_dir} at step {step} makes NaN or infinite values in "
+            f"{int((~finite).sum())} of {len(samples)} samples: that checkpoint diverged; "
+            "choose an earlier one with --step"
+        )
+    return samples
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
@@ -180,5 +200,3 @@ def report_lines(report: dict[str, Any]) -> list[str]:
             )
             lines.append(f"{section:<10} {name:<22} {text}{floor_text}")
     return lines
-
-

@@ -25,7 +25,6 @@ from jaxgan.state import GANState, sample_latent
 Evaluator = Callable[[np.ndarray], Mapping[str, float]]
 
 
-
 def generate_samples(
     state: GANState, num: int, key: jax.Array, batch_size: int = 1000
 ) -> np.ndarray:
@@ -84,13 +83,13 @@ def classifier_for(config: TrainConfig, classifier: str | None = None) -> metric
     """
     if classifier is not None:
         return metrics.load_classifier(classifier)
-    name = config.data.lower()
+    name = config.data.name.lower()
     if "fashion" in name:
         return metrics.load_classifier("fashion_mnist")
     if "mnist" in name:
         return metrics.load_classifier("mnist")
     raise ValueError(
-        f"no built-in feature space for data {config.data!r}: pass classifier= (a .json/.npz "
+        f"no built-in feature space for data {config.data.name!r}: pass classifier= (a .json/.npz "
         "written by scripts/train_classifier.py)"
     )
 
@@ -118,6 +117,7 @@ def mixture_evaluator(name: str) -> Evaluator:
 
     evaluate.modes = spec.modes  # type: ignore[attr-defined]  # marked in the scatter plots
     return evaluate
+
 
 def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
     """Return Stacked MNIST's mode count and KL (VEEGAN/PacGAN protocol) as a per-run evaluator.
@@ -152,6 +152,7 @@ def stacked_mnist_evaluator(classifier: str = "mnist") -> Evaluator:
     evaluate.num_samples = STACKED_MNIST_NUM_SAMPLES  # type: ignore[attr-defined]
     return evaluate
 
+
 def auto_evaluator(name: str | None) -> Evaluator | None:
     """Return the evaluator that fits a dataset, or None.
 
@@ -174,6 +175,7 @@ def auto_evaluator(name: str | None) -> Evaluator | None:
         return stacked_mnist_evaluator()
     return None
 
+
 def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
     """Return the mean and its standard error (sample std with N−1, over √N); NaN propagates.
 
@@ -193,6 +195,7 @@ def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
         raise ValueError("mean_and_se needs at least one value")
     se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
     return float(x.mean()), se
+
 
 def evaluate_ensemble(
     stacked: GANState, evaluate: Evaluator, *, num_samples: int, key: jax.Array | int = 0
@@ -227,6 +230,7 @@ def evaluate_ensemble(
         "se": {k: v[1] for k, v in stats.items()},
     }
 
+
 def aggregate_runs(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> list[dict]:
     """Return mean ± s.e. of ``metrics`` over the seeds of each sweep setting.
 
@@ -256,6 +260,7 @@ def aggregate_runs(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) ->
 
 TRACKED = {"fd": "min", "kid": "min", "modes": "max", "high_quality": "max"}
 """Metrics training can track (``TrainConfig.track_metric``): is lower or higher better."""
+
 
 class MetricTracker:
     """Compute one metric of the generator during training, cheaply and always the same way.
@@ -288,7 +293,7 @@ class MetricTracker:
     ):
         if metric not in TRACKED:
             raise ValueError(f"unknown tracked metric {metric!r}: use one of {', '.join(TRACKED)}")
-        points = config.data in data.mixture_names()
+        points = config.data.name in data.mixture_names()
         if points != (metric in ("modes", "high_quality")):
             kind = "2-D mixtures" if points else "images"
             fits = "modes, high_quality" if points else "fd, kid"
@@ -297,7 +302,7 @@ class MetricTracker:
         self.key = jax.random.key(seed)
         self.better = TRACKED[metric]
         if points:
-            self.mixture = data.mixture(config.data)
+            self.mixture = data.mixture(config.data.name)
         else:
             self.classifier = classifier_for(config)
             self.real = self.classifier.features(dataset.x[:num_samples])

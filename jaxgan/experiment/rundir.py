@@ -31,6 +31,7 @@ from jaxgan.experiment.config import (
     from_dict,
     to_dict,
 )
+from jaxgan.experiment.lock import LOCK_FILE
 
 PathLike = str | os.PathLike[str]
 
@@ -66,8 +67,13 @@ RUN_ENTRIES = frozenset(
 )
 """Names ``train`` writes into a run folder (``overwrite`` removes only these)."""
 
+HIDDEN_ENTRIES = (LOCK_FILE, ".overwrite-")
+"""Hidden names (or prefixes) jaxgan keeps in a run folder: the lock, an overwrite's leftovers."""
+
+
 def _rate(it_per_s: float) -> str:
     return f"{it_per_s:.0f}" if it_per_s >= 10 else f"{it_per_s:.2g}"
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainSummary:
@@ -110,7 +116,7 @@ class TrainSummary:
         """
         m = self.metrics
         losses = ", ".join(
-            f"{label} {m[key]:.3g}"
+            f"{label} {m[key]:.3g}" if isinstance(m[key], int | float) else f"{label} nan"
             for key, label in (
                 ("d_loss", "d_loss"),
                 ("g_loss", "g_loss"),
@@ -147,6 +153,7 @@ class TrainSummary:
         out["it_per_s"] = self.it_per_s
         return out
 
+
 def default_out_dir(config: TrainConfig) -> Path:
     """Return a fresh run folder name: ``runs/<name>-<YYYYmmdd-HHMMSS>``.
 
@@ -163,6 +170,7 @@ def default_out_dir(config: TrainConfig) -> Path:
     """
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config.name}-{stamp}"
+
 
 def read_run_config(run_dir: PathLike) -> TrainConfig:
     """Read the ``config.json`` of a run folder.
@@ -193,14 +201,19 @@ def read_run_config(run_dir: PathLike) -> TrainConfig:
         raise ConfigError(f"{path} is not valid JSON ({err})") from None
     return from_dict(values)
 
+
 def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
-    """Read the rows of a run's ``metrics.jsonl`` (an unreadable last line is skipped).
+    """Read the rows of a run's ``metrics.jsonl`` (a last line cut short by a kill is skipped).
 
     Args:
         run_dir: the run folder.
 
     Returns:
         The rows in order (empty when there is no log yet).
+
+    Raises:
+        ValueError: a damaged line (not UTF-8, not JSON, or a row without a positive integer
+            ``step``); the message names the file and the line.
 
     Example:
         >>> read_metrics("runs/seed-mlp-20250101-120000")[-1]["step"]  # doctest: +SKIP
@@ -210,15 +223,32 @@ def read_metrics(run_dir: PathLike) -> list[dict[str, float]]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
+    lines = path.read_bytes().split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
     rows = []
-    for line in path.read_text().splitlines():
+    for number, raw in enumerate(lines, 1):
+        problem = None
         try:
-            row = json.loads(line)
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
         except json.JSONDecodeError:
-            continue  # a line cut short by a killed process
-        if isinstance(row, dict) and "step" in row:
-            rows.append(row)
+            if number == len(lines):
+                break  # a line cut short by a killed process
+            problem = "not JSON"
+        if problem is None:
+            step = row.get("step") if isinstance(row, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+                rows.append(row)
+                continue
+            problem = "not a row with a positive integer step"
+        raise ValueError(
+            f"{path} is damaged: line {number} is {problem}; repair or delete that line (or "
+            "move the file away) and try again"
+        )
     return rows
+
 
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (never half-written).
@@ -235,15 +265,20 @@ def write_text_atomically(path: Path, text: str) -> None:
 
     """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
 
 def check_new_run_folder(out: Path, overwrite: bool) -> None:
     """Refuse folders that hold other things, and folders that cannot be written."""
     if out.exists():
         if not out.is_dir():
             raise NotADirectoryError(f"output path {out} is a file; choose a folder")
-        entries = sorted(p.name for p in out.iterdir())
+        entries = sorted(p.name for p in out.iterdir() if not p.name.startswith(HIDDEN_ENTRIES))
         if entries and not overwrite:
             raise FileExistsError(
                 f"output folder {out} is not empty; continue it with --resume, replace it with "
@@ -266,6 +301,7 @@ def check_new_run_folder(out: Path, overwrite: bool) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot create output folder {out}: {parent} is not writable")
 
+
 def prepare_new_run_folder(out: Path, config: TrainConfig) -> None:
     """Empty an overwritten run folder (jaxgan's own entries only) and write the config."""
     if out.is_dir():
@@ -277,6 +313,7 @@ def prepare_new_run_folder(out: Path, config: TrainConfig) -> None:
                 path.unlink()
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
+
 
 def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
     """Return the config a resumed run continues with, refusing changes that break exactness.
@@ -295,14 +332,14 @@ def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
         ConfigError: a field outside ``RESUMABLE_FIELDS`` changed (the message names it).
 
     Example:
-        >>> resume_config(TrainConfig(), TrainConfig(steps=20_000)).steps
+        >>> resume_config(TrainConfig(), TrainConfig.of(steps=20_000)).schedule.steps
         20000
 
     """
-    if given.image_shape is None:
-        given = dataclasses.replace(given, image_shape=saved.image_shape)
-    if given.conditional and given.num_classes is None:
-        given = dataclasses.replace(given, num_classes=saved.num_classes)
+    if given.data.image_shape is None:
+        given = given.replace(image_shape=saved.data.image_shape)
+    if given.model.conditional and given.step.num_classes is None:
+        given = given.replace(num_classes=saved.step.num_classes)
     changed = {
         k: v for k, v in config_differences(saved, given).items() if k not in RESUMABLE_FIELDS
     }
@@ -312,12 +349,14 @@ def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
             f"a resumed run keeps its config, but {key} is {now!r} here and {was!r} in the run "
             f"folder; only {', '.join(sorted(RESUMABLE_FIELDS))} may change"
         )
-    if given.lr_schedule == "linear" and given.steps != saved.steps:
+    steps = saved.schedule.steps
+    if given.optim.lr_schedule == "linear" and given.schedule.steps != steps:
         raise ConfigError(
-            f"lr_schedule=linear fixes the run's length at {saved.steps} steps; resume with "
-            f"--steps {saved.steps}, or start a new run for a different length"
+            f"lr_schedule=linear fixes the run's length at {steps} steps; resume with "
+            f"--steps {steps}, or start a new run for a different length"
         )
     return given
+
 
 def truncate_metrics(out: Path, step: int) -> None:
     """Drop log rows written after the checkpoint a run resumes from."""
@@ -325,12 +364,18 @@ def truncate_metrics(out: Path, step: int) -> None:
     if (out / METRICS_FILE).exists():
         write_text_atomically(out / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
 
+
 def read_track(out: Path, step: int) -> list[dict[str, Any]]:
     """Tracked-metric rows up to ``step`` (later ones, from before a resume, are dropped)."""
     path = out / TRACK_FILE
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [row for row in rows if row["step"] <= step]
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [row for row in rows if row["step"] <= step]
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as err:
+        raise ValueError(
+            f"{path} is damaged ({type(err).__name__}); repair it or move it away and try again"
+        ) from None
     write_text_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
     return rows

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from jaxgan import data, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
@@ -53,6 +54,7 @@ def load_run(
         state, meta = ckpts.restore(template, step)
     return config, state, meta
 
+
 def sample(
     run_dir: PathLike,
     out: PathLike | None = None,
@@ -82,21 +84,27 @@ def sample(
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
         raise ValueError(f"n must be an integer in [1, 100000], got {n!r}")
     config, state, _ = load_run(run_dir, step)
-    key = run_keys(config.seed).noise if seed is None else jax.random.key(seed)
-    z = sample_latent(key, n, config.latent_dim)
+    key = run_keys(config.schedule.seed).noise if seed is None else jax.random.key(seed)
+    z = sample_latent(key, n, config.step.latent_dim)
     columns = math.ceil(math.sqrt(n))  # the square grid of viz.save_image_grid
     labels = None
     if state.config.num_classes is not None:
         labels = class_row_labels(n, columns, state.config.num_classes)
     fake = generate_batches(state, z, labels)
+    if not np.isfinite(fake).all():
+        raise ValueError(
+            f"the generator of {run_dir} at step {int(state.step)} makes NaN or infinite "
+            "values: that checkpoint diverged; choose an earlier one with --step"
+        )
     out = Path(run_dir) / "sample.png" if out is None else Path(out)
     title = f"{config.name} · step {int(state.step)}"
     if config.is_points:
         _, dataset = load_training_data(config)
-        modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
+        name = config.data.name
+        modes = data.mixture(name).modes if name in data.mixture_names() else None
         return viz.save_scatter(
             fake,
-            dataset.x[: config.scatter_points],
+            dataset.x[: config.outputs.scatter_points],
             out,
             modes=modes,
             title=title,

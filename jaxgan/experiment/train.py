@@ -1,17 +1,19 @@
 """Train the run a config describes into a run folder, or resume it exactly.
 
 ``train(config, out_dir)`` is what ``jaxgan train`` calls for one run. It checks everything
-before it writes (config, data, model, the folder, the checkpoint to resume from), builds the
+before it writes (config, data, model, memory, the folder, the checkpoint to resume from:
+``jaxgan.experiment.guards``), takes the folder's lock (``jaxgan.experiment.lock``), builds the
 state (``jaxgan.experiment.build``) and makes one call of the driver ``jaxgan.fit`` with hooks:
 the metrics log, the progress bar, sample grids, the tracked metric with its best checkpoint,
-and checkpoints. Exact resume: every random draw is a function of the config's seed and the
-state's counters, and checkpoints hold the whole state, so ``train(..., resume=True)`` after a
-stop at any point ends with the same bits (on CPU) as an uninterrupted run.
+checkpoints, and a clean stop on SIGTERM/SIGINT (``jaxgan.experiment.signals``). Exact resume:
+every random draw is a function of the config's seed and the state's counters, and checkpoints
+hold the whole state, so ``train(..., resume=True)`` after a stop at any point ends with the
+same bits (on CPU) as an uninterrupted run. A non-finite loss, gradient norm or state stops the
+run (``on_nonfinite="stop"``) naming the step and the last good checkpoint; none is ever saved.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import time
@@ -24,6 +26,7 @@ import numpy as np
 
 from jaxgan import data, hooks, sharding, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
+from jaxgan.experiment import guards
 from jaxgan.experiment.build import (
     build_state,
     class_row_labels,
@@ -33,12 +36,14 @@ from jaxgan.experiment.build import (
 )
 from jaxgan.experiment.config import TrainConfig, resolve_steps, to_dict
 from jaxgan.experiment.evaluators import MetricTracker
+from jaxgan.experiment.lock import RunLock
 from jaxgan.experiment.rundir import (
     BEST_DIR,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     LOSS_PLOT,
     METRICS_FILE,
+    RUN_ENTRIES,
     SAMPLES_DIR,
     SUMMARY_FILE,
     TRACK_FILE,
@@ -53,7 +58,8 @@ from jaxgan.experiment.rundir import (
     truncate_metrics,
     write_text_atomically,
 )
-from jaxgan.loop import fit
+from jaxgan.experiment.signals import GracefulSignals, StopOnSignal, signal_name, stop_advice
+from jaxgan.loop import NonFiniteError, NonFinitePolicy, fit
 from jaxgan.sampling import generate_batches
 from jaxgan.state import GANState, generate, sample_latent
 
@@ -65,11 +71,14 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
+    on_nonfinite: NonFinitePolicy = "stop",
 ) -> TrainSummary:
     """Train the run a config describes, writing the run folder; resume it exactly if asked.
 
-    Nothing in an existing folder is changed until the config, the data, the model and (when
-    resuming) the checkpoint have been checked, so bad input leaves old runs intact.
+    Nothing in an existing folder is changed until the config, the data, the model, the memory
+    it needs and (when resuming) the checkpoint have been checked, so bad input leaves old runs
+    intact. One process at a time writes a folder (its lock). SIGTERM or SIGINT stop after the
+    current chunk with a checkpoint (``RunInterruptedError``); a second one exits at once.
 
     Args:
         config: the run's config. When resuming it must equal the saved one except for
@@ -78,14 +87,22 @@ def train(
         resume: continue from the folder's latest checkpoint.
         overwrite: replace the jaxgan run in a non-empty folder (other files are refused).
         progress: show a tqdm bar (default: only when stderr is a terminal).
+        on_nonfinite: ``"stop"``: a non-finite loss, gradient norm or state ends the run with
+            ``NonFiniteError`` (naming the step and the last good checkpoint); ``"warn"``:
+            warn once and train on, writing no checkpoint, grid or tracked metric while the
+            state is not finite.
 
     Returns:
         A ``TrainSummary`` (also written to ``summary.json``).
 
     Raises:
-        ConfigError, ValueError: invalid config, unknown data, data the model cannot make.
+        ConfigError, ValueError: invalid config, unknown data, data the model cannot make,
+            a resumed ``config.json`` edited since its checkpoint.
         FileExistsError, PermissionError, NotADirectoryError: unusable output folder.
+        RunFolderBusyError: another process is training in ``out_dir``.
         CheckpointNotFoundError, CorruptCheckpointError: nothing valid to resume from.
+        NonFiniteError: training diverged (``on_nonfinite="stop"``).
+        RunInterruptedError: SIGTERM or SIGINT (``exit_code`` 143 or 130).
 
     Example:
         >>> summary = train(load_preset("seed-mlp"), "runs/first")  # doctest: +SKIP
@@ -96,6 +113,8 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if resume and overwrite:
         raise ValueError("choose either resume or overwrite, not both")
+    if on_nonfinite not in ("stop", "warn"):
+        raise ValueError(f"on_nonfinite must be 'stop' or 'warn', got {on_nonfinite!r}")
     out = Path(out_dir)
     if resume:
         config = resume_config(read_run_config(out), config)
@@ -103,35 +122,74 @@ def train(
             raise CheckpointNotFoundError(
                 f"no checkpoint in {out} to resume from; start again with --overwrite"
             )
+        guards.check_resume_folder(out)
     else:
         check_new_run_folder(out, overwrite)
+        if overwrite:
+            guards.check_overwrite(out, RUN_ENTRIES)
     config, dataset = load_training_data(config)
     total = resolve_steps(config, len(dataset))
-    config = dataclasses.replace(config, steps=total)  # config.json records the resolved length
-    keys = run_keys(config.seed)
+    config = config.replace(steps=total)  # config.json records the resolved length
+    guards.config_warnings(config)
+    guards.check_run_inputs(config, len(dataset))
+    keys = run_keys(config.schedule.seed)
     state = build_state(config, keys.init)
     _check_model_output(state, dataset)
     plan = data_parallel_plan(config)
     tracker = None
-    if config.track_metric is not None:  # built (and checked) before any file is written
-        tracker = MetricTracker(config, dataset, config.track_metric, config.track_samples)
-    if resume:
-        with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
-            state, _ = saved.restore(state)
-        if int(state.step) > total:
-            raise ValueError(
-                f"{out} is already at step {int(state.step)}, beyond the {total} steps asked "
-                "for; give more --steps"
-            )
-        truncate_metrics(out, int(state.step))
-        write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
-    else:
-        prepare_new_run_folder(out, config)
-    return _train(config, state, dataset, total, out, progress, plan, tracker)
+    outputs = config.outputs
+    if outputs.track_metric is not None:  # built (and checked) before any file is written
+        tracker = MetricTracker(config, dataset, outputs.track_metric, outputs.track_samples)
+    # from here on: one writer (the lock), and signals stop after a chunk, with a checkpoint
+    run = _Run(out, on_nonfinite)
+    with GracefulSignals(run.second_signal) as run.stop, RunLock(out):
+        if resume:
+            state = _resume_state(out, state, config, total)
+        else:
+            check_new_run_folder(out, overwrite)  # again, now that no one else writes here
+            guards.remove_leftover_trash(out)  # what an overwrite killed midway left
+            if overwrite:
+                guards.check_overwrite(out, RUN_ENTRIES)
+                guards.clear_entries(out, RUN_ENTRIES)
+            prepare_new_run_folder(out, config)
+        return _train(config, state, dataset, total, out, progress, plan, tracker, run)
+
+
+def _resume_state(out: Path, template: GANState, config: TrainConfig, total: int) -> GANState:
+    """Restore the latest checkpoint, check it against the run, drop the log rows after it."""
+    with RunCheckpoints(out / CHECKPOINTS_DIR, read_only=True) as saved:
+        state, meta = saved.restore(template)
+        where = saved.directory / str(int(state.step))
+    guards.check_resumed_config(config, meta.get("config"), where)
+    guards.check_finite_checkpoint(state, where)
+    if int(state.step) > total:
+        raise ValueError(
+            f"{out} is already at step {int(state.step)}, beyond the {total} steps asked "
+            "for; give more --steps"
+        )
+    truncate_metrics(out, int(state.step))
+    write_text_atomically(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2) + "\n")
+    return state
+
+
+class _Run:
+    """How ``_train`` stops: the signal flag, what to say on a stop, the non-finite policy."""
+
+    def __init__(self, out: Path, on_nonfinite: NonFinitePolicy):
+        self.out, self.on_nonfinite = out, on_nonfinite
+        self.resume_command = f"jaxgan train --resume --out {out}"
+        self.stop: GracefulSignals | None = None  # set while the run holds its folder
+
+    def second_signal(self, signum: int) -> str:
+        """Return the line printed when a second signal ends the process at once."""
+        restart = f"jaxgan train --overwrite --out {self.out}"
+        checkpoints = [self.out / CHECKPOINTS_DIR]
+        advice = stop_advice(self.out, checkpoints, self.resume_command, restart)
+        return f"second {signal_name(signum)}: {advice}"
 
 
 def data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
-    """Build the mesh plan of ``config.devices`` (checked before any file is written), or None.
+    """Build the mesh plan of ``devices`` (checked before any file is written), or None.
 
     Args:
         config: the run's config.
@@ -144,11 +202,12 @@ def data_parallel_plan(config: TrainConfig) -> sharding.DataParallel | None:
         True
 
     """
-    if config.devices is None:
+    devices = config.schedule.devices
+    if devices is None:
         return None
-    devices = "all" if config.devices == "all" else int(config.devices)
-    plan = sharding.as_data_parallel(sharding.data_mesh(devices))
-    plan.check_batch(config.batch_size)
+    mesh = sharding.data_mesh("all" if devices == "all" else int(devices))
+    plan = sharding.as_data_parallel(mesh)
+    plan.check_batch(config.schedule.batch_size)
     return plan
 
 
@@ -179,9 +238,10 @@ class SampleGrids:
 
     def __init__(self, config: TrainConfig, dataset: data.Dataset, out: Path):
         self.config, self.out = config, out
-        num = config.scatter_points if config.is_points else grid_layout(config)[0]
-        self.z = sample_latent(run_keys(config.seed).noise, num, config.latent_dim)
-        self.real = dataset.x[: config.scatter_points] if config.is_points else None
+        points = config.outputs.scatter_points
+        num = points if config.is_points else grid_layout(config)[0]
+        self.z = sample_latent(run_keys(config.schedule.seed).noise, num, config.step.latent_dim)
+        self.real = dataset.x[:points] if config.is_points else None
         self.last: Path | None = None
 
     def __call__(self, step: int, state: GANState) -> Path:
@@ -203,7 +263,8 @@ class SampleGrids:
         title = f"{config.name} · step {step}"
         if config.is_points:
             fake = generate_batches(state, self.z)
-            modes = data.mixture(config.data).modes if config.data in data.mixture_names() else None
+            name = config.data.name
+            modes = data.mixture(name).modes if name in data.mixture_names() else None
             self.last = viz.save_scatter(fake, self.real, path, modes=modes, title=title)
         else:
             num, columns = grid_layout(config)
@@ -219,7 +280,8 @@ class SampleGrids:
 class TrackBest:
     """Measure the tracked metric, log it to ``track.jsonl``, keep the best checkpoint in best/.
 
-    Saving is idempotent: a best checkpoint of a step already saved (before a resume) is kept.
+    Saving is idempotent: a best checkpoint of a step already saved (before a resume) is kept,
+    and the folder then keeps what a save would have kept.
 
     Args:
         tracker: a ``MetricTracker``.
@@ -254,12 +316,14 @@ class TrackBest:
         improved = self.tracker.improves(value, self.best)
         row = {"step": step, "metric": self.tracker.metric, "value": hooks.json_value(value)}
         with open(self.out / TRACK_FILE, "a") as log:
-            log.write(json.dumps(row) + "\n")
+            log.write(json.dumps(row, allow_nan=False) + "\n")
         if improved:
             meta = {"step": step, "config": to_dict(self.config), self.tracker.metric: value}
             with RunCheckpoints(self.out / BEST_DIR, keep=1) as best:
                 if step not in best.steps():
                     best.save(step, state, meta)
+                else:
+                    best.keep_newest(step)
             self.best = value
 
 
@@ -272,8 +336,10 @@ def _train(
     progress: bool | None,
     plan: sharding.DataParallel | None,
     tracker: MetricTracker | None,
+    run: _Run,
 ) -> TrainSummary:
     start = int(state.step)
+    outputs = config.outputs
     images: Any = data.to_model_input(dataset.x)
     if state.config.num_classes is not None:  # conditional: fit takes (samples, labels)
         images = (images, jnp.asarray(dataset.y))
@@ -287,36 +353,49 @@ def _train(
     began = time.perf_counter()
     with (
         open(out / METRICS_FILE, "a", buffering=1) as log_file,
-        RunCheckpoints(out / CHECKPOINTS_DIR, keep=config.keep_checkpoints) as checkpoints,
+        RunCheckpoints(out / CHECKPOINTS_DIR, keep=outputs.keep_checkpoints) as checkpoints,
     ):
-        log = hooks.MetricsLog(log_file, config.log_every)
+        log = hooks.MetricsLog(log_file, outputs.log_every)
 
         def write_samples(step: int, state: GANState) -> None:
             log.flush()  # the loss curves include this step's row
             grids(step, state)
 
-        run_hooks: list[Any] = [log, bar, hooks.Every(config.sample_every, write_samples)]
+        run_hooks: list[Any] = [log, bar, hooks.LossLimit()]
+        run_hooks.append(hooks.Every(config.outputs.sample_every, write_samples, needs_finite=True))
         if tracker is not None:
             track = TrackBest(tracker, out, config, start)
-            run_hooks.append(hooks.Every(config.sample_every, track))
+            run_hooks.append(hooks.Every(config.outputs.sample_every, track, needs_finite=True))
         # the log's row of a checkpoint's step is written before the checkpoint (exact resume)
-        run_hooks.append(
-            hooks.Checkpoint(
-                checkpoints, config.checkpoint_every, metadata, lambda *_: log.flush()
-            )
+        save = hooks.Checkpoint(
+            checkpoints, config.outputs.checkpoint_every, metadata, lambda *_: log.flush()
         )
+        run_hooks += [save, StopOnSignal(run.stop, save, run.resume_command)]  # stop: last
         try:
             state, _ = fit(
                 state,
                 images,
                 steps=total - start,
-                batch_size=config.batch_size,
-                key=run_keys(config.seed).train,
-                loop=config.loop,
-                steps_per_call=config.steps_per_call,
+                batch_size=config.schedule.batch_size,
+                key=run_keys(config.schedule.seed).train,
+                loop=config.schedule.loop,
+                steps_per_call=config.schedule.steps_per_call,
                 hooks=run_hooks,
                 mesh=plan,
+                on_nonfinite=run.on_nonfinite,
             )
+        except NonFiniteError as err:
+            latest = checkpoints.latest_step()
+            good = (
+                f"the last good checkpoint is {checkpoints.directory / str(latest)}"
+                if latest is not None
+                else "no checkpoint was saved"
+            )
+            raise NonFiniteError(
+                f"{err}; {good}; lower the learning rate (or add a penalty) and start a new run",
+                step=err.step,
+                runs=err.runs,
+            ) from None
         finally:
             bar.close()
     wall = time.perf_counter() - began
@@ -327,5 +406,6 @@ def _train(
         found = sorted((out / SAMPLES_DIR).glob("step_*.png"))
         samples = found[-1] if found else None
     summary = TrainSummary(out, config.name, start, int(state.step), wall, last, samples)
-    write_text_atomically(out / SUMMARY_FILE, json.dumps(summary.to_dict(), indent=2) + "\n")
+    text = json.dumps(hooks.json_safe(summary.to_dict()), indent=2, allow_nan=False)
+    write_text_atomically(out / SUMMARY_FILE, text + "\n")
     return summary

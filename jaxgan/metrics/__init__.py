@@ -28,9 +28,11 @@ from jaxgan.metrics.fid import (
     load_inception,
 )
 from jaxgan.metrics.frechet import (
+    FewSamplesWarning,
     feature_statistics,
     frechet_distance,
     frechet_distance_from_features,
+    frechet_distance_jax,
 )
 from jaxgan.metrics.inception_preprocess import FIDProtocol
 from jaxgan.metrics.inception_score import inception_score
@@ -56,6 +58,7 @@ __all__ = [
     "Classifier",
     "FIDProtocol",
     "FIDResult",
+    "FewSamplesWarning",
     "WeightsChecksumError",
     "class_histogram",
     "class_histogram_kl",
@@ -69,6 +72,7 @@ __all__ = [
     "fid_from_features",
     "frechet_distance",
     "frechet_distance_from_features",
+    "frechet_distance_jax",
     "inception_score",
     "kernel_inception_distance",
     "kth_neighbour_distances",

@@ -8,7 +8,10 @@ import numpy as np
 
 
 def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") -> Any:
-    """Check that ``x`` is a ``(num_samples, feature_dim)`` matrix with enough rows.
+    """Check a feature matrix: 2-D, real numbers, enough rows, every value finite.
+
+    NaN or inf features make every metric meaningless in its own way (FD raised, KID returned
+    NaN, PRDC returned 0.0 everywhere), so all of them refuse such input here.
 
     Args:
         x: numpy or jax array (jax arrays stay on their device), or anything numpy takes.
@@ -20,20 +23,48 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
         ``x`` itself (as a numpy array when it had no shape).
 
     Raises:
-        ValueError: not 2-D, or fewer than `min_samples` rows.
+        ValueError: not 2-D, fewer than ``min_samples`` rows, or a NaN/inf value (the message
+            counts them and names the first row holding one).
+        TypeError: a dtype that is not real-valued numeric.
 
     Example:
         >>> feature_matrix(np.zeros((3, 2)), "real", min_samples=2).shape
         (3, 2)
+        >>> feature_matrix(np.array([[0.0, 1.0], [np.nan, 2.0]]), "fake")
+        Traceback (most recent call last):
+        ...
+        ValueError: fake contains 1 NaN or inf value(s), the first in row 1; check the feature extractor and its input images
 
-    """
+    """  # noqa: E501
     if not hasattr(x, "ndim"):
         x = np.asarray(x)
     if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}")
+        raise ValueError(
+            f"{name} must be 2-D (num_samples, feature_dim), got shape {x.shape}; flatten or "
+            "pool your features first"
+        )
+    dtype = np.dtype(x.dtype)
+    if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real-valued numeric, got dtype {dtype}")
     if x.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} sample(s){why}, got {x.shape[0]}")
+    finite = x if isinstance(x, np.ndarray) else None
+    ok = bool(np.isfinite(finite).all()) if finite is not None else bool(_all_finite(x))
+    if not ok:
+        bad = ~np.isfinite(np.asarray(x))
+        first_row = int(np.argmax(bad.any(axis=1)))
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN or inf value(s), the first in row "
+            f"{first_row}; check the feature extractor and its input images"
+        )
     return x
+
+
+def _all_finite(x: Any) -> Any:
+    """One reduction where the array lives (a jax array is not copied to the host for it)."""
+    import jax.numpy as jnp
+
+    return jnp.isfinite(x).all()
 
 
 def same_feature_dim(a: Any, b: Any) -> None:
@@ -51,5 +82,7 @@ def same_feature_dim(a: Any, b: Any) -> None:
 
     """
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
-                         "must come from one feature extractor")
+        raise ValueError(
+            f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
+            "must come from one feature extractor"
+        )

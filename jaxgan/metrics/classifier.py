@@ -103,15 +103,19 @@ class ClassifierArchitecture:
         """
         images = np.asarray(images)
         if images.dtype != np.uint8:
-            raise TypeError(f"classifier expects uint8 images (0..255), got {images.dtype}; "
-                            "convert float images with "
-                            "jaxgan.data.to_uint8_images(x, value_range=...)")
+            raise TypeError(
+                f"classifier expects uint8 images (0..255), got {images.dtype}; "
+                "convert float images with "
+                "jaxgan.data.to_uint8_images(x, value_range=...)"
+            )
         if images.ndim == 3 and self.channels == 1:
             images = images[..., None]
         expected = (self.image_size, self.image_size, self.channels)
         if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"classifier expects images of shape (N, "
-                             f"{', '.join(map(str, expected))}), got {images.shape}")
+            raise ValueError(
+                f"classifier expects images of shape (N, "
+                f"{', '.join(map(str, expected))}), got {images.shape}"
+            )
         return images
 
 
@@ -196,8 +200,10 @@ class Classifier:
         """Name of the feature space, to print beside every number computed in it."""
         sha = self.metadata.get("sha256", "untracked")[:12]
         name = self.metadata.get("name", "unnamed")
-        return (f"jaxgan-{name}-cnn/penultimate-{self.config.feature_dim}"
-                f"×{self.feature_scale:.4g} (sha256 {sha})")
+        return (
+            f"jaxgan-{name}-cnn/penultimate-{self.config.feature_dim}"
+            f"×{self.feature_scale:.4g} (sha256 {sha})"
+        )
 
     @property
     def feature_scale(self) -> float:
@@ -221,13 +227,13 @@ class Classifier:
         size = max(1, min(batch_size, n))
         features, logits = [], []
         for start in range(0, n, size):
-            chunk = images[start:start + size]
+            chunk = images[start : start + size]
             pad = size - len(chunk)
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.uint8)])
             f, lg = _forward(self.graphdef, self.params, jnp.asarray(chunk))
-            features.append(np.asarray(f)[:size - pad] * np.float32(self.feature_scale))
-            logits.append(np.asarray(lg)[:size - pad])
+            features.append(np.asarray(f)[: size - pad] * np.float32(self.feature_scale))
+            logits.append(np.asarray(lg)[: size - pad])
         return np.concatenate(features), np.concatenate(logits)
 
     def features(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
@@ -237,8 +243,9 @@ class Classifier:
     def probabilities(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
         """Softmax class probabilities ``(N, num_classes)`` of uint8 images."""
         logits = self.apply(images, batch_size=batch_size)[1]
-        return np.asarray(jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1),
-                          dtype=np.float64)
+        return np.asarray(
+            jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1), dtype=np.float64
+        )
 
     def predict(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
         """Predicted class ids ``(N,)`` of uint8 images."""
@@ -252,8 +259,9 @@ class Classifier:
 def _flat_params(params: nnx.State) -> tuple[dict[str, Any], Any]:
     """Leaves of the parameter tree keyed ``"convs/0/kernel"``-style, and the tree structure."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(params))
-    names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
-             for path, _ in leaves]
+    names = [
+        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path) for path, _ in leaves
+    ]
     return {n: v for n, (_, v) in zip(names, leaves, strict=True)}, treedef
 
 
@@ -293,8 +301,14 @@ def save_classifier(
     npz_path = directory / f"{name}.npz"
     with npz_path.open("wb") as f:
         np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
-    record = {"format": _FORMAT, "name": name, "weights_file": npz_path.name,
-              "sha256": _sha256(npz_path), "config": dataclasses.asdict(config), **metadata}
+    record = {
+        "format": _FORMAT,
+        "name": name,
+        "weights_file": npz_path.name,
+        "sha256": _sha256(npz_path),
+        "config": dataclasses.asdict(config),
+        **metadata,
+    }
     json_path = directory / f"{name}.json"
     json_path.write_text(_dump_json(record))
     return json_path
@@ -303,8 +317,14 @@ def save_classifier(
 def _dump_json(record: dict[str, Any]) -> str:
     """Indented JSON with lists of numbers kept on one line (e.g. held-out indices)."""
     text = json.dumps(record, indent=1)
-    return re.sub(r"\[\s+([-\d.,\s]+?)\s+\]",
-                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
+    return (
+        re.sub(
+            r"\[\s+([-\d.,\s]+?)\s+\]",
+            lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]",
+            text,
+        )
+        + "\n"
+    )
 
 
 def _metadata_path(name_or_path: str | Path) -> Path:
@@ -312,8 +332,10 @@ def _metadata_path(name_or_path: str | Path) -> Path:
     if path.suffix in (".json", ".npz"):
         return path.with_suffix(".json")
     if path.parent != Path(".") or path.is_dir():
-        raise ValueError(f"pass a classifier name (one of {_available()}) or a .json/.npz path, "
-                         f"got {name_or_path}")
+        raise ValueError(
+            f"pass a classifier name (one of {_available()}) or a .json/.npz path, "
+            f"got {name_or_path}"
+        )
     return WEIGHTS_DIR / f"{name_or_path}.json"
 
 
@@ -343,28 +365,36 @@ def load_classifier(name_or_path: str | Path = "mnist") -> Classifier:
     """
     json_path = _metadata_path(name_or_path)
     if not json_path.is_file():
-        raise FileNotFoundError(f"no classifier metadata at {json_path}; cached classifiers: "
-                                f"{_available()} (train one with scripts/train_classifier.py)")
+        raise FileNotFoundError(
+            f"no classifier metadata at {json_path}; cached classifiers: "
+            f"{_available()} (train one with scripts/train_classifier.py)"
+        )
     try:
         meta = json.loads(json_path.read_text())
-        config = ClassifierArchitecture(**{**meta["config"],
-                                           "widths": tuple(meta["config"]["widths"])})
+        config = ClassifierArchitecture(
+            **{**meta["config"], "widths": tuple(meta["config"]["widths"])}
+        )
         npz_path = json_path.parent / meta["weights_file"]
         expected = meta["sha256"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{json_path} is not valid classifier metadata ({err!r}); restore it from "
-                         "git or re-run scripts/train_classifier.py") from None
+        raise ValueError(
+            f"{json_path} is not valid classifier metadata ({err!r}); restore it from "
+            "git or re-run scripts/train_classifier.py"
+        ) from None
     if meta.get("format") != _FORMAT:
         raise ValueError(f"{json_path} has format {meta.get('format')!r}, expected {_FORMAT!r}")
     if not npz_path.is_file():
-        raise FileNotFoundError(f"classifier weights {npz_path} are missing; restore them from git "
-                                "or re-run scripts/train_classifier.py")
+        raise FileNotFoundError(
+            f"classifier weights {npz_path} are missing; restore them from git "
+            "or re-run scripts/train_classifier.py"
+        )
     actual = _sha256(npz_path)
     if actual != expected:
         raise WeightsChecksumError(
             f"{npz_path} has sha256 {actual[:16]}…, expected {expected[:16]}… from "
             f"{json_path.name}; the file is corrupt or was replaced: restore it from git or re-run "
-            "scripts/train_classifier.py")
+            "scripts/train_classifier.py"
+        )
     abstract = nnx.eval_shape(lambda: ClassifierCNN(config, rngs=nnx.Rngs(0)))
     graphdef, abstract_params = nnx.split(abstract)
     shapes, treedef = _flat_params(abstract_params)
@@ -374,12 +404,15 @@ def load_classifier(name_or_path: str | Path = "mnist") -> Classifier:
     except (zipfile.BadZipFile, ValueError, OSError) as err:
         raise ValueError(f"{npz_path} is not a readable .npz of plain arrays ({err})") from None
     if set(arrays) != set(shapes):
-        raise ValueError(f"{npz_path} holds arrays {sorted(arrays)}, the architecture expects "
-                         f"{sorted(shapes)}")
+        raise ValueError(
+            f"{npz_path} holds arrays {sorted(arrays)}, the architecture expects {sorted(shapes)}"
+        )
     for key, spec in shapes.items():
         if arrays[key].shape != spec.shape or arrays[key].dtype != spec.dtype:
-            raise ValueError(f"{npz_path}: {key} is {arrays[key].dtype}{arrays[key].shape}, the "
-                             f"architecture expects {spec.dtype}{spec.shape}")
+            raise ValueError(
+                f"{npz_path}: {key} is {arrays[key].dtype}{arrays[key].shape}, the "
+                f"architecture expects {spec.dtype}{spec.shape}"
+            )
     pure = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[k]) for k in shapes])
     nnx.replace_by_pure_dict(abstract_params, pure)
     return Classifier(config, graphdef, abstract_params, meta)

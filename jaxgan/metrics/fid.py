@@ -26,7 +26,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from jaxgan.metrics.frechet import feature_statistics, frechet_distance
+from jaxgan.metrics.frechet import frechet_distance_from_features
 from jaxgan.metrics.inception import InceptionV3, inception_from_params
 from jaxgan.metrics.inception_files import (
     converted_weights_path,
@@ -53,6 +53,8 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 32
 STANDARD_PROTOCOL = FIDProtocol()
+#: Width of the TF-Inception pool3 features; an FD in any other space is not a FID.
+POOL3_DIM = 2048
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,17 +213,22 @@ class FIDResult:
     """A FID value with everything needed to compare it: N_gen, N_ref, split, protocol, weights.
 
     Attributes:
-        value: The Fréchet distance in pool3 space.
+        value: The Fréchet distance in the features' space.
         n_gen: Number of generated images.
         n_ref: Number of reference images.
         reference_split: Which real images, e.g. ``"fashion_mnist test[:10000]"``.
-        protocol: :meth:`FIDProtocol.describe` of the preprocessing.
+        protocol: :meth:`FIDProtocol.describe` of the preprocessing, or, for features that are
+            not 2048-d, a description of the space they are in.
         weights: The weight file and its hash.
+        feature_dim: Width of the features (2048 for TF-Inception pool3); with any other width
+            the number is printed as "FD", not "FID".
 
     Example:
         >>> r = FIDResult(1.5, 10, 10, "test", "proto", "w")
         >>> float(r), str(r)
         (1.5, 'FID 1.5000 (N_gen=10, N_ref=10, reference=test; proto; weights w)')
+        >>> str(FIDResult(1.5, 10, 10, "test", "64-d features", "w", feature_dim=64))[:7]
+        'FD 1.50'
 
     """
 
@@ -231,13 +238,15 @@ class FIDResult:
     reference_split: str
     protocol: str
     weights: str
+    feature_dim: int = POOL3_DIM
 
     def __float__(self) -> float:
         return self.value
 
     def __str__(self) -> str:
+        name = "FID" if self.feature_dim == POOL3_DIM else "FD"
         return (
-            f"FID {self.value:.4f} (N_gen={self.n_gen}, N_ref={self.n_ref}, "
+            f"{name} {self.value:.4f} (N_gen={self.n_gen}, N_ref={self.n_ref}, "
             f"reference={self.reference_split}; {self.protocol}; weights {self.weights})"
         )
 
@@ -266,6 +275,11 @@ def fid_from_features(
 ) -> FIDResult:
     """FID from precomputed pool3 features (e.g. cached reference features).
 
+    The label follows the features: 2048-d features are described by ``protocol`` (the
+    TF-Inception pool3 space); any other width is labelled as a ``d``-d space and printed as
+    "FD", since the number is not a standard FID. The distance is
+    :func:`jaxgan.metrics.frechet.frechet_distance_from_features` (which warns when N ≤ d).
+
     Args:
         fake_features: ``(N_gen, 2048)`` features of generated images.
         real_features: ``(N_ref, 2048)`` features of reference images.
@@ -276,21 +290,34 @@ def fid_from_features(
     Returns:
         The :class:`FIDResult`.
 
+    Raises:
+        ValueError: On malformed or non-finite features, N < 2 or differing widths.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + 1.0
-        >>> round(fid_from_features(a, b, reference_split="toy").value) in range(3, 6)
-        True
+        >>> result = fid_from_features(a, b, reference_split="toy")
+        >>> round(result.value) in range(3, 6), str(result).split(";")[1]
+        (True, ' 4-d features, not TF-Inception pool3 (2048-d): an FD, not a standard FID')
 
     """
-    value = frechet_distance(*feature_statistics(fake_features), *feature_statistics(real_features))
+    value = frechet_distance_from_features(fake_features, real_features)
+    feature_dim = int(np.shape(fake_features)[1])
+    if feature_dim == POOL3_DIM:
+        space = protocol.describe()
+    else:
+        space = (
+            f"{feature_dim}-d features, not TF-Inception pool3 ({POOL3_DIM}-d): an FD, not a "
+            "standard FID"
+        )
     return FIDResult(
         value,
         int(np.shape(fake_features)[0]),
         int(np.shape(real_features)[0]),
         reference_split,
-        protocol.describe(),
+        space,
         weights,
+        feature_dim,
     )
 
 

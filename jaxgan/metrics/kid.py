@@ -42,8 +42,10 @@ def _subset_mmd2(a: jax.Array, b: jax.Array, idx_a: jax.Array, idx_b: jax.Array)
 
 
 def _check_pair(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a, b = (feature_matrix(np.asarray(x), name, min_samples=2, why=" for an unbiased MMD²")
-            for x, name in ((features_a, "features_a"), (features_b, "features_b")))
+    a, b = (
+        feature_matrix(np.asarray(x), name, min_samples=2, why=" for an unbiased MMD²")
+        for x, name in ((features_a, "features_a"), (features_b, "features_b"))
+    )
     same_feature_dim(a, b)
     return a, b
 
@@ -60,6 +62,9 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     Returns:
         MMD² as a Python float.
+
+    Raises:
+        ValueError: on malformed or non-finite features, fewer than 2 samples, or differing d.
 
     Example:
         >>> x = np.random.default_rng(0).normal(size=(300, 4))
@@ -92,6 +97,10 @@ def kernel_inception_distance(
     Returns:
         ``{"kid_mean": float, "kid_std": float, "subset_size": int, "num_subsets": int}``.
 
+    Raises:
+        ValueError: on malformed or non-finite features (NaN would make every subset's MMD² NaN),
+            fewer than 2 samples, differing d, or bad subset settings.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> kid = kernel_inception_distance(rng.normal(size=(400, 8)), rng.normal(size=(400, 8)),
@@ -102,13 +111,25 @@ def kernel_inception_distance(
     """
     a, b = _check_pair(features_a, features_b)
     if num_subsets < 1 or subset_size < 2:
-        raise ValueError(f"need num_subsets ≥ 1 and subset_size ≥ 2, got {num_subsets}, "
-                         f"{subset_size}")
+        raise ValueError(
+            f"need num_subsets ≥ 1 and subset_size ≥ 2, got {num_subsets}, {subset_size}"
+        )
     m = int(min(subset_size, a.shape[0], b.shape[0]))
     rng = np.random.default_rng(seed)
     idx_a = np.stack([rng.choice(a.shape[0], m, replace=False) for _ in range(num_subsets)])
     idx_b = np.stack([rng.choice(b.shape[0], m, replace=False) for _ in range(num_subsets)])
-    mmds = np.asarray(_subset_mmd2(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32),
-                                   jnp.asarray(idx_a), jnp.asarray(idx_b)), dtype=np.float64)
-    return {"kid_mean": float(mmds.mean()), "kid_std": float(mmds.std()), "subset_size": m,
-            "num_subsets": int(num_subsets)}
+    mmds = np.asarray(
+        _subset_mmd2(
+            jnp.asarray(a, jnp.float32),
+            jnp.asarray(b, jnp.float32),
+            jnp.asarray(idx_a),
+            jnp.asarray(idx_b),
+        ),
+        dtype=np.float64,
+    )
+    return {
+        "kid_mean": float(mmds.mean()),
+        "kid_std": float(mmds.std()),
+        "subset_size": m,
+        "num_subsets": int(num_subsets),
+    }

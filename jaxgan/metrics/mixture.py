@@ -58,8 +58,10 @@ def mixture_metrics(
     samples = np.asarray(samples, dtype=np.float64)
     modes = np.asarray(modes, dtype=np.float64)
     if samples.ndim != 2 or modes.ndim != 2 or samples.shape[1] != modes.shape[1]:
-        raise ValueError(f"samples (N, D) and modes (K, D) must be 2-D with one D, got "
-                         f"{samples.shape} and {modes.shape}")
+        raise ValueError(
+            f"samples (N, D) and modes (K, D) must be 2-D with one D, got "
+            f"{samples.shape} and {modes.shape}"
+        )
     if samples.shape[0] == 0 or modes.shape[0] == 0:
         raise ValueError("mixture_metrics needs at least one sample and one mode")
     if not np.isfinite(sigma) or sigma <= 0:
@@ -75,5 +77,9 @@ def mixture_metrics(
     else:
         p = counts / counts.sum()
         reverse_kl = float(scipy.special.rel_entr(p, 1.0 / len(modes)).sum())
-    return {"modes": int(np.count_nonzero(counts)), "high_quality": float(high_quality.mean()),
-            "reverse_kl": reverse_kl, "num_samples": len(samples)}
+    return {
+        "modes": int(np.count_nonzero(counts)),
+        "high_quality": float(high_quality.mean()),
+        "reverse_kl": reverse_kl,
+        "num_samples": len(samples),
+    }

@@ -31,13 +31,16 @@ STACKED_MNIST_NUM_SAMPLES = 26_000
 def _labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{name} must be integer class ids, got dtype {labels.dtype}; take the "
-                        "argmax of the classifier's probabilities first")
+        raise TypeError(
+            f"{name} must be integer class ids, got dtype {labels.dtype}; take the "
+            "argmax of the classifier's probabilities first"
+        )
     if labels.size == 0:
         raise ValueError(f"{name} is empty")
     if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got range "
-                         f"[{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes - 1}], got range [{labels.min()}, {labels.max()}]"
+        )
     return labels
 
 
@@ -83,10 +86,16 @@ def class_histogram_kl(
 
     """
     p = class_histogram(labels, num_classes)
-    q = (np.full(num_classes, 1.0 / num_classes) if reference_labels is None
-         else class_histogram(reference_labels, num_classes))
-    return {"kl": float(scipy.special.rel_entr(p, q).sum()),
-            "classes_covered": int(np.count_nonzero(p)), "num_samples": int(np.size(labels))}
+    q = (
+        np.full(num_classes, 1.0 / num_classes)
+        if reference_labels is None
+        else class_histogram(reference_labels, num_classes)
+    )
+    return {
+        "kl": float(scipy.special.rel_entr(p, q).sum()),
+        "classes_covered": int(np.count_nonzero(p)),
+        "num_samples": int(np.size(labels)),
+    }
 
 
 def stacked_mnist_modes(digits: np.ndarray) -> dict[str, float | int]:
@@ -111,12 +120,17 @@ def stacked_mnist_modes(digits: np.ndarray) -> dict[str, float | int]:
     """
     digits = _labels(digits, 10, "digits")
     if digits.ndim != 2 or digits.shape[1] != 3:
-        raise ValueError(f"digits must have shape (N, 3), one digit per channel, got "
-                         f"{digits.shape}")
+        raise ValueError(
+            f"digits must have shape (N, 3), one digit per channel, got {digits.shape}"
+        )
     hist = class_histogram_kl(stacked_labels(digits), STACKED_NUM_MODES)
     channel_kl = sum(class_histogram_kl(digits[:, c], 10)["kl"] for c in range(3))
-    return {"modes": hist["classes_covered"], "kl": hist["kl"], "channel_kl": float(channel_kl),
-            "num_samples": len(digits)}
+    return {
+        "modes": hist["classes_covered"],
+        "kl": hist["kl"],
+        "channel_kl": float(channel_kl),
+        "num_samples": len(digits),
+    }
 
 
 def stacked_mnist_digits(

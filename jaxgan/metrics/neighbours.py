@@ -163,8 +163,10 @@ def kth_neighbour_distances(
     """
     features = _features(features, "features")
     if not 1 <= k < features.shape[0]:
-        raise ValueError(f"k must be in [1, N-1] = [1, {features.shape[0] - 1}], got {k}; "
-                         "use more samples or a smaller k")
+        raise ValueError(
+            f"k must be in [1, N-1] = [1, {features.shape[0] - 1}], got {k}; "
+            "use more samples or a smaller k"
+        )
     rows = _block_rows(features.shape[0], features.shape[0], max_block_elements)
     sq, _ = _knn_sq(features, features, k=k + 1, block_rows=rows)
     return np.sqrt(np.asarray(sq[:, k]))
@@ -200,7 +202,9 @@ def count_within_radii(
     same_feature_dim(queries, reference)
     radii = jnp.asarray(radii, dtype=jnp.float32)
     if radii.shape != (reference.shape[0],):
-        raise ValueError(f"radii must have shape ({reference.shape[0]},) (one per reference "
-                         f"point), got {radii.shape}")
+        raise ValueError(
+            f"radii must have shape ({reference.shape[0]},) (one per reference "
+            f"point), got {radii.shape}"
+        )
     rows = _block_rows(reference.shape[0], queries.shape[0], max_block_elements)
     return np.asarray(_count_sq(queries, reference, radii * radii, strict=strict, block_rows=rows))

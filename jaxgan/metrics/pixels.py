@@ -86,8 +86,7 @@ def _box_mean(x: Array, win: int) -> Array:
     """Mean over a ``win`` × ``win`` window, borders mirrored (scipy ``reflect``)."""
     pad = win // 2
     padded = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric")
-    total = jax.lax.reduce_window(padded, 0.0, jax.lax.add, (1, win, win, 1), (1, 1, 1, 1),
-                                  "VALID")
+    total = jax.lax.reduce_window(padded, 0.0, jax.lax.add, (1, win, win, 1), (1, 1, 1, 1), "VALID")
     return total / win**2
 
 
@@ -120,8 +119,9 @@ def ssim_map(a: Array, b: Array, *, data_range: float = 1.0, win_size: int = 7) 
 
 
 @functools.partial(jax.jit, static_argnames=("data_range", "win_size"))
-def ssim(a: Array, b: Array, region: Array | None = None, *, data_range: float = 1.0,
-         win_size: int = 7) -> Array:
+def ssim(
+    a: Array, b: Array, region: Array | None = None, *, data_range: float = 1.0, win_size: int = 7
+) -> Array:
     """Mean structural similarity of each pair of images.
 
     Without a region: the SSIM map averaged with its ``win_size // 2`` border cropped (equal to

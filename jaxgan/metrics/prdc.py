@@ -33,8 +33,9 @@ def _pair(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 def _radii(features: np.ndarray, ks: tuple[int, ...], max_block_elements: int) -> dict:
     """k-th-neighbour radii for several k from one search (column 0 is the point itself)."""
-    sorted_distances, _ = nearest_neighbours(features, features, max(ks) + 1,
-                                             max_block_elements=max_block_elements)
+    sorted_distances, _ = nearest_neighbours(
+        features, features, max(ks) + 1, max_block_elements=max_block_elements
+    )
     return {k: sorted_distances[:, k] for k in ks}
 
 
@@ -45,8 +46,9 @@ def _precision_recall(real, fake, real_radii, fake_radii, max_block_elements):
 
 
 def _density_coverage(real, fake, real_radii, k, max_block_elements):
-    balls = count_within_radii(fake, real, real_radii, strict=True,
-                               max_block_elements=max_block_elements)
+    balls = count_within_radii(
+        fake, real, real_radii, strict=True, max_block_elements=max_block_elements
+    )
     nearest_fake, _ = nearest_neighbours(real, fake, 1, max_block_elements=max_block_elements)
     return {
         "density": float(np.mean(balls) / k),
@@ -71,6 +73,9 @@ def precision_recall(
 
     Returns:
         ``{"precision": float, "recall": float}``, both in [0, 1].
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -103,6 +108,9 @@ def density_coverage(
     Returns:
         ``{"density": float, "coverage": float}``; coverage in [0, 1], density ≥ 0.
 
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> real = rng.normal(size=(200, 2))
@@ -134,6 +142,9 @@ def prdc(
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats.
+
+    Raises:
+        ValueError: on malformed or non-finite features, too few samples for k, or differing d.
 
     Example:
         >>> rng = np.random.default_rng(0)

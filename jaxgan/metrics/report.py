@@ -48,8 +48,9 @@ def _entry(value: Any, floor: Any, space: str) -> dict[str, Any]:
 def _similarity_and_prdc(f_fake, f_real, kid_subsets, kid_subset_size, seed) -> dict[str, Any]:
     out = prdc(f_real, f_fake)
     out["fd"] = frechet_distance_from_features(f_fake, f_real)
-    kid = kernel_inception_distance(f_fake, f_real, num_subsets=kid_subsets,
-                                    subset_size=kid_subset_size, seed=seed)
+    kid = kernel_inception_distance(
+        f_fake, f_real, num_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+    )
     out.update(kid)
     return out
 
@@ -58,9 +59,13 @@ def _class_metrics(probs: np.ndarray, ref_labels: np.ndarray) -> dict[str, Any]:
     num_classes = probs.shape[1]
     hist = class_histogram_kl(np.argmax(probs, axis=1), num_classes, ref_labels)
     score = inception_score(probs, num_splits=min(10, len(probs)))
-    return {"score": score["score_mean"], "score_std": score["score_std"],
-            "confidence": float(np.mean(np.max(probs, axis=1))),
-            "class_kl": hist["kl"], "classes_covered": hist["classes_covered"]}
+    return {
+        "score": score["score_mean"],
+        "score_std": score["score_std"],
+        "confidence": float(np.mean(np.max(probs, axis=1))),
+        "class_kl": hist["kl"],
+        "classes_covered": hist["classes_covered"],
+    }
 
 
 def evaluate_images(
@@ -116,8 +121,10 @@ def evaluate_images(
     start = time.perf_counter()
     fake_u8, real_u8 = to_uint8_images(fake, value_range), to_uint8_images(real, value_range)
     if fake_u8.shape[1:] != real_u8.shape[1:]:
-        raise ValueError(f"fake images {fake_u8.shape[1:]} and real images {real_u8.shape[1:]} "
-                         "differ in shape; resize or pick the matching dataset")
+        raise ValueError(
+            f"fake images {fake_u8.shape[1:]} and real images {real_u8.shape[1:]} "
+            "differ in shape; resize or pick the matching dataset"
+        )
     n_gen, n_ref = len(fake_u8), len(real_u8)
     classifier_space = classifier_space or feature_space
     f_fake, f_real = np.asarray(feature_fn(fake_u8)), np.asarray(feature_fn(real_u8))
@@ -128,8 +135,9 @@ def evaluate_images(
     if floor_real is not None:
         floor_u8 = to_uint8_images(floor_real, value_range)[:n_gen]
         n_floor = len(floor_u8)
-        floor = _similarity_and_prdc(np.asarray(feature_fn(floor_u8)), f_real, kid_subsets,
-                                     kid_subset_size, seed)
+        floor = _similarity_and_prdc(
+            np.asarray(feature_fn(floor_u8)), f_real, kid_subsets, kid_subset_size, seed
+        )
     cls: dict[str, Any] = {}
     cls_floor: dict[str, Any] = {}
     if probabilities_fn is not None:
@@ -143,10 +151,14 @@ def evaluate_images(
     def metric(key, source, floor_source, space):
         return _entry(source.get(key), floor_source.get(key), space)
 
-    quality = {"precision": metric("precision", main, floor, feature_space),
-               "density": metric("density", main, floor, feature_space)}
-    diversity = {"recall": metric("recall", main, floor, feature_space),
-                 "coverage": metric("coverage", main, floor, feature_space)}
+    quality = {
+        "precision": metric("precision", main, floor, feature_space),
+        "density": metric("density", main, floor, feature_space),
+    }
+    diversity = {
+        "recall": metric("recall", main, floor, feature_space),
+        "coverage": metric("coverage", main, floor, feature_space),
+    }
     if cls:
         quality["classifier_score"] = metric("score", cls, cls_floor, classifier_space)
         quality["classifier_score"]["std"] = cls["score_std"]
@@ -158,20 +170,28 @@ def evaluate_images(
     return {
         "name": name,
         "protocol": {
-            "feature_space": feature_space, "classifier_space": classifier_space if cls else None,
-            "n_gen": n_gen, "n_ref": n_ref, "n_floor": n_floor,
-            "reference_split": reference_split, "floor_split": floor_split,
+            "feature_space": feature_space,
+            "classifier_space": classifier_space if cls else None,
+            "n_gen": n_gen,
+            "n_ref": n_ref,
+            "n_floor": n_floor,
+            "reference_split": reference_split,
+            "floor_split": floor_split,
             "quantisation": f"float images rounded to uint8 from range {list(value_range)}",
-            "k_precision_recall": 3, "k_density_coverage": 5,
-            "kid_num_subsets": main["num_subsets"], "kid_subset_size": main["subset_size"],
+            "k_precision_recall": 3,
+            "k_density_coverage": 5,
+            "kid_num_subsets": main["num_subsets"],
+            "kid_subset_size": main["subset_size"],
             "class_histogram_kl": "KL(p_gen ‖ p_ref) of predicted classes, nats; p_ref = "
-                                  "predictions on the reference set",
+            "predictions on the reference set",
         },
         "quality": quality,
         "diversity": diversity,
         "similarity": {"fd": metric("fd", main, floor, feature_space), "kid": kid},
-        "examples": {"fake_indices": list(range(min(_NUM_EXAMPLES, n_gen))),
-                     "nearest_real_indices": nearest.tolist()},
+        "examples": {
+            "fake_indices": list(range(min(_NUM_EXAMPLES, n_gen))),
+            "nearest_real_indices": nearest.tolist(),
+        },
         "seconds": round(time.perf_counter() - start, 2),
     }
 
@@ -182,7 +202,7 @@ def _grid(images: np.ndarray, cols: int) -> np.ndarray:
     canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 255, np.uint8)
     for i, img in enumerate(images):
         r, q = divmod(i, cols)
-        canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = img
+        canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = img
     return canvas
 
 
@@ -238,8 +258,9 @@ def save_report_panel(
         fake_u8, real_u8 = fake_u8[..., None], real_u8[..., None]
     examples = report["examples"]
     rows = []
-    for i, neighbours in zip(examples["fake_indices"], examples["nearest_real_indices"],
-                             strict=True):
+    for i, neighbours in zip(
+        examples["fake_indices"], examples["nearest_real_indices"], strict=True
+    ):
         rows.extend([fake_u8[i], *(real_u8[j] for j in neighbours)])
     cols = 1 + len(examples["nearest_real_indices"][0]) if rows else 1
 
@@ -256,16 +277,27 @@ def save_report_panel(
     if rows:
         _show(nn_ax, _grid(np.stack(rows), cols), "generated | nearest real (feature space)")
     table_ax.axis("off")
-    tbl = table_ax.table(cellText=table, colLabels=["", "metric", "value", "real floor"],
-                         loc="center", cellLoc="left")
+    tbl = table_ax.table(
+        cellText=table,
+        colLabels=["", "metric", "value", "real floor"],
+        loc="center",
+        cellLoc="left",
+    )
     tbl.auto_set_font_size(False)
     tbl.set_fontsize(8)
     tbl.auto_set_column_width([0, 1, 2, 3])
     tbl.scale(1.0, 1.3)
-    table_ax.set_title(f"N_gen={proto['n_gen']} N_ref={proto['n_ref']} "
-                       f"ref={proto['reference_split']} floor={proto['floor_split']}", fontsize=8)
-    fig.text(0.01, 0.01, f"features: {proto['feature_space']}   classifier: "
-             f"{proto['classifier_space']}", fontsize=8)
+    table_ax.set_title(
+        f"N_gen={proto['n_gen']} N_ref={proto['n_ref']} "
+        f"ref={proto['reference_split']} floor={proto['floor_split']}",
+        fontsize=8,
+    )
+    fig.text(
+        0.01,
+        0.01,
+        f"features: {proto['feature_space']}   classifier: {proto['classifier_space']}",
+        fontsize=8,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")

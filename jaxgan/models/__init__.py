@@ -22,13 +22,16 @@ from jaxgan.models.mlp import (
     ToyDiscriminator,
     ToyGenerator,
 )
+from jaxgan.models.registry import FAMILIES, Family, family_fields
 from jaxgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
+    "FAMILIES",
     "MLP",
     "ConditionalBatchNorm",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "Family",
     "MLPDiscriminator",
     "MLPGenerator",
     "Maxout",
@@ -38,6 +41,7 @@ __all__ = [
     "ToyGenerator",
     "UpConv",
     "depth_to_space",
+    "family_fields",
     "spectral_norm",
     "subpixel_kernel",
 ]

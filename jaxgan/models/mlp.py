@@ -109,9 +109,7 @@ class MLP(nnx.Module):
     def __init__(self, sizes: tuple[int, ...], batch_norm: bool = False, *, rngs: nnx.Rngs):
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least input and output sizes, got {sizes!r}")
-        self.layers = nnx.List(
-            [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)]
-        )
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)])
         self.norms = nnx.List(
             [nnx.BatchNorm(b, momentum=0.9, rngs=rngs) for b in sizes[1:-1]] if batch_norm else []
         )

@@ -18,27 +18,7 @@ IDX files: ``--data idx:<folder>`` holding train-images-idx3-ubyte and train-lab
 Offline without the data, ``jaxgan train`` stops at once with a one-line error saying so.
 """
 
-from jaxgan.experiment.config import TrainConfig
+from jaxgan.presets.sngan_cifar10 import CONFIG as SNGAN
 
-CONFIG = TrainConfig(
-    name="cgan-pd-cifar10",
-    data="cifar10",
-    image_shape=(32, 32, 3),
-    model="resnet",
-    conditional=True,
-    latent_dim=128,
-    width=256,
-    d_width=128,
-    loss="hinge",
-    n_critic=5,
-    lr=2e-4,
-    b1=0.0,
-    b2=0.9,
-    lr_schedule="linear",
-    batch_size=64,
-    steps=50_000,
-    steps_per_call=100,
-    log_every=100,
-    sample_every=2500,
-    checkpoint_every=2500,
-)
+# SNGAN's setup, conditioned on the labels through a projection discriminator
+CONFIG = SNGAN.replace(name="cgan-pd-cifar10", conditional=True)

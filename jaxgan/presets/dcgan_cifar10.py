@@ -10,26 +10,13 @@ Published target (../shared/ANCHORS.md, "CIFAR-10 image quality"): StudioGAN DCG
 comparison: SNGAN paper SN-DCGAN 29.3 (10k vs 5k); the SN-ResNet of ``sngan-cifar10`` 21.7.
 """
 
-from jaxgan.experiment.config import TrainConfig
+from jaxgan.presets.dcgan_mnist import CONFIG as DCGAN_MNIST
 
-CONFIG = TrainConfig(
+CONFIG = DCGAN_MNIST.replace(
     name="dcgan-cifar10",
     data="cifar10",
     image_shape=(32, 32, 3),
-    model="dcgan",
-    latent_dim=100,
-    width=64,
-    kernel_size=5,
-    upsample="auto",
-    d_dropout=0.3,
-    loss="non_saturating",
-    lr=2e-4,
-    b1=0.5,
-    b2=0.999,
-    batch_size=64,
     steps=100_000,
-    steps_per_call=100,
-    log_every=100,
     sample_every=2000,
     checkpoint_every=2000,
 )

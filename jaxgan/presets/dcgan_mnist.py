@@ -9,7 +9,7 @@ Data: ``mnist`` through tensorflow-datasets (prepared once with the ``tf`` extra
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="dcgan-mnist",
     data="mnist",
     image_shape=(28, 28, 1),

@@ -6,30 +6,7 @@ Adam(1e-4, β1 0.8), batch 100, 400 epochs (400,000 iterations). Sample plots ar
 2,500 generated points (PacGAN's evaluation size) over the real data.
 """
 
-from jaxgan.experiment.config import TrainConfig
+from jaxgan.presets.ring8 import CONFIG as RING8
 
-CONFIG = TrainConfig(
-    name="grid25",
-    data="grid25",
-    image_shape=(2,),
-    model="toy",
-    latent_dim=2,
-    g_hidden=400,
-    g_depth=4,
-    batch_norm=True,
-    d_hidden=200,
-    d_depth=3,
-    maxout_pieces=5,
-    pack=1,
-    loss="non_saturating",
-    lr=1e-4,
-    b1=0.8,
-    b2=0.999,
-    batch_size=100,
-    epochs=400,
-    steps_per_call=100,
-    log_every=500,
-    sample_every=10_000,
-    checkpoint_every=10_000,
-    scatter_points=2500,
-)
+# PacGAN's ring8 setup on the 5×5 grid: only the data and the run's name differ
+CONFIG = RING8.replace(name="grid25", data="grid25")

@@ -11,7 +11,7 @@ PacGAN's rows.
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="grid25-best",
     data="grid25",
     image_shape=(2,),

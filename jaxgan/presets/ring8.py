@@ -8,7 +8,7 @@ Adam(1e-4, β1 0.8), batch 100, 400 epochs (400,000 iterations). Sample plots ar
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="ring8",
     data="ring8",
     image_shape=(2,),

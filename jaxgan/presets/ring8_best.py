@@ -9,7 +9,7 @@ PacGAN's 400,000). docs/results.md has its table next to PacGAN's rows.
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="ring8-best",
     data="ring8",
     image_shape=(2,),

@@ -7,7 +7,7 @@ non-saturating loss, Adam(2e-4, β1 0.5) for both players, batch 64.
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="seed-mlp",
     data="fashion_mnist_sample",
     image_shape=(28, 28, 1),

@@ -22,7 +22,7 @@ without the data, ``jaxgan train`` stops at once with a one-line error saying so
 
 from jaxgan.experiment.config import TrainConfig
 
-CONFIG = TrainConfig(
+CONFIG = TrainConfig.of(
     name="sngan-cifar10",
     data="cifar10",
     image_shape=(32, 32, 3),

@@ -14,26 +14,13 @@ from the 10,000 test digits (``t10k-*`` files), which is what docs/results.md ra
 schedule needs a GPU; docs/results.md lists the shortened CPU runs and their commands.
 """
 
-from jaxgan.experiment.config import TrainConfig
+from jaxgan.presets.dcgan_mnist import CONFIG as DCGAN_MNIST
 
-CONFIG = TrainConfig(
+CONFIG = DCGAN_MNIST.replace(
     name="stacked-mnist-dcgan",
     data="stacked_mnist",
     image_shape=(28, 28, 3),
-    model="dcgan",
-    latent_dim=100,
-    width=64,
-    kernel_size=5,
-    upsample="auto",
-    d_dropout=0.3,
-    loss="non_saturating",
-    lr=2e-4,
-    b1=0.5,
-    b2=0.999,
-    batch_size=64,
     epochs=50,
-    steps_per_call=100,
-    log_every=100,
     sample_every=2000,
     checkpoint_every=2000,
 )

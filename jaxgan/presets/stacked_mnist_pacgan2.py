@@ -10,8 +10,6 @@ data=stacked_mnist:idx:<folder> --set data_split=test``). docs/results.md lists 
 CPU runs and their commands.
 """
 
-import dataclasses
-
 from jaxgan.presets.stacked_mnist_dcgan import CONFIG as BASELINE
 
-CONFIG = dataclasses.replace(BASELINE, name="stacked-mnist-pacgan2", pack=2)
+CONFIG = BASELINE.replace(name="stacked-mnist-pacgan2", pack=2)

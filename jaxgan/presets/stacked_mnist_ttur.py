@@ -14,17 +14,15 @@ Data and evaluation as in ``stacked-mnist-dcgan`` (offline: ``--set
 data=stacked_mnist:idx:<folder> --set data_split=test``).
 """
 
-import dataclasses
-
 from jaxgan.data.stacked import DEFAULT_STACKED_SIZE
 from jaxgan.presets.stacked_mnist_dcgan import CONFIG as BASELINE
 
-CONFIG = dataclasses.replace(
-    BASELINE,
+CONFIG = BASELINE.replace(
     name="stacked-mnist-ttur",
     lr=1e-4,
     d_lr=4e-4,
     lr_schedule="linear",
     epochs=None,
-    steps=int(BASELINE.epochs * DEFAULT_STACKED_SIZE) // BASELINE.batch_size,  # 100,000
+    # 100,000: the baseline's 50 epochs of DEFAULT_STACKED_SIZE images at its batch size
+    steps=int(BASELINE.schedule.epochs * DEFAULT_STACKED_SIZE) // BASELINE.schedule.batch_size,
 )

@@ -1,0 +1,266 @@
+"""The step options that save work: one joint D call, and G reusing D's fake batch.
+
+Each test pins an equivalence the docs claim (StepConfig's docstring, docs/speed.md): a joint D
+call equals two calls; the fused ``train_step`` with ``reuse_fake`` equals ``d_step`` then
+``g_step`` with ``reuse_fake``; and ``reuse_fake`` really trains G on the samples D judged.
+Gradients are compared through SGD with learning rate 1 (new parameters = old − gradient), since
+Adam's first step turns any rounding difference of a near-zero gradient into a ±lr step.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import jaxgan
+from jaxgan import models
+
+KEY = jax.random.key(5)
+SGD = optax.sgd(1.0)
+
+
+def real_batch(n=8, shape=(28, 28, 1)):
+    return jax.random.uniform(jax.random.key(7), (n, *shape), minval=-1.0, maxval=1.0)
+
+
+class SmallG(nnx.Module):
+    """z(8) → Dense 16 → BatchNorm → ReLU → Dropout(0.3) → Dense 4: statistics and dropout."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.latent_dim = 8
+        self.hidden = nnx.Linear(8, 16, rngs=rngs)
+        self.norm = nnx.BatchNorm(16, rngs=rngs)
+        self.dropout = nnx.Dropout(0.3)
+        self.out = nnx.Linear(16, 4, rngs=rngs)
+
+    def __call__(self, z, *, rngs=None):
+        return self.out(self.dropout(jax.nn.relu(self.norm(self.hidden(z))), rngs=rngs))
+
+
+class SmallD(nnx.Module):
+    """4 → Dense 16 → LeakyReLU → Dropout → logit: no statistics, random masks (rate > 0)."""
+
+    def __init__(self, rngs: nnx.Rngs, dropout: float = 0.3):
+        self.hidden = nnx.Linear(4, 16, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout)
+        self.out = nnx.Linear(16, 1, rngs=rngs)
+
+    def __call__(self, x, *, rngs=None):
+        return self.out(self.dropout(jax.nn.leaky_relu(self.hidden(x), 0.2), rngs=rngs))[:, 0]
+
+
+def small_state(**config):
+    """SmallG against SmallD, SGD(1) for both."""
+    return jaxgan.create_state(
+        SmallG, SmallD, key=jax.random.key(0), g_optimizer=SGD, d_optimizer=SGD, **config
+    )
+
+
+def small_batch(n=8):
+    return jax.random.normal(jax.random.key(7), (n, 4))
+
+
+def with_config(state, **changes):
+    return state.replace(config=dataclasses.replace(state.config, **changes))
+
+
+def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb, strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("model", ["dense", "dcgan"])
+def test_one_joint_d_call_equals_two_calls(model):
+    if model == "dense":
+        state = jaxgan.create_state(
+            SmallG, lambda rngs: SmallD(rngs, dropout=0.0), key=0, g_optimizer=SGD, d_optimizer=SGD
+        )
+        real = small_batch(16)
+    else:  # a conv D without dropout (dropout would draw other masks, as documented)
+        state = jaxgan.create_state(
+            lambda rngs: models.DCGANGenerator(latent_dim=8, width=4, rngs=rngs),
+            lambda rngs: models.DCGANDiscriminator(width=4, dropout=0.0, rngs=rngs),
+            key=jax.random.key(0),
+            g_optimizer=SGD,
+            d_optimizer=SGD,
+        )
+        real = real_batch()
+    assert not jax.tree.leaves(state.discriminator.rest)
+    update = jax.jit(jaxgan.d_update)
+    joint, m_joint = update(with_config(state, joint_d_call=True), real, KEY)
+    two, m_two = update(with_config(state, joint_d_call=False), real, KEY)
+    assert m_joint.keys() == m_two.keys()
+    for name in m_joint:
+        np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
+    # SGD(1): the parameter change is the gradient
+    assert_trees_close(joint.discriminator.params, two.discriminator.params)
+
+
+def test_joint_d_call_also_serves_penalties_and_packing():
+    state = jaxgan.create_state(
+        models.MLPGenerator,
+        lambda rngs: models.MLPDiscriminator((28, 28, 2), rngs=rngs),
+        key=jax.random.key(0),
+        g_optimizer=SGD,
+        d_optimizer=SGD,
+        loss="wasserstein",
+        gradient_penalty=10.0,
+        r1=1.0,
+        pack=2,
+    )
+    update = jax.jit(jaxgan.d_update)
+    joint, m_joint = update(with_config(state, joint_d_call=True), real_batch(16), KEY)
+    two, m_two = update(with_config(state, joint_d_call=False), real_batch(16), KEY)
+    for name in ("d_loss", "d_real", "d_fake", "gradient_penalty", "r1"):
+        np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
+    assert_trees_close(joint.discriminator.params, two.discriminator.params)
+
+
+class CondG(nnx.Module):
+    """A class-conditional generator: z(8) and a one-hot label → 4 values."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.latent_dim = 8
+        self.linear = nnx.Linear(8 + 3, 4, rngs=rngs)
+
+    def __call__(self, z, labels, *, rngs=None):
+        return self.linear(jnp.concatenate([z, jax.nn.one_hot(labels, 3)], axis=1))
+
+
+class CondD(nnx.Module):
+    """A projection discriminator without statistics: the labels pick each row's weights."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(4, 8, rngs=rngs)
+        self.embed = nnx.Embed(3, 8, rngs=rngs)
+
+    def __call__(self, x, labels, *, rngs=None):
+        return jnp.sum(jax.nn.relu(self.linear(x)) * self.embed(labels), axis=1)
+
+
+def test_joint_d_call_keeps_each_sample_with_its_label():
+    state = jaxgan.create_state(
+        CondG, CondD, key=0, g_optimizer=SGD, d_optimizer=SGD, num_classes=3
+    )
+    batch = (small_batch(16), jnp.arange(16) % 3)
+    update = jax.jit(jaxgan.d_update)
+    joint, m_joint = update(with_config(state, joint_d_call=True), batch, KEY)
+    two, m_two = update(with_config(state, joint_d_call=False), batch, KEY)
+    for name in m_joint:
+        np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
+    assert_trees_close(joint.discriminator.params, two.discriminator.params)
+
+
+class NormD(nnx.Module):
+    """A discriminator with BatchNorm: its statistics must see real and fake apart."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(784, 8, rngs=rngs)
+        self.norm = nnx.BatchNorm(8, rngs=rngs)
+        self.out = nnx.Linear(8, 1, rngs=rngs)
+
+    def __call__(self, x, *, rngs=None):
+        return self.out(jax.nn.relu(self.norm(self.linear(x.reshape((x.shape[0], -1))))))[:, 0]
+
+
+def test_a_discriminator_with_statistics_is_always_called_twice():
+    state = jaxgan.create_state(models.MLPGenerator, NormD, key=jax.random.key(0))
+    assert state.config.joint_d_call and jax.tree.leaves(state.discriminator.rest)
+    update = jax.jit(jaxgan.d_update)
+    default, m_default = update(state, real_batch(16), KEY)
+    two, m_two = update(with_config(state, joint_d_call=False), real_batch(16), KEY)
+    # the same computation: identical bits, statistics updated by two calls (real, then fake)
+    for a, b in zip(jax.tree.leaves(default), jax.tree.leaves(two), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert all(bool(m_default[k] == m_two[k]) for k in m_default)
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_fused_reuse_fake_iteration_equals_d_step_then_g_step(n_critic):
+    """The fused form runs G's forward pass once; d_update then g_update run it twice."""
+    state = small_state(reuse_fake=True, n_critic=n_critic)
+    real = small_batch(8 * n_critic)
+    fused, m_fused = jax.jit(jaxgan.train_update)(state, real, KEY)
+
+    def two_steps(state, real, key):
+        metrics = {}
+        for i in range(n_critic):
+            state, metrics = jaxgan.d_update(state, real[8 * i : 8 * (i + 1)], key)
+        state, g_metrics = jaxgan.g_update(state, real[:8], key)
+        return state, {**metrics, **g_metrics}
+
+    apart, m_apart = jax.jit(two_steps)(state, real, KEY)
+    for name in m_fused:
+        np.testing.assert_allclose(m_fused[name], m_apart[name], rtol=1e-5, err_msg=name)
+    # SGD(1): equal parameters mean equal gradients; G's BatchNorm statistics come from the
+    # same forward pass
+    assert_trees_close(fused.generator.params, apart.generator.params)
+    assert_trees_close(fused.discriminator.params, apart.discriminator.params)
+    assert_trees_close(fused.generator.rest, apart.generator.rest)
+    assert (int(fused.d_updates), int(fused.g_updates)) == (n_critic, 1)
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_reuse_fake_trains_g_on_the_batch_the_last_d_update_judged(n_critic):
+    """With D frozen (SGD(0)) and no dropout in D, G must see exactly what D saw."""
+    frozen = jaxgan.create_state(
+        SmallG,
+        lambda rngs: SmallD(rngs, dropout=0.0),
+        key=jax.random.key(0),
+        d_optimizer=optax.sgd(0.0),
+        n_critic=n_critic,
+    )
+    real = small_batch(16 * n_critic)
+    step = jax.jit(jaxgan.train_update)
+    _, reused = step(with_config(frozen, reuse_fake=True), real, KEY)
+    _, fresh = step(frozen, real, KEY)
+    # d_fake: mean D(G(z)) over the last D update's batch; d_fake_g: what the G update saw
+    np.testing.assert_allclose(reused["d_fake_g"], reused["d_fake"], rtol=1e-6)
+    assert abs(float(fresh["d_fake_g"]) - float(fresh["d_fake"])) > 1e-4  # fresh noise
+    # the two-step form draws the same batch again from the last D update's key
+    state = with_config(frozen, reuse_fake=True)
+    for i in range(n_critic):
+        state, d_metrics = jaxgan.d_step(state, real[16 * i : 16 * (i + 1)], KEY)
+    _, g_metrics = jaxgan.g_step(state, real[:16], KEY)
+    np.testing.assert_allclose(g_metrics["d_fake_g"], d_metrics["d_fake"], rtol=1e-6)
+
+
+def test_defaults_keep_the_exact_algorithm_and_reuse_fake_is_opt_in():
+    config = jaxgan.StepConfig()
+    assert not config.reuse_fake and config.joint_d_call
+    state = small_state()
+    _, m_default = jax.jit(jaxgan.train_update)(state, small_batch(), KEY)
+    _, m_reuse = jax.jit(jaxgan.train_update)(
+        with_config(state, reuse_fake=True), small_batch(), KEY
+    )
+    assert float(m_default["g_loss"]) != float(m_reuse["g_loss"])
+
+
+def test_reuse_fake_runs_resume_exactly():
+    state = small_state(reuse_fake=True)
+    data = small_batch(32)
+    whole, _ = jaxgan.fit(state, data, steps=4, batch_size=8, key=3, loop="python")
+    part, _ = jaxgan.fit(
+        small_state(reuse_fake=True),
+        data,
+        steps=1,
+        batch_size=8,
+        key=3,
+        loop="python",
+    )
+    part, _ = jaxgan.fit(part, data, steps=3, batch_size=8, key=3, loop="python")
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(part), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_option_values_raise_one_line_errors():
+    with pytest.raises(ValueError, match="reuse_fake must be True or False, got 'yes'"):
+        jaxgan.StepConfig(reuse_fake="yes")
+    with pytest.raises(ValueError, match="joint_d_call must be True or False, got 1"):
+        jaxgan.StepConfig(joint_d_call=1)
