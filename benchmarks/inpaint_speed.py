@@ -184,8 +184,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--quick", action="store_true", help="MLP only: 200 images, 100 steps, 2 PyTorch images"
     )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--name", help="output file inpaint_speed_<name>.json (default: full, "
-                        "or quick with --quick)")
+    parser.add_argument(
+        "--name",
+        help="output file inpaint_speed_<name>.json (default: full, or quick with --quick)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.archs, args.images, args.steps, args.torch_images = ["mlp"], 200, 100, 2

@@ -62,9 +62,16 @@ state = jaxgan.create_state(models.MLPGenerator, models.MLPDiscriminator, key=0)
 start = time.perf_counter()
 state, _ = jaxgan.fit(state, train.x, steps=TRAIN_STEPS, batch_size=64, key=1)
 print(f"trained {TRAIN_STEPS} steps in {time.perf_counter() - start:.0f} s")
-display(Image(filename=viz.save_image_grid(
-    jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(2), 32, 100)),
-    FIGURES / "samples.png", columns=16, scale=2)))
+display(
+    Image(
+        filename=viz.save_image_grid(
+            jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(2), 32, 100)),
+            FIGURES / "samples.png",
+            columns=16,
+            scale=2,
+        )
+    )
+)
 
 # %% [markdown]
 # ## Masks
@@ -83,8 +90,13 @@ x = np.asarray(data.to_model_input(images))
 masks = {spec: apps.make_mask(spec, x.shape, seed=0) for spec in MASKS}
 shown = [np.where(m[:1] > 0, x[:1], 0.0) for m in masks.values()]
 print("  ".join(f"{spec}: {1 - m.mean():.0%} missing" for spec, m in masks.items()))
-display(Image(filename=viz.save_image_grid(np.concatenate(shown), FIGURES / "masks.png",
-                                           columns=len(MASKS), scale=3)))
+display(
+    Image(
+        filename=viz.save_image_grid(
+            np.concatenate(shown), FIGURES / "masks.png", columns=len(MASKS), scale=3
+        )
+    )
+)
 
 # %% [markdown]
 # ## The search, in one compiled call
@@ -101,8 +113,10 @@ first = time.perf_counter() - start
 start = time.perf_counter()
 result = apps.inpaint(state, x, mask, steps=STEPS, restarts=RESTARTS, key=jax.random.key(0))
 result.blended.block_until_ready()
-print(f"{NUM_IMAGES} images × {RESTARTS} restarts × {STEPS} steps: first call (with "
-      f"compilation) {first:.1f} s, second call {time.perf_counter() - start:.1f} s")
+print(
+    f"{NUM_IMAGES} images × {RESTARTS} restarts × {STEPS} steps: first call (with "
+    f"compilation) {first:.1f} s, second call {time.perf_counter() - start:.1f} s"
+)
 known = mask > 0
 print("known pixels kept:", bool(np.array_equal(np.asarray(result.blended)[known], x[known])))
 
@@ -112,8 +126,9 @@ axes[0].plot(curve[:, :8], alpha=0.6)
 axes[0].set(xlabel="step", ylabel="loss of the chosen restart", title="8 images")
 spread = np.asarray(result.restart_losses)
 axes[1].hist((spread.max(1) - spread.min(1)) / spread.min(1), bins=20)
-axes[1].set(xlabel="(worst − best) / best restart loss", ylabel="images",
-            title="how much restarts matter")
+axes[1].set(
+    xlabel="(worst − best) / best restart loss", ylabel="images", title="how much restarts matter"
+)
 plt.show()
 
 # %% [markdown]
@@ -128,9 +143,16 @@ plt.show()
 # %%
 pasted = apps.paste(x, mask, result.reconstruction)
 rows = [x, np.where(known, x, 0.0), result.reconstruction, result.blended, pasted]
-display(Image(filename=viz.save_image_grid(np.concatenate([np.asarray(r[:12]) for r in rows]),
-                                           FIGURES / "before_after.png", columns=12,
-                                           scale=2)))
+display(
+    Image(
+        filename=viz.save_image_grid(
+            np.concatenate([np.asarray(r[:12]) for r in rows]),
+            FIGURES / "before_after.png",
+            columns=12,
+            scale=2,
+        )
+    )
+)
 
 # %% [markdown]
 # ## Against the baselines
@@ -145,21 +167,29 @@ display(Image(filename=viz.save_image_grid(np.concatenate([np.asarray(r[:12]) fo
 # %%
 classifier = metrics.load_classifier(CLASSIFIER)
 train_x = np.asarray(data.to_model_input(train.x))
-table = ["| mask | method | PSNR hole (dB) | SSIM hole | accuracy | FD |", "|---|---|---|---|---|---|"]
+table = [
+    "| mask | method | PSNR hole (dB) | SSIM hole | accuracy | FD |",
+    "|---|---|---|---|---|---|",
+]
 scores = {}
 for spec, m in masks.items():
     gan = apps.inpaint(state, x, m, steps=STEPS, restarts=RESTARTS, key=jax.random.key(0))
-    filled = {"GAN (Yeh et al.)": gan.blended,
-              "training mean": baselines.mean_fill(x, m, train_x),
-              "nearest neighbour": baselines.nearest_neighbour_fill(x, m, train_x),
-              "harmonic fill": apps.harmonic_fill(x, m)}
+    filled = {
+        "GAN (Yeh et al.)": gan.blended,
+        "training mean": baselines.mean_fill(x, m, train_x),
+        "nearest neighbour": baselines.nearest_neighbour_fill(x, m, train_x),
+        "harmonic fill": apps.harmonic_fill(x, m),
+    }
     for name, out in filled.items():
         s = inpainting.score_images(images, out, m, labels=labels, classifier=classifier)
         scores[spec, name] = s
-        table.append(f"| {spec} | {name} | {s['psnr_hole']:.2f} | {s['ssim_hole']:.3f} | "
-                     f"{s['accuracy']:.3f} | {s['fd']:.2f} |")
-print(f"classifier accuracy on the {NUM_IMAGES} originals: "
-      f"{classifier.accuracy(images, labels):.3f}")
+        table.append(
+            f"| {spec} | {name} | {s['psnr_hole']:.2f} | {s['ssim_hole']:.3f} | "
+            f"{s['accuracy']:.3f} | {s['fd']:.2f} |"
+        )
+print(
+    f"classifier accuracy on the {NUM_IMAGES} originals: {classifier.accuracy(images, labels):.3f}"
+)
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
@@ -185,10 +215,19 @@ nearest = baselines.nearest_neighbour_fill(x, m, train_x)
 gap = gan_hole - inpainting.psnr_per_image(images, nearest, m)
 worst = np.argsort(gap)[:8]
 print("hole PSNR gap GAN − nearest (dB) on the worst 8:", np.round(gap[worst], 1))
-rows = [x[worst], np.where(m[worst] > 0, x[worst], 0.0), np.asarray(result.blended)[worst],
-        np.asarray(nearest)[worst]]
-display(Image(filename=viz.save_image_grid(np.concatenate(rows), FIGURES / "failures.png",
-                                           columns=8, scale=2)))
+rows = [
+    x[worst],
+    np.where(m[worst] > 0, x[worst], 0.0),
+    np.asarray(result.blended)[worst],
+    np.asarray(nearest)[worst],
+]
+display(
+    Image(
+        filename=viz.save_image_grid(
+            np.concatenate(rows), FIGURES / "failures.png", columns=8, scale=2
+        )
+    )
+)
 
 # %% [markdown]
 # Rows: original, masked, GAN, nearest neighbour.
@@ -203,10 +242,18 @@ display(Image(filename=viz.save_image_grid(np.concatenate(rows), FIGURES / "fail
 z_true = jaxgan.sample_latent(jax.random.key(5), NUM_IMAGES, 100)
 own = jaxgan.generate(state, z_true)
 for name, target in (("generator's own samples", np.asarray(own)), ("real test images", x)):
-    inv = apps.invert(state, target, steps=STEPS, restarts=RESTARTS, learning_rate=0.2,
-                      prior_weight=0.0)
+    inv = apps.invert(
+        state, target, steps=STEPS, restarts=RESTARTS, learning_rate=0.2, prior_weight=0.0
+    )
     psnr = metrics.psnr((target + 1) / 2, (np.asarray(inv.reconstruction) + 1) / 2)
     print(f"{name}: PSNR {float(np.mean(psnr)):.1f} dB (median {float(np.median(psnr)):.1f})")
-display(Image(filename=viz.save_image_grid(
-    np.concatenate([x[:12], np.asarray(inv.reconstruction[:12])]), FIGURES / "inverted.png",
-    columns=12, scale=2)))
+display(
+    Image(
+        filename=viz.save_image_grid(
+            np.concatenate([x[:12], np.asarray(inv.reconstruction[:12])]),
+            FIGURES / "inverted.png",
+            columns=12,
+            scale=2,
+        )
+    )
+)

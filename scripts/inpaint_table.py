@@ -24,13 +24,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COLUMNS = [("psnr_hole", "PSNR hole", True), ("ssim_hole", "SSIM hole", True),
-           ("l1_hole", "L1 hole", False), ("psnr", "PSNR", True), ("ssim", "SSIM", True),
-           ("l1", "L1", False), ("accuracy", "acc.", True), ("fd", "FD", False)]
-BASELINES = {"mean": "training mean", "nearest": "nearest neighbour",
-             "harmonic": "harmonic fill"}
-DIGITS = {"psnr_hole": 2, "psnr": 2, "ssim_hole": 3, "ssim": 3, "l1_hole": 3, "l1": 4,
-          "accuracy": 3, "fd": 2}
+COLUMNS = [
+    ("psnr_hole", "PSNR hole", True),
+    ("ssim_hole", "SSIM hole", True),
+    ("l1_hole", "L1 hole", False),
+    ("psnr", "PSNR", True),
+    ("ssim", "SSIM", True),
+    ("l1", "L1", False),
+    ("accuracy", "acc.", True),
+    ("fd", "FD", False),
+]
+BASELINES = {"mean": "training mean", "nearest": "nearest neighbour", "harmonic": "harmonic fill"}
+DIGITS = {
+    "psnr_hole": 2,
+    "psnr": 2,
+    "ssim_hole": 3,
+    "ssim": 3,
+    "l1_hole": 3,
+    "l1": 4,
+    "accuracy": 3,
+    "fd": 2,
+}
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -66,39 +80,58 @@ def dataset_table(dataset: str, groups: list[tuple[str, str]]) -> tuple[list[str
     loaded = [(label, _load(pattern)) for label, pattern in groups]
     runs = [r for _, group in loaded for _, r in group]
     first = runs[0]
-    lines = [f"### {dataset}\n\n{first['count']} {first['split']} images of `{first['data']}` "
-             f"from index {first['offset']}; features: {first['feature_space']}."]
+    lines = [
+        f"### {dataset}\n\n{first['count']} {first['split']} images of `{first['data']}` "
+        f"from index {first['offset']}; features: {first['feature_space']}."
+    ]
     for label, group in loaded:
         steps = sorted({r["step"] for _, r in group})
-        lines.append(f"- GAN ({label}): {len(group)} generators "
-                     f"({', '.join(f.name for f, _ in group)}), checkpoint steps {steps}.")
-    lines += ["", "| mask | method | " + " | ".join(c[1] for c in COLUMNS) + " |",
-              "|---|---|" + "---|" * len(COLUMNS)]
+        lines.append(
+            f"- GAN ({label}): {len(group)} generators "
+            f"({', '.join(f.name for f, _ in group)}), checkpoint steps {steps}."
+        )
+    lines += [
+        "",
+        "| mask | method | " + " | ".join(c[1] for c in COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
     wins = []
     for mask in first["masks"]:
         gans = {}
         for label, group in loaded:
             per_seed = [r["masks"][mask]["methods"]["gan"] for _, r in group]
             gans[label] = {k: mean_se([m[k] for m in per_seed]) for k, _, _ in COLUMNS}
-            lines.append(f"| {mask} | **GAN, {label}** | "
-                         + " | ".join(_fmt(k, *gans[label][k]) for k, _, _ in COLUMNS) + " |")
+            lines.append(
+                f"| {mask} | **GAN, {label}** | "
+                + " | ".join(_fmt(k, *gans[label][k]) for k, _, _ in COLUMNS)
+                + " |"
+            )
         bases = {}
         for name, text in BASELINES.items():
-            values = [r["masks"][mask]["methods"][name] for r in runs
-                      if name in r["masks"][mask]["methods"]]
+            values = [
+                r["masks"][mask]["methods"][name]
+                for r in runs
+                if name in r["masks"][mask]["methods"]
+            ]
             if not values:
                 continue
             for other in values[1:]:
                 if any(abs(other[k] - values[0][k]) > 1e-6 for k, _, _ in COLUMNS):
-                    raise SystemExit(f"{dataset}: baseline {name} differs between runs on "
-                                     f"{mask}; were the images or masks different?")
+                    raise SystemExit(
+                        f"{dataset}: baseline {name} differs between runs on "
+                        f"{mask}; were the images or masks different?"
+                    )
             bases[name] = values[0]
-            lines.append(f"| {mask} | {text} | "
-                         + " | ".join(_fmt(k, values[0][k], math.nan) for k, _, _ in COLUMNS)
-                         + " |")
+            lines.append(
+                f"| {mask} | {text} | "
+                + " | ".join(_fmt(k, values[0][k], math.nan) for k, _, _ in COLUMNS)
+                + " |"
+            )
         for label, gan in gans.items():
-            counts = [f"{sum((gan[k][0] > base[k]) == up for k, _, up in COLUMNS)}/{len(COLUMNS)}"
-                      for base in bases.values()]
+            counts = [
+                f"{sum((gan[k][0] > base[k]) == up for k, _, up in COLUMNS)}/{len(COLUMNS)}"
+                for base in bases.values()
+            ]
             wins.append(f"| {dataset} | {label} | {mask} | " + " | ".join(counts) + " |")
     return lines, wins
 
@@ -124,8 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines) + "\n")
         all_wins += wins
     print("On how many of the 8 columns the GAN's mean beats the baseline:\n")
-    print("| data | generator | mask | vs training mean | vs nearest neighbour | "
-          "vs harmonic fill |")
+    print(
+        "| data | generator | mask | vs training mean | vs nearest neighbour | vs harmonic fill |"
+    )
     print("|---|---|---|---|---|---|")
     print("\n".join(all_wins))
     return 0
