@@ -5,15 +5,18 @@ Run from the repository root:
     python benchmarks/inpaint_speed.py --quick            # ~1 min on a 2-core CPU
     python benchmarks/inpaint_speed.py                    # the issue's setup (see below)
     python benchmarks/inpaint_speed.py --archs dcgan --images 100 --steps 30  # scaled up
+    python benchmarks/inpaint_speed.py --archs dcgan --loop scan  # lax.scan instead of auto
 
 The issue's setup: 1,000 Fashion-MNIST-sized images (28×28×1) × 4 restarts × 300 Adam steps,
 Yeh et al.'s contextual loss + D's prior (λ 0.003), a 14×14 centre hole, Poisson blending. jaxgan
 runs every image and restart in one compiled call per batch (``--batch-size`` images, default
-all); the baseline is the straightforward PyTorch port of the same method: for each image, its
-restarts as one batch of z with ``torch.optim.Adam`` for the same steps and cosine decay, then
-the best restart (no blending, which only favours PyTorch). Models are the preset architectures
-(seed MLP; DCGAN at ``--width``, 64 = the ``dcgan-mnist`` preset) at random initialisation in
-evaluation mode; speed does not depend on the weights.
+all; ``--loop``: the steps inside one ``lax.scan`` or a host loop of one jitted step, by default
+the host loop for convolutional nets on CPU, as ``jaxgan.apps.invert`` chooses); the baseline
+is the straightforward PyTorch port of the same method: for each image, its restarts as one
+batch of z with ``torch.optim.Adam`` for the same steps and cosine decay, then the best restart
+(no blending, which only favours PyTorch). Models are the preset architectures (seed MLP; DCGAN
+at ``--width``, 64 = the ``dcgan-mnist`` preset) at random initialisation in evaluation mode;
+speed does not depend on the weights.
 
 The first jaxgan call (trace + compile + run) is reported apart; then ``--repeats`` timed calls,
 each ending in ``block_until_ready``. PyTorch runs ``--torch-images`` images (its time per image
@@ -45,6 +48,7 @@ from flax import nnx
 
 import jaxgan
 from jaxgan.apps import inpaint, make_mask
+from jaxgan.apps.inversion import choose_loop
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET = {"images": 1000, "restarts": 4, "steps": 300}
@@ -72,6 +76,7 @@ def time_jax(arch: str, args: argparse.Namespace) -> dict:
         batch_size=args.batch_size,
         learning_rate=0.1,
         prior_weight=0.003,
+        loop=args.loop,
     )
     load = os.getloadavg()[0]
     tic = time.perf_counter()
@@ -95,6 +100,7 @@ def time_jax(arch: str, args: argparse.Namespace) -> dict:
         "restarts": args.restarts,
         "steps": args.steps,
         "batch_size": args.batch_size,
+        "loop": choose_loop(state) if args.loop == "auto" else args.loop,
         "first_call_s": first,
         "seconds": seconds,
         "seconds_min_max": [min(times), max(times)],
@@ -175,6 +181,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--width", type=int, default=64, help="DCGAN width (64: the preset)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
+        "--loop",
+        choices=("auto", "scan", "python"),
+        default="auto",
+        help="jaxgan's loop form: lax.scan, a host loop of one jitted step, or auto (the "
+        "host loop for conv nets on CPU)",
+    )
+    parser.add_argument(
         "--torch-images",
         type=int,
         default=10,
@@ -229,6 +242,7 @@ def _line(row: dict) -> str:
     first = f", first call {row['first_call_s']:.1f} s" if "first_call_s" in row else ""
     load = "/".join(f"{v:.1f}" for v in row["load_average"])
     name = row["framework"] + (f"/{row['threads']}t" if "threads" in row else "")
+    name += f"/{row['loop']}" if "loop" in row else ""
     return (
         f"{name:8s} {row['arch']:5s} {size}: {row['seconds']:.2f} s{first}; "
         f"{row['images_per_s']:.1f} img/s; {target}: {row['target_seconds']:.0f} s{extra}; "

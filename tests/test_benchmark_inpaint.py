@@ -30,6 +30,7 @@ def test_tiny_run_reports_jax_and_torch_rows_with_load(tmp_path):
     rows = report["results"]
     jax_row = next(r for r in rows if r["framework"] == "jax")
     assert jax_row["first_call_s"] > 0 and jax_row["seconds"] > 0
+    assert jax_row["loop"] == "scan"  # an MLP: --loop auto keeps lax.scan
     assert jax_row["target_extrapolated"] and jax_row["target_seconds"] > jax_row["seconds"]
     assert all(len(r["load_average"]) == 2 for r in rows)
     if importlib.util.find_spec("torch") is not None:
