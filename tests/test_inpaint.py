@@ -129,6 +129,11 @@ def test_no_recompilation_across_batches_and_traced_settings(mlp_state, inpaint_
         mlp_state, seven, jnp.concatenate([mask, mask, mask[:1]]), batch_size=3, **OPTIONS
     )  # 3 calls of 3 images, the last one padded
     assert inversion_module._solve._cache_size() == compiled
+    # the host loop (conv nets on CPU) compiles its one step once as well
+    inpaint(mlp_state, images, mask, loop="python", **OPTIONS)
+    step_compiled = inversion_module._step_jit._cache_size()
+    inpaint(mlp_state, other, mask, learning_rate=0.02, loop="python", **OPTIONS)
+    assert inversion_module._step_jit._cache_size() == step_compiled
 
 
 def test_inpainting_keeps_known_pixels_and_prefers_better_candidates(mlp_state, inpaint_case):
