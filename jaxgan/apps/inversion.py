@@ -17,7 +17,8 @@ evaluation mode, ``jax.vmap`` gives every candidate its own optax optimiser stat
 device. Calls with the same batch size, steps and options reuse one compiled program;
 ``batch_size=`` splits many images into such calls. The train state is only read. On XLA:CPU,
 convolutional generators run the same steps as a host loop of one jitted step instead
-(``choose_loop``, the rule ``jaxgan.fit`` follows), which measured 6× faster there.
+(``choose_loop``, the rule ``jaxgan.fit`` follows), which is faster there
+(benchmarks/RESULTS.md).
 
 Example:
     >>> import jaxgan
@@ -299,10 +300,10 @@ def _finish_jit(best, curves: list[Array], problem: _Problem, spec: _Spec, n: in
 def _solve_stepwise(z0: Array, problem: _Problem, spec: _Spec) -> InversionResult:
     """Solve as ``_solve`` does, with the steps as a host loop of one jitted step.
 
-    On XLA:CPU a convolutional generator ran 6× faster this way than inside ``lax.scan``
-    (``inpaint`` with a width-16 DCGAN and its D, 100 images × 4 restarts × 20 steps: 10.2 s
-    against 67.0 s, 2-core CPU at load ~8), as ``jaxgan.fit`` found for training. No value is
-    read back in the loop, so the host never waits for the device between steps.
+    On XLA:CPU a convolutional generator runs several times faster this way than inside
+    ``lax.scan`` (benchmarks/RESULTS.md, ``inpaint_speed.py --loop``), as ``jaxgan.fit`` found
+    for training. No value is read back in the loop, so the host never waits for the device
+    between steps.
     """
     n, k, _ = z0.shape
     carry = _init_jit(z0, problem, spec)
