@@ -817,7 +817,8 @@ def _check_model_family(c: TrainConfig) -> None:
     )
     _require(
         step.num_classes is None or step.num_classes <= MAX_NUM_CLASSES,
-        f"num_classes must be at most {MAX_NUM_CLASSES}, got {step.num_classes}",
+        f"num_classes {step.num_classes} is more than {MAX_NUM_CLASSES:,} classes; set "
+        "num_classes=none (from the data) or a smaller count",
     )
 
 
@@ -906,7 +907,8 @@ def _check_values(c: TrainConfig) -> None:
     )
     _require(
         0 <= schedule.seed < 2**32,
-        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits), got {schedule.seed}",
+        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits: seed "
+        f"{schedule.seed} would repeat seed {schedule.seed % 2**32}), got {schedule.seed}",
     )
     tracked = ("fd", "kid", "modes", "high_quality")
     _require(
