@@ -101,11 +101,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="iterations per timed fit call")
     parser.add_argument("--repeats", type=int, default=7, help="rounds of (stop, none)")
-    parser.add_argument("--quick", action="store_true", help="200 steps, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="100 steps, 2 rounds")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.repeats = 200, 2
+        args.steps, args.repeats = 100, 2
     config, dataset = load_training_data(load_preset("seed-mlp"))
     images = jaxgan.data.to_model_input(dataset.x)
     load_start = os.getloadavg()

@@ -16,5 +16,5 @@ def test_quick_run_times_both_policies_and_the_lock(tmp_path):
     assert low <= report["check_cost_fraction"] <= high < 1
     assert 0 < report["lock_median_us"] <= report["lock_max_us"]
     saved = json.loads(Path(report["files"]["json"]).read_text())
-    assert saved["setup"]["preset"] == "seed-mlp" and saved["setup"]["steps"] == 200
+    assert saved["setup"]["preset"] == "seed-mlp" and saved["setup"]["steps"] == 100
     assert len(saved["load_average_start"]) == 3
