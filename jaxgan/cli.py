@@ -654,6 +654,8 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
         progress=args.progress,
         setup_extra={"config": cfg.to_dict(config)},
         on_nonfinite=args.on_nonfinite,
+        log=config.outputs.log,  # type: ignore[arg-type]
+        log_every=config.outputs.log_every,
     )
     runs = len(summary.get("runs", []))
     print(f"trained {runs} runs; summary in {Path(out) / 'summary.md'}")
