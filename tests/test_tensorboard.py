@@ -184,3 +184,52 @@ def test_a_real_tensorboard_serves_scalars_images_and_hparams(tiny_run, tensorbo
     )  # fmt: skip
     [group] = groups["sessionGroups"]
     assert group["hparams"]["g_hidden"] == 16 and group["hparams"]["batch_size"] == 32
+
+
+# -- jaxgan compare ------------------------------------------------------------------------------
+
+
+def _fake_ensemble(folder, grid):
+    """An ensemble folder as run_ensemble leaves it: 2 seeds × 2 learning rates, 30 steps."""
+    (folder / "samples").mkdir(parents=True)
+    (folder / "ensemble.json").write_text("{}")
+    setup = {"steps": 30, "sweep": {"lr": [1e-4, 2e-4]}}
+    runs = [
+        {"run": i, "seed": i % 2, "setting": f"lr={lr}", "lr": lr, "d_loss": 1.0 + i,
+         "g_loss": 0.5, "d_real": 0.6, "d_fake": 0.4, "modes": 8 - i}
+        for i, lr in enumerate([1e-4, 1e-4, 2e-4, 2e-4])
+    ]  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps({"setup": setup, "runs": runs}))
+    history = {m: np.full((30, 4), 0.5) for m in ("d_loss", "g_loss", "d_real", "d_fake")}
+    np.savez(folder / "history.npz", **history)
+    for i in range(4):
+        shutil.copy(grid, folder / "samples" / f"run_{i:03d}.png")
+    return folder
+
+
+def test_compare_overlays_runs_and_ensemble_members(tiny_run, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other)
+    (other / "track.jsonl").write_text(
+        "".join(json.dumps({"step": s, "metric": "fd", "value": v}) + "\n"
+                for s, v in ((20, 9.0), (40, 7.5)))
+    )  # fmt: skip
+    ensemble = _fake_ensemble(tmp_path / "ens", tiny_run / "samples" / "step_0000040.png")
+    figure = tmp_path / "cmp.png"
+    code, out, err = run_cli(
+        capsys, "compare", str(tiny_run), str(other), str(ensemble), "--out", str(figure)
+    )
+    assert code == 0, err
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| run | step | d_loss | g_loss | d_real | d_fake |")
+    assert "best fd" in table[0] and "modes" in table[0]
+    names = [line.split("|")[1].strip() for line in table[2:]]
+    assert names == ["tiny", "other", "ens/seed=0,lr=0.0001", "ens/seed=1,lr=0.0001",
+                     "ens/seed=0,lr=0.0002", "ens/seed=1,lr=0.0002"]  # fmt: skip
+    last = read_metrics(tiny_run)[-1]
+    assert f"| tiny | 40 | {last['d_loss']:.4g} |" in out
+    assert "| 7.5 @ 40 |" in table[3]
+    assert out.strip().endswith(f"figure: {figure}")
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    code, _, err = run_cli(capsys, "compare", str(tmp_path), "--out", str(figure))
+    assert code == 1 and err.count("\n") == 1 and "is not a jaxgan run or ensemble folder" in err
