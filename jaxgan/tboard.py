@@ -361,7 +361,8 @@ class ScalarLog(DeferredHook):
                 ``step``.
 
         Example:
-            >>> hook.handle(4, {"d_loss": np.ones((2, 2)), "step": np.arange(3, 5)})
+            >>> metrics = {"d_loss": np.ones((2, 2)), "step": np.arange(3, 5)}
+            >>> hook.handle(4, metrics)  # doctest: +SKIP
 
         """
         now = time.perf_counter()
@@ -373,12 +374,30 @@ class ScalarLog(DeferredHook):
             if name != "step"
         }
         row["it_per_s"] = rate
+        self.write_row(step, row)
+
+    def write_row(self, step: int, row: Mapping[str, Any]) -> None:
+        """Write one row (and ``extras(step)``) to each run's log.
+
+        Also usable on its own as ``MetricsLog(..., on_row=scalar_log.write_row)``, so a run's
+        TensorBoard scalars are exactly its ``metrics.jsonl`` rows.
+
+        Args:
+            step: the row's step.
+            row: name → number, or per-run list or array; None, NaN, ``step`` and ``time_s``
+                are left out.
+
+        Example:
+            >>> hook.write_row(6, {"step": 6, "d_loss": [0.5, None]})  # doctest: +SKIP
+
+        """
+        values_of = {k: v for k, v in row.items() if k not in ("step", "time_s")}
         if self.extras is not None:
-            row.update(self.extras(step))
+            values_of.update(self.extras(step))
         stacked = len(self.logs) > 1
         for i, log in enumerate(self.logs):
             values = {}
-            for tag, value in row.items():
-                flat = np.asarray(value, np.float64).reshape(-1)
+            for tag, value in values_of.items():
+                flat = np.asarray(value, np.float64).reshape(-1)  # None becomes NaN
                 values[tag] = float(flat[i] if stacked and flat.size > 1 else flat[0])
             log.scalars(step, values)

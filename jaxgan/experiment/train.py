@@ -379,23 +379,23 @@ def _train(
         open(out / METRICS_FILE, "a", buffering=1) as log_file,
         RunCheckpoints(out / CHECKPOINTS_DIR, keep=outputs.keep_checkpoints) as checkpoints,
     ):
-        log = hooks.MetricsLog(log_file, outputs.log_every)
+        events, scalars = None, None
+        if outputs.log == "tensorboard":  # the same rows as metrics.jsonl, and more
+            hparams = board.config_hparams(config)
+            events = board.open_log(out / TENSORBOARD_DIR, start, hparams, _hparam_metrics(config))
+            linear = config.optim.lr_schedule == "linear"
+            rates = board.learning_rate_scalars(state, config.schedule.steps, linear)
+            scalars = tboard.ScalarLog(events, outputs.log_every, rates)
+        on_row = None if scalars is None else scalars.write_row
+        log = hooks.MetricsLog(log_file, outputs.log_every, on_row)
 
         def write_samples(step: int, state: GANState) -> None:
             log.flush()  # the loss curves include this step's row
             grids(step, state)
 
-        events, scalars = None, None
-        if outputs.log == "tensorboard":
-            hparams = board.config_hparams(config)
-            events = board.open_log(out / TENSORBOARD_DIR, start, hparams, _hparam_metrics(config))
         run_hooks: list[Any] = [log, bar, hooks.LossLimit()]
         run_hooks.append(hooks.Every(config.outputs.sample_every, write_samples, needs_finite=True))
         if events is not None:
-            linear = config.optim.lr_schedule == "linear"
-            rates = board.learning_rate_scalars(state, config.schedule.steps, linear)
-            scalars = tboard.ScalarLog(events, outputs.log_every, rates)
-            run_hooks.append(scalars)
             outputs_of_d = board.DOutputs(config, dataset)
             grid_events = board.GridEvents(events, grids, outputs_of_d)
             run_hooks.append(hooks.Every(outputs.sample_every, grid_events, needs_finite=True))
@@ -403,13 +403,10 @@ def _train(
             track = TrackBest(tracker, out, config, start, events)
             run_hooks.append(hooks.Every(config.outputs.sample_every, track, needs_finite=True))
 
-        def before_save(step: int, state: GANState) -> None:
-            # the logs' rows of a checkpoint's step are written before it (exact resume)
-            log.flush()
-            if scalars is not None:
-                scalars.flush()
-
-        save = hooks.Checkpoint(checkpoints, config.outputs.checkpoint_every, metadata, before_save)
+        # the log's row of a checkpoint's step is written before the checkpoint (exact resume)
+        save = hooks.Checkpoint(
+            checkpoints, config.outputs.checkpoint_every, metadata, lambda *_: log.flush()
+        )
         run_hooks += [save, StopOnSignal(run.stop, save, run.resume_command)]  # stop: last
         try:
             state, _ = fit(
