@@ -21,6 +21,7 @@ import pytest
 from cli_args import tiny_train_args
 
 from jaxgan import cli
+from jaxgan.experiment.board import log_eval_panel
 from jaxgan.experiment.rundir import read_metrics
 from jaxgan.tbevents import event_files, read_events, read_images, read_scalars
 
@@ -103,6 +104,19 @@ def test_an_unwritable_log_folder_warns_once_and_the_run_goes_on(tiny_run, tmp_p
     assert code == 0 and "resumed at step 40" in out
     assert err.count("\n") == 1 and "jaxgan train: warning: cannot write TensorBoard" in err
     assert read_metrics(run)[-1]["step"] == 50
+
+
+def test_the_eval_report_panel_goes_to_the_run_log_at_the_evaluated_step(tiny_run, tmp_path):
+    # jaxgan eval calls this with its report.png (an end-to-end eval takes ~15 s here)
+    run = tmp_path / "evaluated"
+    shutil.copytree(tiny_run, run)
+    panel = run / "samples" / "step_0000020.png"
+    log_eval_panel(run, 20, panel)
+    [(step, png)] = read_images(run / "tensorboard")["eval/report"]
+    assert step == 20 and png == panel.read_bytes()
+    shutil.rmtree(run / "tensorboard")  # a run written with log=none gets no log
+    log_eval_panel(run, 20, panel)
+    assert not (run / "tensorboard").exists()
 
 
 # -- the real TensorBoard ------------------------------------------------------------------------
