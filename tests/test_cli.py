@@ -12,6 +12,7 @@ from cli_args import tiny_train_args
 from jaxgan import cli
 from jaxgan.experiment.config import to_dict
 from jaxgan.experiment.rundir import read_metrics
+from jaxgan.tbevents import read_scalars
 
 # the seed-mlp preset shrunk to run in a second or two
 TINY = tiny_train_args(sample_every=20, checkpoint_every=20)
@@ -215,6 +216,18 @@ def test_seeds_and_sweep_train_runs_together_and_write_a_summary(tmp_path, capsy
     assert [g["runs"] for g in summary["groups"]] == [[0, 1], [2, 3]]
     assert err.count("trained runs [") == 2 and "run-iterations/s" in err
     assert "modes" in (out / "summary.md").read_text()
+    # one TensorBoard run per member, named by its seed and swept value
+    members = sorted(p.name for p in (out / "tensorboard").iterdir())
+    assert members == [
+        "seed=0,lr=0.0001",
+        "seed=0,lr=0.0004",
+        "seed=1,lr=0.0001",
+        "seed=1,lr=0.0004",
+    ]
+    for member in members:
+        scalars = read_scalars(out / "tensorboard" / member)
+        assert [step for step, _ in scalars["d_loss"]] == [10]
+        assert scalars["lr/g"][0][1] == pytest.approx(float(member.split("lr=")[1]))
     code, _, err = run_cli(capsys, "train", "--seeds", "0", "--out", str(tmp_path / "bad"))
     assert code == 2 and "--seeds must be at least 1" in err
     code, _, err = run_cli(capsys, "train", "--runs-together", "1", "--out", str(tmp_path / "b1"))
