@@ -25,7 +25,7 @@ from jaxgan.experiment.board import log_eval_panel
 from jaxgan.experiment.rundir import read_metrics
 from jaxgan.tbevents import event_files, read_events, read_images, read_scalars
 
-TINY = tiny_train_args(sample_every=20, checkpoint_every=20)
+TINY = [*tiny_train_args(sample_every=20, checkpoint_every=20), "--set", "log=tensorboard"]
 
 
 def run_cli(capsys, *argv):
