@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
+import shutil
+import tempfile
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
-from flax import nnx
+
+def _share_compiled_programs() -> None:
+    """Give this test session one persistent XLA cache, shared with the processes it starts.
+
+    Many tests compile the same small programs (the seed MLP's chunk, the sampler) through fresh
+    ``jax.jit`` wrappers or in new ``jaxgan`` processes; with the cache each distinct program
+    compiles once per session. The folder is new for every session (so no test depends on an
+    earlier one) and removed at exit. JAX reads these variables when it is imported, and child
+    processes inherit them. A session that sets ``JAX_COMPILATION_CACHE_DIR`` keeps its own.
+    """
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="jaxgan-test-xla-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+
+_share_compiled_programs()
+
+import jax  # noqa: E402 - after the cache settings, which JAX reads on import
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from flax import nnx  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 

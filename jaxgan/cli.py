@@ -492,10 +492,42 @@ def _invert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="overlay several runs' curves and show their metrics and last grids",
+        description=textwrap.fill(
+            "Compare runs: one PNG with the losses and D's outputs (D(x), D(G(z))) of every "
+            "run overlaid and each run's last sample grid, and a Markdown table of their final "
+            "and best tracked metrics on stdout. An ensemble folder (--seeds/--sweep) adds "
+            "each of its members.",
+            88,
+        ),
+        epilog="examples:\n  jaxgan compare runs/a runs/b --out compare.png\n"
+        "  jaxgan compare runs/ring8-sweep",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run or ensemble folders")
+    parser.add_argument(
+        "--out", default="compare.png", metavar="PNG", help="the figure (default compare.png)"
+    )
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from jaxgan.experiment.compare import compare_runs, markdown_table
+
+    records = compare_runs(args.runs, args.out)
+    print(markdown_table(records))
+    print(f"\nfigure: {args.out}")
+    return 0
+
+
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_train,
     _add_sample,
     _add_eval,
+    _add_compare,
     _add_inpaint,
     _add_invert,
 )
@@ -654,6 +686,8 @@ def _train_ensemble(args: argparse.Namespace, config: cfg.TrainConfig, out: str)
         progress=args.progress,
         setup_extra={"config": cfg.to_dict(config)},
         on_nonfinite=args.on_nonfinite,
+        log=config.outputs.log,  # type: ignore[arg-type]
+        log_every=config.outputs.log_every,
     )
     runs = len(summary.get("runs", []))
     print(f"trained {runs} runs; summary in {Path(out) / 'summary.md'}")

@@ -183,6 +183,32 @@ def _injected_states(opt_state: Any) -> list[Any]:
     return [node for node in nodes if isinstance(node, _INJECTED)]
 
 
+def learning_rates(state: GANState) -> dict[str, np.ndarray]:
+    """Return the learning rates kept in both players' optax states (``inject_hyperparams``).
+
+    Args:
+        state: a single-run state or an ensemble state.
+
+    Returns:
+        ``{"g": ..., "d": ...}``: a float64 array of shape () or (runs,) per player (NaN when
+        the player's optimiser injects no learning rate).
+
+    Example:
+        >>> import jaxgan
+        >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
+        ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
+        >>> bool(np.isclose(learning_rates(state)["g"], 2e-4))
+        True
+
+    """
+    out = {}
+    for name, player in (("g", state.generator), ("d", state.discriminator)):
+        found = [s.hyperparams["learning_rate"] for s in _injected_states(player.opt_state)
+                 if "learning_rate" in s.hyperparams]  # fmt: skip
+        out[name] = np.asarray(found[0], np.float64) if found else np.float64(np.nan)
+    return out
+
+
 def _set_injected(opt_state: Any, name: str, value: np.ndarray, player: str) -> Any:
     """Replace hyperparameter ``name`` in every ``inject_hyperparams`` state of ``opt_state``."""
     found = []

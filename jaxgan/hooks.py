@@ -138,6 +138,8 @@ class MetricsLog(DeferredHook):
     Args:
         file: an open text file (appended to; the caller closes it).
         every: iterations per row.
+        on_row: also called as ``on_row(step, row)`` with each row written (e.g. to send the
+            same numbers to TensorBoard).
 
     Example:
         >>> import io
@@ -148,9 +150,14 @@ class MetricsLog(DeferredHook):
 
     """
 
-    def __init__(self, file: TextIO, every: int):
+    def __init__(
+        self,
+        file: TextIO,
+        every: int,
+        on_row: Callable[[int, dict[str, Any]], None] | None = None,
+    ):
         super().__init__()
-        self.file, self.every = file, every
+        self.file, self.every, self.on_row = file, every, on_row
         self.start_time = self.last_time = time.perf_counter()
 
     def handle(self, step: int, metrics: dict[str, np.ndarray]) -> None:
@@ -179,6 +186,8 @@ class MetricsLog(DeferredHook):
         self.file.write(json.dumps(row, allow_nan=False) + "\n")
         self.file.flush()
         self.last_time = now
+        if self.on_row is not None:
+            self.on_row(int(step), row)
 
 
 class LossLimit(DeferredHook):

@@ -34,7 +34,9 @@ def torch_importable():
 @pytest.fixture(scope="module")
 def quick_report(step_time, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    return step_time.main(["--quick", "--out-dir", str(out)]), out
+    return step_time.main(
+        ["--quick", "--repeats", "1", "--target-seconds", "0.05", "--out-dir", str(out)]
+    ), out
 
 
 def test_quick_run_times_every_jax_form_with_stats_and_flops(quick_report):

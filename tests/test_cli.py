@@ -12,6 +12,7 @@ from cli_args import tiny_train_args
 from jaxgan import cli
 from jaxgan.experiment.config import to_dict
 from jaxgan.experiment.rundir import read_metrics
+from jaxgan.tbevents import read_scalars
 
 # the seed-mlp preset shrunk to run in a second or two
 TINY = tiny_train_args(sample_every=20, checkpoint_every=20)
@@ -204,16 +205,29 @@ def test_seeds_and_sweep_train_runs_together_and_write_a_summary(tmp_path, capsy
         "--seeds", "2", "--sweep", "lr=1e-4,4e-4",
         "--set", "data_limit=1000", "--set", "g_hidden=16", "--set", "d_hidden=16",
         "--set", "g_depth=2", "--set", "d_depth=1", "--set", "maxout_pieces=2",
-        "--set", "steps_per_call=10", "--runs-together", "3",
+        "--set", "steps_per_call=10", "--runs-together", "2",
     )  # fmt: skip
     assert code == 0, err
     assert "trained 4 runs; summary in" in stdout
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["runs"]) == 4
-    # at most 3 runs per vmapped program, each slice reported on stderr as it ends
-    assert [g["runs"] for g in summary["groups"]] == [[0, 1, 2], [3]]
+    # at most 2 runs per vmapped program (one program for both slices), each slice reported on
+    # stderr as it ends
+    assert [g["runs"] for g in summary["groups"]] == [[0, 1], [2, 3]]
     assert err.count("trained runs [") == 2 and "run-iterations/s" in err
     assert "modes" in (out / "summary.md").read_text()
+    # one TensorBoard run per member, named by its seed and swept value
+    members = sorted(p.name for p in (out / "tensorboard").iterdir())
+    assert members == [
+        "seed=0,lr=0.0001",
+        "seed=0,lr=0.0004",
+        "seed=1,lr=0.0001",
+        "seed=1,lr=0.0004",
+    ]
+    for member in members:
+        scalars = read_scalars(out / "tensorboard" / member)
+        assert [step for step, _ in scalars["d_loss"]] == [10]
+        assert scalars["lr/g"][0][1] == pytest.approx(float(member.split("lr=")[1]))
     code, _, err = run_cli(capsys, "train", "--seeds", "0", "--out", str(tmp_path / "bad"))
     assert code == 2 and "--seeds must be at least 1" in err
     code, _, err = run_cli(capsys, "train", "--runs-together", "1", "--out", str(tmp_path / "b1"))

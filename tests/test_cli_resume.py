@@ -1,14 +1,13 @@
-"""Exact resume: a stopped (or SIGKILLed) run, resumed, ends with the uninterrupted run's bits."""
+"""Exact resume: a stopped run, resumed, ends with the uninterrupted run's bits.
+
+SIGKILL at random moments (single runs, tracked runs and ensembles of stacked runs) is
+tests/test_faults.py's kill loop.
+"""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 from cli_args import tiny_train_args
 
 from jaxgan import cli
@@ -55,86 +54,3 @@ def test_a_run_stopped_anywhere_and_resumed_matches_the_uninterrupted_run(tmp_pa
     # the stopped run logged a row at 55 (steps 51-55); the resumed one logs 56-60 at 60
     assert [r["step"] for r in read_metrics(part)][4:7] == [50, 55, 60]
     assert_same_run(part, whole, partial_rows=(55, 60))
-
-
-def test_a_process_killed_with_sigkill_resumes_to_the_same_bits(tmp_path):
-    killed, reference = tmp_path / "killed", tmp_path / "reference"
-    argv = ["train", *TINY, "--steps", "400"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxgan", *argv, "--out", str(killed)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 300
-    try:
-        while not any(p.name.isdigit() for p in (killed / "checkpoints").glob("*")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)  # after the first checkpoint, mid-run
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    stopped_at = latest_step(killed / "checkpoints")
-    assert stopped_at is not None and 40 <= stopped_at < 400, stopped_at
-    assert not (killed / "summary.json").exists()  # it really died before the end
-
-    assert cli.main(["train", "--resume", "--out", str(killed)]) == 0
-    summary = json.loads((killed / "summary.json").read_text())
-    assert summary["start_step"] >= stopped_at and summary["step"] == 400
-    steps = [row["step"] for row in read_metrics(killed)]
-    assert steps == list(range(10, 401, 10))  # the log has no gaps and no repeats
-
-    assert cli.main([*argv, "--out", str(reference)]) == 0
-    assert_same_run(killed, reference)
-
-
-def test_an_ensemble_killed_with_sigkill_resumes_to_the_same_bits(tmp_path):
-    """`jaxgan train --preset ring8 --seeds 3`, SIGKILLed mid-run, resumes bit-exact."""
-    killed, reference = tmp_path / "killed", tmp_path / "reference"
-    argv = [
-        "train", "--preset", "ring8", "--seeds", "3", "--steps", "300",
-        "--set", "g_hidden=32", "--set", "d_hidden=32", "--set", "steps_per_call=20",
-        "--set", "log_every=20", "--set", "checkpoint_every=60", "--set", "sample_every=60",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxgan", *argv, "--out", str(killed)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    checkpoints = killed / "slices" / "000" / "checkpoints"
-    deadline = time.monotonic() + 300
-    try:
-        while not any(p.name.isdigit() for p in checkpoints.glob("*")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)  # after the first checkpoint, mid-run
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    stopped_at = latest_step(checkpoints)
-    assert stopped_at is not None and 60 <= stopped_at < 300, stopped_at
-    assert not (killed / "summary.json").exists()
-
-    assert cli.main(["train", "--resume", "--out", str(killed)]) == 0
-    assert cli.main([*argv, "--out", str(reference)]) == 0
-    for name in ("history.npz",):
-        with np.load(killed / name) as a, np.load(reference / name) as b:
-            assert sorted(a.files) == sorted(b.files)
-            for key in a.files:
-                np.testing.assert_array_equal(a[key], b[key])
-    rows = [json.loads((run / "summary.json").read_text()) for run in (killed, reference)]
-    assert rows[0]["runs"] == rows[1]["runs"] and len(rows[0]["runs"]) == 3
-    assert rows[0]["aggregate"] == rows[1]["aggregate"]
-    # the final stacked states: every array equal, bit for bit
-    final = []
-    for run in (killed, reference):
-        path = run / "slices" / "000" / "checkpoints" / "300" / "state"
-        final.append(ocp.StandardCheckpointer().restore(path))
-    leaves = [jax.tree.leaves(f) for f in final]
-    assert len(leaves[0]) == len(leaves[1]) > 0
-    for x, y in zip(*leaves, strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

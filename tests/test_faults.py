@@ -48,9 +48,7 @@ from jaxgan.experiment.rundir import read_metrics, read_run_config
 from jaxgan.experiment.sample import load_run
 from jaxgan.loop import finite_state
 
-# loop=scan is what "auto" picks for this MLP on CPU; saying it spares each process the lowering
-# that "auto" measures with
-TINY = [*tiny_train_args(sample_every=40, checkpoint_every=20), "--set", "loop=scan"]
+TINY = tiny_train_args(sample_every=40, checkpoint_every=20)
 TESTS = Path(__file__).resolve().parent
 KILLS_WANTED = 10
 
@@ -393,8 +391,8 @@ def test_eval_sample_resume_and_metrics_refuse_non_finite_values(copy_of, capsys
 
 # -- item 2: a tracked run killed after its best checkpoint ---------------------------------
 
-TRACKED = [*tiny_train_args(sample_every=20, checkpoint_every=40), "--set", "loop=scan",
-           "--set", "track_metric=fd", "--set", "track_samples=64", "--steps", "60"]  # fmt: skip
+TRACKED = [*tiny_train_args(sample_every=20, checkpoint_every=40), "--set", "track_metric=fd",
+           "--set", "track_samples=64", "--steps", "60"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -749,8 +747,8 @@ def test_the_benchmark_flags_ratios_a_busy_machine_makes_meaningless():
 
 # -- the SIGKILL loop ------------------------------------------------------------------------
 
-ENSEMBLE = [*tiny_train_args(sample_every=20, checkpoint_every=20), "--set", "loop=scan",
-            "--steps", "40", "--seeds", "2", "--runs-together", "1"]  # fmt: skip
+ENSEMBLE = [*tiny_train_args(sample_every=20, checkpoint_every=20), "--steps", "40",
+            "--seeds", "3", "--runs-together", "2"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

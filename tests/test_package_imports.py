@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ("jaxgan.models", "jaxgan.losses", "jaxgan.penalties", "jaxgan.augment", "jaxgan.state",
         "jaxgan.steps")  # fmt: skip
 ENGINE = ("jaxgan.loop", "jaxgan.hooks", "jaxgan.ensembles", "jaxgan.sweeps", "jaxgan.sharding",
+          "jaxgan.tboard", "jaxgan.tbevents",
           "jaxgan.sampling", "jaxgan.checkpoint", "jaxgan.viz", "jaxgan.compile_cache")  # fmt: skip
 # each layer (a group of modules and packages) and what it may import from jaxgan besides itself
 LAYERS = {

@@ -58,9 +58,13 @@ RESUMABLE_FIELDS = frozenset(
         "checkpoint_every",
         "keep_checkpoints",
         "devices",
+        "log",
     }
 )
 """Flat fields that may differ from the saved config when a run is resumed (length, outputs)."""
+
+LOGS = ("tensorboard", "none")
+"""What ``log`` may name: TensorBoard event files beside metrics.jsonl, or none."""
 
 MAX_NUM_CLASSES = 100_000
 """The most classes a conditional run may have (as ``jaxgan.data`` allows)."""
@@ -213,6 +217,10 @@ class OutputConfig:
     track_samples: int = _field(1000, "generated samples per tracked measurement")
     grid_size: int = _field(8, "sample grids show grid_size × grid_size images")
     scatter_points: int = _field(2500, "generated points in 2-D scatter plots")
+    log: str = _field(
+        "tensorboard",
+        "tensorboard: also write TensorBoard event files (<run>/tensorboard); none: do not",
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -817,7 +825,8 @@ def _check_model_family(c: TrainConfig) -> None:
     )
     _require(
         step.num_classes is None or step.num_classes <= MAX_NUM_CLASSES,
-        f"num_classes must be at most {MAX_NUM_CLASSES}, got {step.num_classes}",
+        f"num_classes {step.num_classes} is more than {MAX_NUM_CLASSES:,} classes; set "
+        "num_classes=none (from the data) or a smaller count",
     )
 
 
@@ -906,8 +915,10 @@ def _check_values(c: TrainConfig) -> None:
     )
     _require(
         0 <= schedule.seed < 2**32,
-        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits), got {schedule.seed}",
+        f"seed must be below 2**32 = {2**32} (jax.random.key keeps 32 bits: seed "
+        f"{schedule.seed} would repeat seed {schedule.seed % 2**32}), got {schedule.seed}",
     )
+    _require(outputs.log in LOGS, f"log must be one of {', '.join(LOGS)}, got {outputs.log!r}")
     tracked = ("fd", "kid", "modes", "high_quality")
     _require(
         outputs.track_metric is None or outputs.track_metric in tracked,

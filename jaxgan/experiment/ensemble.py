@@ -25,15 +25,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxgan import hooks
+from jaxgan import hooks, tboard
 from jaxgan.checkpoint import RunCheckpoints
 from jaxgan.data import to_model_input
 from jaxgan.data.dataset import Dataset
 from jaxgan.ensembles import BuildStateFn, check_build_fn, create_ensemble, fit_ensemble
-from jaxgan.experiment import guards
+from jaxgan.experiment import board, guards
+from jaxgan.experiment.config import ConfigError, from_dict
 from jaxgan.experiment.evaluators import Evaluator, aggregate_runs, auto_evaluator
 from jaxgan.experiment.lock import LOCK_FILE, RunLock
-from jaxgan.experiment.rundir import write_text_atomically
+from jaxgan.experiment.rundir import TENSORBOARD_DIR, write_text_atomically
 from jaxgan.experiment.signals import GracefulSignals, StopOnSignal, signal_name, stop_advice
 from jaxgan.loop import NonFiniteError
 from jaxgan.sampling import generate_batches
@@ -55,6 +56,7 @@ ENSEMBLE_ENTRIES = frozenset(
         "history.npz",
         "samples.png",
         "samples",
+        TENSORBOARD_DIR,
     }
 )
 """Names ``run_ensemble`` writes into its folder (``overwrite`` removes only these)."""
@@ -194,6 +196,7 @@ def _train_slice(
     setup: dict[str, Any],
     stop: GracefulSignals,
     on_nonfinite: Literal["stop", "warn"],
+    tensorboard: _Board | None,
 ) -> tuple[GANState, dict[str, np.ndarray], float]:
     """Train one slice of runs to ``steps``, continuing from its latest checkpoint if any."""
     stacked, keys = create_ensemble(build_state_fn, group)
@@ -214,15 +217,29 @@ def _train_slice(
     label = f"runs {first}-{last}" if last > first else f"run {first}"
     bar = hooks.ProgressBar(steps, initial=start, desc=label, show=progress)
     started = time.perf_counter()
+    logs: list[tboard.EventLog] = []
+    scalars: tboard.ScalarLog | None = None
+    if tensorboard is not None:  # one TensorBoard run per member
+        logs = board.member_logs(tensorboard.folder, group, start, tensorboard.hparams)
+        rates = board.learning_rate_scalars(stacked, steps, tensorboard.linear_lr)
+        scalars = tboard.ScalarLog(logs, tensorboard.log_every, rates)
+
+    def before_save(step: int, state: GANState) -> None:
+        if scalars is not None:
+            scalars.flush()
+        history.save(folder / "history.npz")
+
     with RunCheckpoints(checkpoints_dir, keep=2) as checkpoints:
         save = hooks.Checkpoint(
             checkpoints,
             checkpoint_every,
             metadata=lambda step: {"setup": setup},
-            before_save=lambda *_: history.save(folder / "history.npz"),
+            before_save=before_save,
         )
         resume = f"jaxgan train --resume --out {folder.parent.parent}"
-        slice_hooks = [history, bar, hooks.LossLimit(), save, StopOnSignal(stop, save, resume)]
+        slice_hooks: list[Any] = [history, bar, hooks.LossLimit()]
+        slice_hooks += [scalars] if scalars is not None else []
+        slice_hooks += [save, StopOnSignal(stop, save, resume)]
         try:
             stacked, _ = fit_ensemble(
                 stacked,
@@ -252,7 +269,28 @@ def _train_slice(
             ) from None
         finally:
             bar.close()
+            for log in logs:
+                log.close()
     return stacked, history.arrays(), time.perf_counter() - started
+
+
+class _Board:
+    """Where and how an ensemble's members log to TensorBoard."""
+
+    def __init__(self, folder: Path, setup: Mapping[str, Any], log_every: int):
+        self.folder, self.log_every = folder, log_every
+        self.hparams: dict[str, Any] = {}
+        self.linear_lr = False
+        try:
+            config = from_dict(setup["config"]) if "config" in setup else None
+        except ConfigError:
+            config = None
+        if config is not None:
+            self.hparams = board.config_hparams(config)
+            self.linear_lr = config.optim.lr_schedule == "linear"
+        else:
+            scalars = (bool, int, float, str)
+            self.hparams = {k: v for k, v in setup.items() if isinstance(v, scalars)}
 
 
 def run_ensemble(
@@ -281,6 +319,8 @@ def run_ensemble(
     progress: bool | None = False,
     setup_extra: Mapping[str, Any] | None = None,
     on_nonfinite: Literal["stop", "warn"] = "stop",
+    log: Literal["tensorboard", "none"] = "none",
+    log_every: int = 100,
 ) -> dict[str, Any]:
     """Train seeds × sweep settings as ensembles, evaluate every run, write one summary.
 
@@ -292,7 +332,9 @@ def run_ensemble(
     ``summary.json`` (setup, per-run rows, mean ± s.e. per setting, per-slice timing),
     ``summary.md``, ``runs.csv``, ``aggregate.csv``, ``history.npz`` (each metric as an array
     (steps, runs)), ``samples.png`` (all runs) and ``samples/run_XXX.png``. Per-run training
-    metrics are means over the last 10% of steps.
+    metrics are means over the last 10% of steps. With ``log="tensorboard"``,
+    ``tensorboard/<member>/`` holds one TensorBoard run per member (named like
+    ``seed=0,lr=0.0002``; ``jaxgan.experiment.board``).
 
     Args:
         build_state_fn: ``(init_key, **build_values) -> GANState`` for one run (traceable).
@@ -330,6 +372,9 @@ def run_ensemble(
             the ensemble (``NonFiniteError`` names the slice, run, step and last good
             checkpoint); ``"warn"``: warn once and train on (that slice writes no checkpoint
             while a run is not finite; diverged runs get no sample plot).
+        log: ``"tensorboard"``: write each member's metrics, learning rates and hparams as
+            TensorBoard event files; ``"none"``: do not.
+        log_every: iterations per TensorBoard row.
 
     Returns:
         The summary written to ``summary.json``: ``{"setup", "runs", "aggregate", "groups"}``.
@@ -350,6 +395,10 @@ def run_ensemble(
         raise ValueError("choose either resume or overwrite, not both")
     if on_nonfinite not in ("stop", "warn"):
         raise ValueError(f"on_nonfinite must be 'stop' or 'warn', got {on_nonfinite!r}")
+    if log not in ("tensorboard", "none"):
+        raise ValueError(f"log must be 'tensorboard' or 'none', got {log!r}")
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
+        raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
     checkpoint_every = steps if checkpoint_every is None else checkpoint_every
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
@@ -424,6 +473,9 @@ def run_ensemble(
                 mesh=mesh,
                 progress=progress,
                 on_nonfinite=on_nonfinite,
+                tensorboard=_Board(out / TENSORBOARD_DIR, setup, log_every)
+                if log == "tensorboard"
+                else None,
             )
 
 
@@ -451,6 +503,7 @@ def _run_slices(
     mesh: Mesh | DataParallel | None,
     progress: bool | None,
     on_nonfinite: Literal["stop", "warn"],
+    tensorboard: _Board | None,
 ) -> dict[str, Any]:
     """Train (or load) every slice, evaluate every run, write the summary (under the lock)."""
     points = real.ndim == 2
@@ -488,6 +541,7 @@ def _run_slices(
                 setup=setup,
                 stop=stop,
                 on_nonfinite=on_nonfinite,
+                tensorboard=tensorboard,
             )
             group_samples = _sample_runs(stacked, key, num_samples)
             entry = {

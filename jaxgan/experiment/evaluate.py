@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 from jaxgan import data, metrics, viz
+from jaxgan.experiment.board import log_eval_panel
 from jaxgan.experiment.config import TrainConfig
 from jaxgan.experiment.evaluators import classifier_for, generate_samples
 from jaxgan.experiment.sample import load_run
@@ -140,6 +141,7 @@ def evaluate_run(
         metrics.save_report_panel(report, fake, train.x, out / PANEL_FILE)
     report = json_safe({"name": config.name, "run": str(run_dir), "step": step, **report})
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    log_eval_panel(run_dir, step, out / PANEL_FILE)
     return report
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from jaxgan.checkpoint import CorruptCheckpointError
-from jaxgan.data.dataset import MAX_NUM_CLASSES
 from jaxgan.experiment.build import grid_layout
 from jaxgan.experiment.config import (
     RESUMABLE_FIELDS,
@@ -114,11 +113,6 @@ def check_run_inputs(config: TrainConfig, num_examples: int, *, seeds: int = 1) 
         raise ConfigError(
             f"batch_size {config.schedule.batch_size} is larger than the dataset ({num_examples} "
             "examples); lower --batch-size or use more data"
-        )
-    if config.step.num_classes is not None and config.step.num_classes > MAX_NUM_CLASSES:
-        raise ConfigError(
-            f"num_classes {config.step.num_classes} is more than {MAX_NUM_CLASSES:,} classes; "
-            "set num_classes=none (from the data) or a smaller count"
         )
     outputs = config.outputs
     if outputs.track_metric in ("fd", "kid"):

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from jaxgan.experiment.guards import RunWarning
 from jaxgan.hooks import DivergenceWarning
 from jaxgan.loop import NonFiniteWarning
+from jaxgan.tboard import TensorBoardWarning
 
 NOISY_LOGGERS = ("absl", "asyncio", "orbax", "tensorstore", "jax._src.xla_bridge")
 """Loggers of the libraries whose background failures repeat what the one line says."""
 
-OUR_WARNINGS = (RunWarning, DivergenceWarning, NonFiniteWarning)
+OUR_WARNINGS = (RunWarning, DivergenceWarning, NonFiniteWarning, TensorBoardWarning)
 """The warnings ``one_line_warnings`` prints as one line each."""
 
 

@@ -9,6 +9,7 @@ A run folder holds::
     checkpoints/<step> orbax checkpoints (the last keep_checkpoints of them)
     best/<step>        the best checkpoint by the tracked metric, with track.jsonl
     summary.json       written when the run ends
+    tensorboard/       TensorBoard event files (jaxgan.experiment.board; unless log=none)
 
 Nothing in an existing folder is changed until everything about a new run has been checked.
 """
@@ -51,6 +52,8 @@ BEST_DIR = "best"
 
 TRACK_FILE = "track.jsonl"
 
+TENSORBOARD_DIR = "tensorboard"
+
 RUN_ENTRIES = frozenset(
     {
         CONFIG_FILE,
@@ -63,6 +66,7 @@ RUN_ENTRIES = frozenset(
         BEST_DIR,
         TRACK_FILE,
         "eval",
+        TENSORBOARD_DIR,
     }
 )
 """Names ``train`` writes into a run folder (``overwrite`` removes only these)."""

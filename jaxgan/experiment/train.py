@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import data, hooks, sharding, viz
+from jaxgan import data, hooks, sharding, tboard, viz
 from jaxgan.checkpoint import CheckpointNotFoundError, RunCheckpoints
-from jaxgan.experiment import guards
+from jaxgan.experiment import board, guards
 from jaxgan.experiment.build import (
     build_state,
     class_row_labels,
@@ -46,6 +46,7 @@ from jaxgan.experiment.rundir import (
     RUN_ENTRIES,
     SAMPLES_DIR,
     SUMMARY_FILE,
+    TENSORBOARD_DIR,
     TRACK_FILE,
     PathLike,
     TrainSummary,
@@ -62,6 +63,7 @@ from jaxgan.experiment.signals import GracefulSignals, StopOnSignal, signal_name
 from jaxgan.loop import NonFiniteError, NonFinitePolicy, fit
 from jaxgan.sampling import generate_batches
 from jaxgan.state import GANState, generate, sample_latent
+from jaxgan.tboard import EventLog
 
 
 def train(
@@ -243,6 +245,9 @@ class SampleGrids:
         self.z = sample_latent(run_keys(config.schedule.seed).noise, num, config.step.latent_dim)
         self.real = dataset.x[:points] if config.is_points else None
         self.last: Path | None = None
+        self.last_step: int | None = None
+        self.fake: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
 
     def __call__(self, step: int, state: GANState) -> Path:
         """Write the grid of ``step`` and the loss curves so far.
@@ -259,6 +264,7 @@ class SampleGrids:
 
         """
         config = self.config
+        self.labels = None
         path = self.out / SAMPLES_DIR / f"step_{step:07d}.png"
         title = f"{config.name} · step {step}"
         if config.is_points:
@@ -273,6 +279,8 @@ class SampleGrids:
                 labels = class_row_labels(num, columns, state.config.num_classes)
             fake = generate_batches(state, self.z, labels)
             self.last = viz.save_image_grid(fake, path, columns=columns)
+            self.labels = None if labels is None else np.asarray(labels)
+        self.fake, self.last_step = fake, step
         viz.save_loss_curves(read_metrics(self.out), self.out / LOSS_PLOT, title=config.name)
         return self.last
 
@@ -288,14 +296,22 @@ class TrackBest:
         out: the run folder.
         config: the run's config (stored with the best checkpoint).
         start: the step training starts from (rows after it, from before a resume, are dropped).
+        log: also write each value to this TensorBoard log (as ``track/<metric>``).
 
     Example:
         >>> TrackBest(tracker, Path("runs/a"), config, 0)(1000, state)  # doctest: +SKIP
 
     """
 
-    def __init__(self, tracker: MetricTracker, out: Path, config: TrainConfig, start: int):
-        self.tracker, self.out, self.config = tracker, out, config
+    def __init__(
+        self,
+        tracker: MetricTracker,
+        out: Path,
+        config: TrainConfig,
+        start: int,
+        log: EventLog | None = None,
+    ):
+        self.tracker, self.out, self.config, self.log = tracker, out, config, log
         self.best: float | None = None
         for row in read_track(out, start):
             if tracker.improves(row["value"], self.best):
@@ -317,6 +333,8 @@ class TrackBest:
         row = {"step": step, "metric": self.tracker.metric, "value": hooks.json_value(value)}
         with open(self.out / TRACK_FILE, "a") as log:
             log.write(json.dumps(row, allow_nan=False) + "\n")
+        if self.log is not None:
+            self.log.scalars(step, {f"track/{self.tracker.metric}": value})
         if improved:
             meta = {"step": step, "config": to_dict(self.config), self.tracker.metric: value}
             with RunCheckpoints(self.out / BEST_DIR, keep=1) as best:
@@ -325,6 +343,12 @@ class TrackBest:
                 else:
                     best.keep_newest(step)
             self.best = value
+
+
+def _hparam_metrics(config: TrainConfig) -> list[str]:
+    """Return the scalars the hparams table shows: losses, D's outputs, the tracked metric."""
+    tracked = config.outputs.track_metric
+    return [*board.HPARAM_METRICS, *([f"track/{tracked}"] if tracked else [])]
 
 
 def _train(
@@ -355,7 +379,15 @@ def _train(
         open(out / METRICS_FILE, "a", buffering=1) as log_file,
         RunCheckpoints(out / CHECKPOINTS_DIR, keep=outputs.keep_checkpoints) as checkpoints,
     ):
-        log = hooks.MetricsLog(log_file, outputs.log_every)
+        events, scalars = None, None
+        if outputs.log == "tensorboard":  # the same rows as metrics.jsonl, and more
+            hparams = board.config_hparams(config)
+            events = board.open_log(out / TENSORBOARD_DIR, start, hparams, _hparam_metrics(config))
+            linear = config.optim.lr_schedule == "linear"
+            rates = board.learning_rate_scalars(state, config.schedule.steps, linear)
+            scalars = tboard.ScalarLog(events, outputs.log_every, rates)
+        on_row = None if scalars is None else scalars.write_row
+        log = hooks.MetricsLog(log_file, outputs.log_every, on_row)
 
         def write_samples(step: int, state: GANState) -> None:
             log.flush()  # the loss curves include this step's row
@@ -363,9 +395,14 @@ def _train(
 
         run_hooks: list[Any] = [log, bar, hooks.LossLimit()]
         run_hooks.append(hooks.Every(config.outputs.sample_every, write_samples, needs_finite=True))
+        if events is not None:
+            outputs_of_d = board.DOutputs(config, dataset)
+            grid_events = board.GridEvents(events, grids, outputs_of_d)
+            run_hooks.append(hooks.Every(outputs.sample_every, grid_events, needs_finite=True))
         if tracker is not None:
-            track = TrackBest(tracker, out, config, start)
+            track = TrackBest(tracker, out, config, start, events)
             run_hooks.append(hooks.Every(config.outputs.sample_every, track, needs_finite=True))
+
         # the log's row of a checkpoint's step is written before the checkpoint (exact resume)
         save = hooks.Checkpoint(
             checkpoints, config.outputs.checkpoint_every, metadata, lambda *_: log.flush()
@@ -398,6 +435,8 @@ def _train(
             ) from None
         finally:
             bar.close()
+            if events is not None:
+                events.close()
     wall = time.perf_counter() - began
     rows = read_metrics(out)
     last = {k: v for k, v in (rows[-1] if rows else {}).items() if k != "step"}
