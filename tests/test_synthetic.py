@@ -1,0 +1,160 @@
+"""Synthetic data from a conditional GAN (issue 18): k-per-class subsets, the device stream, export.
+
+One tiny conditional DCGAN run (width 4, 2 iterations on 40 bundled Fashion-MNIST images, 4 of
+each class) is shared by the export tests; a generator whose output is its label checks that
+every synthetic image carries the label it was conditioned on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import jaxgan
+from jaxgan import data
+from jaxgan.apps.export import array_sha256, export_run, export_samples, metadata_path
+from jaxgan.apps.synthetic import synthetic_batch, synthetic_stream
+from jaxgan.cli import main
+from jaxgan.experiment import config as cfg
+from jaxgan.experiment import train as run_train
+from jaxgan.experiment.build import load_training_data
+
+
+class LabelImage(nnx.Module):
+    """A conditional generator whose every pixel is ``label / 10`` (mapped to [-1, 1])."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.latent_dim = 4
+        self.scale = nnx.Param(jnp.ones(()))
+
+    def __call__(self, z, labels):
+        value = self.scale * (labels.astype(jnp.float32) / 10.0 * 2.0 - 1.0) + 0.0 * z[:, 0]
+        return jnp.broadcast_to(value[:, None, None, None], (z.shape[0], 28, 28, 1))
+
+
+class AnyD(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.out = nnx.Linear(784, 1, rngs=rngs)
+
+    def __call__(self, x, labels=None):
+        return self.out(x.reshape(x.shape[0], -1))[:, 0]
+
+
+def tiny_config(**changes) -> cfg.TrainConfig:
+    base = cfg.load_preset("cdcgan-fashion-mnist").replace(
+        data="fashion_mnist_sample", per_class=4, width=4, latent_dim=8, batch_size=8,
+        steps=2, steps_per_call=1, log_every=1, sample_every=2, checkpoint_every=2,
+        grid_size=2, loop="python",
+    )  # fmt: skip
+    return base.replace(**changes)
+
+
+@pytest.fixture(scope="module")
+def cond_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cdcgan"
+    run_train.train(tiny_config(), out, progress=False)
+    return out
+
+
+# -- k per class -----------------------------------------------------------------------------------
+
+
+def test_per_class_subsets_are_balanced_fixed_and_nested():
+    full = data.load("fashion_mnist_sample")
+    small, big = data.per_class_subset(full, 3), data.per_class_subset(full, 5)
+    assert np.bincount(small.y).tolist() == [3] * 10 and len(big) == 50
+    picked = {img.tobytes() for img in small.x}
+    assert picked <= {img.tobytes() for img in big.x}  # the 3 per class are among the 5
+    again = data.per_class_subset(full, 3)
+    assert np.array_equal(again.x, small.x) and np.array_equal(again.y, small.y)
+    with pytest.raises(
+        ValueError, match=r"per_class=2 needs 2 examples of every class, but class \d has"
+    ):
+        data.per_class_subset(full.take(8), 2)
+    unlabelled = data.Dataset(full.x[:4], None, "u", "image")
+    with pytest.raises(ValueError, match="needs labelled data"):
+        data.per_class_subset(unlabelled, 1)
+
+
+def test_the_config_trains_on_k_per_class_and_checks_k():
+    config, ds = load_training_data(cfg.TrainConfig.of(per_class=2, conditional=True,
+                                                       model="dcgan", width=4))  # fmt: skip
+    assert np.bincount(ds.y).tolist() == [2] * 10 and config.step.num_classes == 10
+    with pytest.raises(cfg.ConfigError, match="per_class must be ≥ 1"):
+        cfg.TrainConfig.of(per_class=0)
+
+
+# -- the device stream -----------------------------------------------------------------------------
+
+
+def test_every_synthetic_image_carries_its_conditioning_label():
+    state = jaxgan.create_state(LabelImage, AnyD, key=0, num_classes=10, latent_dim=4)
+    x, y = synthetic_batch(state, jax.random.key(0), 3, 25)
+    assert np.bincount(np.asarray(y), minlength=10).tolist() == [2] * 5 + [3] * 5
+    expected = np.asarray(y) / 10.0 * 2.0 - 1.0
+    assert np.allclose(np.asarray(x)[:, 0, 0, 0], expected, atol=1e-6)
+    stream = list(synthetic_stream(state, jax.random.key(0), 10, count=3, balanced=False))
+    for xs, ys in stream:  # uniform labels, still the conditioning ones
+        pixel = np.asarray(xs)[:, 0, 0, 0].astype(float)
+        assert np.allclose(pixel, np.round((np.asarray(ys) / 10.0 * 2.0) * 127.5), atol=1)
+    balanced = np.concatenate([np.asarray(ys) for _, ys in synthetic_stream(
+        state, jax.random.key(0), 10, count=3)])  # fmt: skip
+    assert np.bincount(balanced).tolist() == [3] * 10
+    again = next(synthetic_stream(state, jax.random.key(0), 10, start=2))
+    assert np.array_equal(np.asarray(again[1]), balanced[20:])  # batch i is a function of i
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["idx", "npz"])
+def test_an_export_round_trips_through_data_load_with_balanced_labels(cond_run, tmp_path, fmt):
+    out = tmp_path / ("syn.npz" if fmt == "npz" else "syn")
+    meta = export_run(cond_run, out, n=25, per_class=True, fmt=fmt, truncation=0.8, seed=3)
+    ds = data.load(meta["load_as"])
+    assert ds.x.shape == (25, 28, 28, 1) and ds.x.dtype == np.uint8
+    assert np.bincount(ds.y).tolist() == [3] * 5 + [2] * 5 == meta["class_counts"]
+    assert np.array_equal(ds.y, np.arange(25) % 10)
+    saved = json.loads(metadata_path(out, fmt).read_text())
+    assert saved["sha256"] == array_sha256(ds.x, ds.y)
+    assert (saved["step"], saved["seed"], saved["truncation"]) == (2, 3, 0.8)
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary leftovers
+
+
+def test_export_is_the_stream_quantised(cond_run):
+    from jaxgan.experiment.sample import load_run
+
+    _, state, _ = load_run(cond_run)
+    x, y = export_samples(state, 12, seed=5, per_class=True, batch_size=6)
+    xs, ys = zip(*synthetic_stream(state, jax.random.key(5), 6, count=2), strict=True)
+    assert np.abs(np.concatenate(xs).astype(int) - x.astype(int)).max() <= 1  # f32 vs f64 rounding
+    assert np.array_equal(np.concatenate(ys), y)
+
+
+def test_export_refuses_bad_input_with_one_line(cond_run, tmp_path, capsys):
+    state = jaxgan.create_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator, key=0)
+    with pytest.raises(ValueError, match="needs a conditional run"):
+        export_samples(state, 10, per_class=True)
+    existing = tmp_path / "exists"
+    existing.mkdir()
+    cases = [
+        (["--n", "5", "--per-class", "--out", str(tmp_path / "a")], "fewer than the 10 classes"),
+        (["--n", "20", "--truncation", "0", "--out", str(tmp_path / "b")], "truncation must"),
+        (["--n", "20", "--truncation", "1.5", "--out", str(tmp_path / "c")], "truncation must"),
+        (["--n", "20", "--out", str(existing)], "exists; pass --overwrite"),
+        (["--n", "20", "--out", str(existing), "--overwrite"], "not an earlier idx export"),
+    ]
+    for extra, message in cases:
+        code = main(["export", "--run", str(cond_run), *extra])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and message in err and "\n" not in err, (extra, err)
+    assert main(["export", "--run", str(cond_run), "--n", "20", "--out", str(tmp_path / "d")]) == 0
+    assert "load it as idx:" in capsys.readouterr().out
+    assert main(["export", "--run", str(cond_run), "--n", "30", "--out", str(tmp_path / "d"),
+                 "--overwrite"]) == 0  # fmt: skip
+    assert len(data.load(f"idx:{tmp_path / 'd'}")) == 30
