@@ -158,3 +158,53 @@ def test_export_refuses_bad_input_with_one_line(cond_run, tmp_path, capsys):
     assert main(["export", "--run", str(cond_run), "--n", "30", "--out", str(tmp_path / "d"),
                  "--overwrite"]) == 0  # fmt: skip
     assert len(data.load(f"idx:{tmp_path / 'd'}")) == 30
+
+
+# -- the augmentation study ------------------------------------------------------------------------
+
+
+def test_the_study_runs_end_to_end_and_each_arm_trains_on_what_it_claims(cond_run, tmp_path):
+    import shutil
+
+    from jaxgan.apps.augment_study import StudyConfig, run_study
+
+    tiny = tiny_config()
+    study = StudyConfig(
+        data="fashion_mnist_sample", ks=(4,), seeds=1, ratios=(2,), classifier_steps=2,
+        batch_size=8, widths=(4,), gan_steps=tiny.schedule.steps, test_limit=100,
+        gan_overrides={name: tiny.get(name) for name in (
+            "width", "latent_dim", "batch_size", "steps_per_call", "log_every", "sample_every",
+            "checkpoint_every", "grid_size", "loop")},
+        quality_per_class=3,
+    )  # fmt: skip
+    out = tmp_path / "study"
+    shutil.copytree(cond_run, out / "gans" / "k4")  # the same GAN setup, trained: reused
+    results = run_study(study, out, log=None)
+    runs = {r["arm"]: r for r in results["runs"]}
+    assert list(runs) == ["real", "classic", "gan_2", "gan_only", "all_real"]
+    assert runs["real"]["counts"] == runs["classic"]["counts"] == {"real": 40, "synthetic": 0}
+    assert runs["gan_2"]["counts"] == {"real": 40, "synthetic": 80}
+    assert runs["gan_2"]["class_counts"] == [12] * 10  # 4 real + 8 synthetic of every class
+    assert runs["gan_only"]["counts"] == {"real": 0, "synthetic": 80}
+    assert runs["gan_only"]["class_counts"] == [8] * 10
+    assert runs["all_real"]["counts"] == {"real": 5000, "synthetic": 0}
+    assert all(r["steps"] >= 2 and 0 <= r["accuracy"] <= 1 for r in runs.values())
+    assert len(results["gans"]["4"]["quality"]["per_class"]) == 10
+    assert results["gans"]["4"]["step"] == 2  # the copied run, not a new one
+    assert (out / "results.md").read_text().startswith("| arm | k = 4 |")
+    assert (out / "accuracy.png").stat().st_size > 0
+    assert json.loads((out / "results.json").read_text())["table"][0]["arm"] == "real"
+
+
+def test_the_study_refuses_bad_settings_in_one_line(capsys, tmp_path):
+    for extra, message in [
+        (["--k", "0"], "k must be ≥ 1"),
+        (["--arms", "real,magic"], "arms must be among"),
+    ]:
+        code = main(["augment-study", "--data", "fashion_mnist_sample", "--out",
+                     str(tmp_path / "s"), *extra])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and message in err and "\n" not in err, err
+    with pytest.raises(SystemExit):  # argparse's own one-line usage error
+        main(["augment-study", "--k", "ten", "--out", str(tmp_path / "s")])
+    assert "expected integers like 10,100, got 'ten'" in capsys.readouterr().err
