@@ -589,6 +589,9 @@ def _add_augment_study(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--classifier-steps", type=int, default=1000, metavar="N", help="batches per classifier"
     )
+    parser.add_argument(
+        "--widths", type=_int_list, default=(32, 64), metavar="W,W", help="classifier conv widths"
+    )
     parser.add_argument("--gan-steps", type=int, default=3000, metavar="N", help="GAN iterations")
     parser.add_argument("--gan-preset", metavar="NAME", help="GAN preset (default by data)")
     parser.add_argument(
@@ -615,6 +618,7 @@ def _augment_study(args: argparse.Namespace) -> int:
         ratios=args.ratios,
         arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
         classifier_steps=args.classifier_steps,
+        widths=args.widths,
         gan_preset=args.gan_preset,
         gan_steps=args.gan_steps,
         gan_overrides=cfg.parse_overrides(args.gan_overrides),

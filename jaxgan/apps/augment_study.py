@@ -12,12 +12,15 @@ seed, the small CNN of ``jaxgan.apps.classifier`` (the same ``train_classifier``
 - ``gan_only``: the largest synthetic set alone (classification accuracy score, CAS);
 - ``all_real``: the whole real training split (the ceiling; the same for every k).
 
-Every arm trains for the same number of steps (``classifier_steps`` batches; epochs are rounded
-to reach it), so arms differ in their data, not their compute. Accuracy is measured on the
+Every arm trains for about the same number of steps: ``classifier_steps`` batches, rounded up
+to whole epochs (``train_classifier`` counts epochs), so arms differ in their data, not their
+compute; an arm whose one epoch is longer (``all_real``: 60,000 images) trains that one epoch.
+Each run records its steps. Accuracy is measured on the
 whole real test split; the table gives the mean ± standard error over seeds. One GAN is trained
 per k (``gan_seed``) and reused for every seed; each classifier seed draws its own synthetic
 samples. The GAN's per-class quality (CAS-on-self and intra-class FD in jaxgan's pretrained
-classifier space, ``jaxgan.apps.class_quality``) is reported beside it.
+classifier space, ``jaxgan.apps.class_quality``) is reported beside it, with the same numbers for
+``quality_per_class`` real training images per class as the floor (``quality_floor``).
 
 Seeds run one after another, not under ``vmap``: the study's networks are convolutional, and on
 this CPU a vmapped convolution (per-run weights make it a grouped one) is several times slower
@@ -69,7 +72,7 @@ class StudyConfig:
         seeds: classifier seeds 0..seeds-1 per k and arm.
         ratios: synthetic : real ratios of the ``gan_<r>`` arms.
         arms: the kinds of arm to run (from ``ARMS``).
-        classifier_steps: training batches of every classifier.
+        classifier_steps: training batches of every classifier (rounded up to whole epochs).
         batch_size: classifier batch size.
         learning_rate: peak AdamW learning rate of the classifier.
         widths: the classifier's convolution widths (``ClassifierArchitecture.widths``).
@@ -199,7 +202,7 @@ def arm_data(
 
 
 def _classifier_config(config: StudyConfig, arm: str, n: int, seed: int) -> ClassifierConfig:
-    """Return the classifier's setup: ``classifier_steps`` batches whatever the data size."""
+    """Return the classifier's setup: ``classifier_steps`` batches, rounded up to whole epochs."""
     batch = min(config.batch_size, n)
     epochs = max(1, math.ceil(config.classifier_steps / (n // batch)))
     augment = AugmentConfig(hflip=config.use_flips) if arm == "classic" else None
@@ -269,6 +272,12 @@ def run_study(
     needs_gan = any(n.startswith("gan") for n in names)
     results: dict[str, Any] = {"config": _jsonable(config), "runs": [], "gans": {}}
     quality_classifier = _quality_classifier(config.data) if needs_gan else None
+    if quality_classifier is not None:  # the floor: real training images of the same count
+        fewest = int(np.bincount(full.y).min())
+        floor = data.per_class_subset(full, min(config.quality_per_class, fewest))
+        results["quality_floor"] = class_quality(
+            floor.x, floor.y, test.x, test.y, quality_classifier
+        )
     for k in config.ks:
         real = data.per_class_subset(full, k)
         pool = max(config.ratios) * len(real)
