@@ -602,10 +602,31 @@ def _add_augment_study(subparsers: argparse._SubParsersAction) -> None:
         metavar="FIELD=VALUE",
         help="change a GAN config field, e.g. --gan-set width=16",
     )
+    parser.add_argument(
+        "--gan-run",
+        dest="gan_runs",
+        action="append",
+        default=[],
+        metavar="K=DIR",
+        help="use this trained conditional GAN for k=K instead of training one (trained on the "
+        "same K-per-class subset, e.g. with --set per_class=K)",
+    )
     parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="ψ in (0, 1]")
     parser.add_argument("--test-limit", type=int, metavar="N", help="score on N test images")
     parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
     parser.set_defaults(handler=_augment_study)
+
+
+def _gan_runs(items: Sequence[str]) -> dict[int, str]:
+    runs = {}
+    for item in items:
+        k, sep, folder = item.partition("=")
+        if not sep or not k.strip().isdigit() or not folder:
+            raise cfg.ConfigError(
+                f"--gan-run must look like K=DIR, e.g. 10=runs/gan-k10, got {item!r}"
+            )
+        runs[int(k)] = folder
+    return runs
 
 
 def _augment_study(args: argparse.Namespace) -> int:
@@ -622,6 +643,7 @@ def _augment_study(args: argparse.Namespace) -> int:
         gan_preset=args.gan_preset,
         gan_steps=args.gan_steps,
         gan_overrides=cfg.parse_overrides(args.gan_overrides),
+        gan_runs=_gan_runs(args.gan_runs),
         truncation=args.truncation,
         test_limit=args.test_limit,
     )

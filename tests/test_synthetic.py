@@ -1,8 +1,9 @@
 """Synthetic data from a conditional GAN (issue 18): k-per-class subsets, the device stream, export.
 
-One tiny conditional DCGAN run (width 4, 2 iterations on 40 bundled Fashion-MNIST images, 4 of
-each class) is shared by the export tests; a generator whose output is its label checks that
-every synthetic image carries the label it was conditioned on.
+One tiny conditional DCGAN run folder (width 4, the 40 bundled Fashion-MNIST images of 4 per
+class, saved at step 0: the files, labels and arms are what is tested, and a GAN step would take
+most of this module's time to compile) is shared by the export and study tests; a generator whose
+output is its label checks that every synthetic image carries the label it was conditioned on.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import jaxgan
 from jaxgan import data
 from jaxgan.apps.export import array_sha256, export_run, export_samples, metadata_path
 from jaxgan.apps.synthetic import synthetic_batch, synthetic_stream
+from jaxgan.checkpoint import RunCheckpoints
 from jaxgan.cli import main
 from jaxgan.experiment import config as cfg
-from jaxgan.experiment import train as run_train
-from jaxgan.experiment.build import load_training_data
+from jaxgan.experiment import rundir
+from jaxgan.experiment.build import build_state, load_training_data
 
 
 class LabelImage(nnx.Module):
@@ -56,8 +58,13 @@ def tiny_config(**changes) -> cfg.TrainConfig:
 
 @pytest.fixture(scope="module")
 def cond_run(tmp_path_factory):
+    """A run folder of the tiny conditional DCGAN at step 0 (no training: no step to compile)."""
     out = tmp_path_factory.mktemp("runs") / "cdcgan"
-    run_train.train(tiny_config(), out, progress=False)
+    out.mkdir()
+    config, _ = load_training_data(tiny_config())
+    (out / rundir.CONFIG_FILE).write_text(json.dumps(cfg.to_dict(config)))
+    with RunCheckpoints(out / rundir.CHECKPOINTS_DIR) as checkpoints:
+        checkpoints.save(0, build_state(config), {"step": 0})
     return out
 
 
@@ -122,7 +129,7 @@ def test_an_export_round_trips_through_data_load_with_balanced_labels(cond_run, 
     assert np.array_equal(ds.y, np.arange(25) % 10)
     saved = json.loads(metadata_path(out, fmt).read_text())
     assert saved["sha256"] == array_sha256(ds.x, ds.y)
-    assert (saved["step"], saved["seed"], saved["truncation"]) == (2, 3, 0.8)
+    assert (saved["step"], saved["seed"], saved["truncation"]) == (0, 3, 0.8)
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary leftovers
 
 
@@ -164,21 +171,14 @@ def test_export_refuses_bad_input_with_one_line(cond_run, tmp_path, capsys):
 
 
 def test_the_study_runs_end_to_end_and_each_arm_trains_on_what_it_claims(cond_run, tmp_path):
-    import shutil
-
     from jaxgan.apps.augment_study import StudyConfig, run_study
 
-    tiny = tiny_config()
     study = StudyConfig(
         data="fashion_mnist_sample", ks=(4,), seeds=1, ratios=(2,), classifier_steps=2,
-        batch_size=8, widths=(4,), gan_steps=tiny.schedule.steps, test_limit=100,
-        gan_overrides={name: tiny.get(name) for name in (
-            "width", "latent_dim", "batch_size", "steps_per_call", "log_every", "sample_every",
-            "checkpoint_every", "grid_size", "loop")},
+        batch_size=8, widths=(4,), test_limit=100, gan_runs={4: str(cond_run)},
         quality_per_class=3,
     )  # fmt: skip
     out = tmp_path / "study"
-    shutil.copytree(cond_run, out / "gans" / "k4")  # the same GAN setup, trained: reused
     results = run_study(study, out, log=None)
     runs = {r["arm"]: r for r in results["runs"]}
     assert list(runs) == ["real", "classic", "gan_2", "gan_only", "all_real"]
@@ -190,16 +190,33 @@ def test_the_study_runs_end_to_end_and_each_arm_trains_on_what_it_claims(cond_ru
     assert runs["all_real"]["counts"] == {"real": 5000, "synthetic": 0}
     assert all(r["steps"] >= 2 and 0 <= r["accuracy"] <= 1 for r in runs.values())
     assert len(results["gans"]["4"]["quality"]["per_class"]) == 10
-    assert results["gans"]["4"]["step"] == 2  # the copied run, not a new one
+    assert [c["n"] for c in results["quality_floor"]["per_class"]] == [3] * 10
+    assert results["gans"]["4"]["run"] == str(cond_run) and not (out / "gans").exists()
     assert (out / "results.md").read_text().startswith("| arm | k = 4 |")
     assert (out / "accuracy.png").stat().st_size > 0
     assert json.loads((out / "results.json").read_text())["table"][0]["arm"] == "real"
+
+
+def test_the_study_trains_its_gan_on_the_k_per_class_subset(monkeypatch, tmp_path):
+    from jaxgan.apps import augment_study
+
+    seen = {}
+    monkeypatch.setattr(augment_study, "train", lambda c, out, **kw: seen.update(config=c))
+    study = augment_study.StudyConfig(data="fashion_mnist_sample", gan_steps=7,
+                                      gan_overrides={"width": 8})  # fmt: skip
+    augment_study._train_gan(study, 5, tmp_path / "k5")
+    config = seen["config"]
+    assert (config.data.name, config.data.per_class, config.schedule.steps) == (
+        "fashion_mnist_sample", 5, 7)  # fmt: skip
+    assert config.model.conditional and config.model.width == 8
 
 
 def test_the_study_refuses_bad_settings_in_one_line(capsys, tmp_path):
     for extra, message in [
         (["--k", "0"], "k must be ≥ 1"),
         (["--arms", "real,magic"], "arms must be among"),
+        (["--gan-run", "ten=runs/x"], "--gan-run must look like K=DIR"),
+        (["--k", "3", "--gan-run", f"3={tmp_path / 'none'}"], "GAN run for k=3 not found"),
     ]:
         code = main(["augment-study", "--data", "fashion_mnist_sample", "--out",
                      str(tmp_path / "s"), *extra])  # fmt: skip

@@ -80,6 +80,8 @@ class StudyConfig:
         gan_steps: GAN training iterations.
         gan_seed: the GAN's seed.
         gan_overrides: further GAN config fields (flat names), e.g. ``{"width": 16}``.
+        gan_runs: already trained conditional GANs to use instead of training, ``{k: run}``
+            (each must have been trained on the same k-per-class subset of the same data).
         truncation: ψ of the synthetic samples.
         flips: horizontal flips in ``classic`` (None: only when the data is Fashion-MNIST).
         test_limit: score on the first N test images only (None: the whole split).
@@ -104,6 +106,7 @@ class StudyConfig:
     gan_steps: int = 3000
     gan_seed: int = 0
     gan_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    gan_runs: dict[int, str] = dataclasses.field(default_factory=dict)
     truncation: float = 1.0
     flips: bool | None = None
     test_limit: int | None = None
@@ -284,7 +287,12 @@ def run_study(
         state = None
         if needs_gan:
             gan_start = time.perf_counter()
-            folder = _train_gan(config, k, out / "gans" / f"k{k}")
+            if k in config.gan_runs:
+                folder = Path(config.gan_runs[k])
+                if not folder.is_dir():
+                    raise FileNotFoundError(f"GAN run for k={k} not found: {folder}")
+            else:
+                folder = _train_gan(config, k, out / "gans" / f"k{k}")
             _, state, _ = load_run(folder)
             gan_seconds = time.perf_counter() - gan_start
             results["gans"][str(k)] = {
