@@ -523,6 +523,169 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a run's samples as a labelled dataset (idx folder or npz file)",
+        description=textwrap.fill(
+            "Draw --n samples from a run's checkpoint and write them as a training split that "
+            "jaxgan.data.load reads back (idx: a folder of MNIST IDX files, load it as "
+            "idx:<folder>; npz: x_train/y_train, load it as npz:<file>), with export.json "
+            "(the run, step, seed, truncation, class counts, sha256). --per-class balances "
+            "the classes of a conditional run exactly. Written under a temporary name and "
+            "renamed at the end.",
+            88,
+        ),
+        epilog="example:\n  jaxgan export --run runs/cdcgan --n 60000 --per-class --out runs/syn",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--run", required=True, metavar="DIR", help="the run folder")
+    parser.add_argument("--n", type=int, required=True, metavar="N", help="number of samples")
+    parser.add_argument("--out", required=True, metavar="PATH", help="idx folder or .npz file")
+    parser.add_argument(
+        "--per-class", action="store_true", help="exactly balanced classes (conditional runs)"
+    )
+    parser.add_argument(
+        "--truncation", type=float, default=1.0, metavar="PSI", help="noise × ψ, ψ in (0, 1]"
+    )
+    parser.add_argument("--format", choices=("idx", "npz"), default="idx", help="file format")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="noise seed")
+    parser.add_argument("--step", type=int, metavar="S", help="checkpoint step (default latest)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from jaxgan.apps.export import export_run
+
+    meta = export_run(
+        args.run,
+        args.out,
+        n=args.n,
+        per_class=args.per_class,
+        truncation=args.truncation,
+        fmt=args.format,
+        seed=args.seed,
+        step=args.step,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"wrote {meta['n']} samples of {args.run} (step {meta['step']}) to {args.out} in "
+        f"{meta['seconds']:.0f} s; load it as {meta['load_as']}"
+    )
+    return 0
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 10,100, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected integers like 10,100, got {text!r}")
+    return values
+
+
+def _add_augment_study(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "augment-study",
+        help="does a conditional GAN's data help a classifier with k labelled images per class?",
+        description=textwrap.fill(
+            "For each k and seed, train the small CNN of jaxgan.apps.classifier on: the k "
+            "labelled images per class (real), the same with shifts/rotations/zoom (classic), "
+            "real plus r× as many samples of a conditional DCGAN trained on those images only "
+            "(gan_r), the GAN's samples alone (gan_only) and the whole training split "
+            "(all_real). Every arm trains for the same number of steps and is scored on the "
+            "whole real test split. Writes results.json, results.md and accuracy.png to --out.",
+            88,
+        ),
+        epilog="example:\n  jaxgan augment-study --data idx:/data/fashion_mnist --k 10,100 "
+        "--seeds 3 --out runs/aug",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", default="fashion_mnist", metavar="NAME", help="labelled data (train and test)"
+    )
+    parser.add_argument("--k", type=_int_list, default=(10, 100), metavar="K,K", help="per class")
+    parser.add_argument("--seeds", type=int, default=3, metavar="N", help="classifier seeds")
+    parser.add_argument(
+        "--ratios", type=_int_list, default=(1, 4, 10), metavar="R,R", help="synthetic : real"
+    )
+    parser.add_argument(
+        "--arms",
+        default=",".join(("real", "classic", "gan", "gan_only", "all_real")),
+        metavar="A,A",
+        help="arms to run (default all: real,classic,gan,gan_only,all_real)",
+    )
+    parser.add_argument(
+        "--classifier-steps", type=int, default=1000, metavar="N", help="batches per classifier"
+    )
+    parser.add_argument(
+        "--widths", type=_int_list, default=(32, 64), metavar="W,W", help="classifier conv widths"
+    )
+    parser.add_argument("--gan-steps", type=int, default=3000, metavar="N", help="GAN iterations")
+    parser.add_argument("--gan-preset", metavar="NAME", help="GAN preset (default by data)")
+    parser.add_argument(
+        "--gan-set",
+        dest="gan_overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a GAN config field, e.g. --gan-set width=16",
+    )
+    parser.add_argument(
+        "--gan-run",
+        dest="gan_runs",
+        action="append",
+        default=[],
+        metavar="K=DIR",
+        help="use this trained conditional GAN for k=K instead of training one (trained on the "
+        "same K-per-class subset, e.g. with --set per_class=K)",
+    )
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="ψ in (0, 1]")
+    parser.add_argument("--test-limit", type=int, metavar="N", help="score on N test images")
+    parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
+    parser.set_defaults(handler=_augment_study)
+
+
+def _gan_runs(items: Sequence[str]) -> dict[int, str]:
+    runs = {}
+    for item in items:
+        k, sep, folder = item.partition("=")
+        if not sep or not k.strip().isdigit() or not folder:
+            raise cfg.ConfigError(
+                f"--gan-run must look like K=DIR, e.g. 10=runs/gan-k10, got {item!r}"
+            )
+        runs[int(k)] = folder
+    return runs
+
+
+def _augment_study(args: argparse.Namespace) -> int:
+    from jaxgan.apps.augment_study import StudyConfig, run_study
+
+    study = StudyConfig(
+        data=args.data,
+        ks=args.k,
+        seeds=args.seeds,
+        ratios=args.ratios,
+        arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
+        classifier_steps=args.classifier_steps,
+        widths=args.widths,
+        gan_preset=args.gan_preset,
+        gan_steps=args.gan_steps,
+        gan_overrides=cfg.parse_overrides(args.gan_overrides),
+        gan_runs=_gan_runs(args.gan_runs),
+        truncation=args.truncation,
+        test_limit=args.test_limit,
+    )
+    if study.gan_preset is not None:
+        cfg.load_preset(study.gan_preset)  # an unknown preset fails before any training
+    results = run_study(study, args.out, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(Path(args.out, "results.md").read_text(), end="")
+    print(f"study took {results['seconds']:.0f} s; results: {Path(args.out) / 'results.json'}")
+    return 0
+
+
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_train,
     _add_sample,
@@ -530,6 +693,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_compare,
     _add_inpaint,
     _add_invert,
+    _add_export,
+    _add_augment_study,
 )
 """The functions that add each subcommand's parser, in help order."""
 

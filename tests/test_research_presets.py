@@ -264,7 +264,7 @@ def test_a_conditional_run_resumes_with_its_saved_classes(conditional_run, tmp_p
     ("changes", "message"),
     [
         ({"conditional": True}, "conditional=true needs a model that takes labels"),
-        ({"model": "dcgan", "conditional": True}, "set model=resnet or conditional=false"),
+        ({"model": "toy", "image_shape": (2,), "conditional": True}, "or conditional=false"),
         ({"model": "resnet"}, "model 'resnet' makes 32×32 images"),
         ({"num_classes": 10}, "num_classes applies only to conditional runs"),
         (

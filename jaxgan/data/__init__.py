@@ -30,6 +30,7 @@ from jaxgan.data.stacked import (
     stacked_label_digits,
     stacked_labels,
 )
+from jaxgan.data.subsets import SUBSET_SEED, per_class_indices, per_class_subset
 from jaxgan.data.tfds_source import has_tensorflow, load_tfds
 from jaxgan.data.toy import (
     GRID25_SIGMA,
@@ -50,6 +51,7 @@ __all__ = [
     "RING8_SIGMA",
     "SAMPLE_NAME",
     "STACKED_NUM_MODES",
+    "SUBSET_SEED",
     "DataFormatError",
     "Dataset",
     "DatasetUnavailableError",
@@ -68,6 +70,8 @@ __all__ = [
     "name_forms",
     "names",
     "parse_idx",
+    "per_class_indices",
+    "per_class_subset",
     "read_idx",
     "ring8_modes",
     "sample_mixture",

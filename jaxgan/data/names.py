@@ -13,7 +13,7 @@ from jaxgan.data.toy import mixture_names
 
 BUILTIN = (SAMPLE_NAME, *mixture_names(), "stacked_mnist")
 _TFDS_EXAMPLES = ("mnist", "fashion_mnist", "cifar10")
-_NAME_FORMS = ("idx:<folder>", "stacked_mnist:<source>", "tfds:<name>")
+_NAME_FORMS = ("idx:<folder>", "npz:<file>", "stacked_mnist:<source>", "tfds:<name>")
 
 
 def names() -> tuple[str, ...]:

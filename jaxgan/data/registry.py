@@ -6,6 +6,8 @@ Names:
     ``stacked_mnist``         three digits per sample (source ``mnist``, or
                               ``stacked_mnist:<source>`` / ``source=``)
     ``idx:<path>``            a folder of MNIST-format IDX files, or one images file
+    ``npz:<file>``            an ``.npz`` file with ``x_train``/``y_train`` (Keras' layout;
+                              what ``jaxgan export --format npz`` writes)
     ``tfds:<name>`` / any other name: a tensorflow-datasets image dataset (``mnist``,
                               ``fashion_mnist``, ``cifar10``, ...)
 """
@@ -19,6 +21,7 @@ from jaxgan.data.bundled import SAMPLE_NAME, load_fashion_mnist_sample
 from jaxgan.data.dataset import SPLITS, Dataset, DatasetUnavailableError, UnknownDatasetError
 from jaxgan.data.idx import load_idx
 from jaxgan.data.names import BUILTIN, unknown_message
+from jaxgan.data.npz import load_npz
 from jaxgan.data.stacked import stacked_from
 from jaxgan.data.tfds_source import load_tfds
 from jaxgan.data.toy import load_mixture, mixture_names
@@ -92,6 +95,11 @@ def load(
         if not path:
             raise ValueError("'idx:' needs a path, e.g. idx:/usr/share/datasets/fashion-mnist")
         dataset = load_idx(path, split, name=name)
+    elif name.startswith("npz:"):
+        path = name.removeprefix("npz:")
+        if not path:
+            raise ValueError("'npz:' needs a file, e.g. npz:runs/synthetic.npz")
+        dataset = load_npz(path, split, name=name)
     else:
         tfds_name = name.removeprefix("tfds:")
         if not tfds_name:
@@ -108,7 +116,9 @@ def _is_stacked(name: str) -> bool:
 
 
 def _is_tfds_name(name: str) -> bool:
-    return not (name in BUILTIN or name.startswith(("idx:", "stacked_mnist:")) or not name.strip())
+    return not (
+        name in BUILTIN or name.startswith(("idx:", "npz:", "stacked_mnist:")) or not name.strip()
+    )
 
 
 def _check_int(what: str, value: int | None) -> None:

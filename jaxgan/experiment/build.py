@@ -119,7 +119,8 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
 
     Args:
         config: the config; an unset ``image_shape`` is taken from the data, and so is an unset
-            ``num_classes`` of a conditional config (from the labels).
+            ``num_classes`` of a conditional config (from the labels). With ``per_class=k`` only
+            ``k`` examples of every class are kept (``jaxgan.data.per_class_subset``).
 
     Returns:
         ``(config with image_shape (and num_classes) set, dataset)``.
@@ -133,6 +134,8 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
         >>> config, ds = load_training_data(TrainConfig.of(data_limit=128))
         >>> ds.x.shape
         (128, 28, 28, 1)
+        >>> len(load_training_data(TrainConfig.of(per_class=5))[1])
+        50
 
     """
     try:
@@ -140,6 +143,8 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
     except data.DatasetUnavailableError as err:
         hint = _unavailable_hint(config.data.name)
         raise data.DatasetUnavailableError(f"{err}{hint}") from None
+    if config.data.per_class is not None:  # the same k images of every class in every run
+        dataset = data.per_class_subset(dataset, config.data.per_class)
     if config.data.image_shape is None:
         config = config.replace(image_shape=dataset.image_shape)
     if dataset.image_shape != config.data.image_shape:
@@ -157,7 +162,7 @@ def load_training_data(config: TrainConfig) -> tuple[TrainConfig, data.Dataset]:
 
 def _unavailable_hint(name: str) -> str:
     """Return what a command-line user can do when a tfds dataset is not here."""
-    if name.startswith(("idx:", "stacked_mnist")):
+    if name.startswith(("idx:", "npz:", "stacked_mnist")):
         return ""
     return (
         "; jaxgan train reads tfds data from $TFDS_DATA_DIR (export it) or IDX files with "

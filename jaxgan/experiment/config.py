@@ -95,6 +95,11 @@ class DataConfig:
         "compares with the same split",
     )
     limit: int | None = _field(None, "use only the first N training examples (None: all)")
+    per_class: int | None = _field(
+        None,
+        "train on k labelled examples of every class, chosen by jaxgan.data.SUBSET_SEED (the "
+        "same k images in every run; applied after data_limit); None: all",
+    )
     image_shape: tuple[int, ...] | None = _field(
         (28, 28, 1), "shape of one example the model makes, e.g. 28,28,1 or 2 (None: from data)"
     )
@@ -816,7 +821,7 @@ def _check_model_family(c: TrainConfig) -> None:
         _require(
             model.family in CONDITIONAL_MODELS,
             f"conditional=true needs a model that takes labels ({', '.join(CONDITIONAL_MODELS)}), "
-            f"not {model.family!r}; set model=resnet or conditional=false",
+            f"not {model.family!r}; set model=dcgan or resnet, or conditional=false",
         )
         _require(step.pack == 1, "packing (pack > 1) cannot be combined with conditional=true")
     _require(
@@ -912,6 +917,10 @@ def _check_values(c: TrainConfig) -> None:
     _require(
         data.limit is None or data.limit >= 1,
         f"data_limit must be ≥ 1 or none, got {data.limit}",
+    )
+    _require(
+        data.per_class is None or data.per_class >= 1,
+        f"per_class must be ≥ 1 or none, got {data.per_class}",
     )
     _require(
         0 <= schedule.seed < 2**32,

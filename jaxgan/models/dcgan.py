@@ -2,6 +2,10 @@
 
 The 28×28 pair is the Keras/TensorFlow DCGAN tutorial's architecture (at ``width=64``);
 the 32×32 pair extends it by one more up/down-sampling stage, as in DCGAN's CIFAR-10 setups.
+With ``num_classes`` set the pair is class-conditional: the generator's BatchNorms become
+conditional BatchNorms (a scale and shift per class) and the discriminator adds the projection
+``⟨embed(y), φ(x)⟩`` of its flattened features (Miyato & Koyama 2018); without it the modules
+and their parameters are the unconditional ones, unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import math
 import jax
 from flax import nnx
 
-from jaxgan.models.layers import UpConv, UpsampleMethod
+from jaxgan.models.layers import ConditionalBatchNorm, UpConv, UpsampleMethod
 
 
 def _num_resolution_stages(image_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -42,11 +46,16 @@ class DCGANGenerator(nnx.Module):
         kernel_size: transposed-conv kernel size.
         upsample: implementation of the stride-2 layers (see ``UpConv``); same parameters
             either way.
+        num_classes: classes of a conditional generator (conditional BatchNorm; called
+            ``G(z, labels)``), or None for an unconditional one.
         rngs: initialisation randomness.
 
     Example:
         >>> g = DCGANGenerator(width=8, rngs=nnx.Rngs(0))
         >>> g(jax.numpy.zeros((2, 100))).shape
+        (2, 28, 28, 1)
+        >>> cg = DCGANGenerator(width=8, num_classes=10, rngs=nnx.Rngs(0))
+        >>> cg(jax.numpy.zeros((2, 100)), jax.numpy.array([3, 7])).shape
         (2, 28, 28, 1)
 
     """
@@ -58,17 +67,19 @@ class DCGANGenerator(nnx.Module):
         width: int = 64,
         kernel_size: int = 5,
         upsample: UpsampleMethod = "auto",
+        num_classes: int | None = None,
         *,
         rngs: nnx.Rngs,
     ):
-        self.latent_dim = latent_dim
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+
         self.image_shape = tuple(image_shape)
         base, stages = _num_resolution_stages(self.image_shape)
         self.base = base
         channels = [width * 2 ** (stages - i) for i in range(stages)]  # e.g. [256, 128] for 28×28
         self.base_channels = channels[0]
         self.project = nnx.Linear(latent_dim, base * base * channels[0], use_bias=False, rngs=rngs)
-        self.project_norm = nnx.BatchNorm(base * base * channels[0], momentum=0.9, rngs=rngs)
+        self.project_norm = _norm(base * base * channels[0], num_classes, rngs)
         # one stride-1 layer, then stride-2 layers halving channels down to `width`
         ups, norms = [], []
         for i, (cin, cout) in enumerate(zip(channels, [*channels[1:], width], strict=True)):
@@ -76,17 +87,27 @@ class DCGANGenerator(nnx.Module):
             ups.append(
                 UpConv(cin, cout, kernel_size, stride, use_bias=False, method=upsample, rngs=rngs)
             )
-            norms.append(nnx.BatchNorm(cout, momentum=0.9, rngs=rngs))
+            norms.append(_norm(cout, num_classes, rngs))
         self.ups, self.norms = nnx.List(ups), nnx.List(norms)
         self.to_image = UpConv(width, image_shape[2], kernel_size, 2, method=upsample, rngs=rngs)
 
-    def __call__(self, z: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Map z (B, latent_dim) to images (B, H, W, C) in [-1, 1]."""
-        h = jax.nn.leaky_relu(self.project_norm(self.project(z)), 0.2)
+    def __call__(
+        self, z: jax.Array, labels: jax.Array | None = None, *, rngs: nnx.Rngs | None = None
+    ) -> jax.Array:
+        """Map z (B, latent_dim) (and labels (B,) when conditional) to images in [-1, 1]."""
+        norm_args = () if self.num_classes is None else (labels,)
+        h = jax.nn.leaky_relu(self.project_norm(self.project(z), *norm_args), 0.2)
         h = h.reshape((z.shape[0], self.base, self.base, self.base_channels))
         for up, norm in zip(self.ups, self.norms, strict=True):
-            h = jax.nn.leaky_relu(norm(up(h)), 0.2)
+            h = jax.nn.leaky_relu(norm(up(h), *norm_args), 0.2)
         return jax.numpy.tanh(self.to_image(h))
+
+
+def _norm(features: int, num_classes: int | None, rngs: nnx.Rngs) -> nnx.Module:
+    """BatchNorm, or a conditional BatchNorm when ``num_classes`` is set."""
+    if num_classes is None:  # the unconditional parameter tree, as before conditioning existed
+        return nnx.BatchNorm(features, momentum=0.9, rngs=rngs)
+    return ConditionalBatchNorm(features, num_classes, rngs=rngs)
 
 
 class DCGANDiscriminator(nnx.Module):
@@ -97,11 +118,16 @@ class DCGANDiscriminator(nnx.Module):
         width: channels of the first conv; each further stage doubles them.
         kernel_size: conv kernel size.
         dropout: dropout rate after each conv (0.3 in the tutorial).
+        num_classes: classes of a projection discriminator (called ``D(x, labels)``), or None.
         rngs: initialisation randomness.
 
     Example:
         >>> d = DCGANDiscriminator(width=8, rngs=nnx.Rngs(0))
         >>> d(jax.numpy.zeros((2, 28, 28, 1)), rngs=nnx.Rngs(dropout=0)).shape
+        (2,)
+        >>> cd = DCGANDiscriminator(width=8, num_classes=10, rngs=nnx.Rngs(0))
+        >>> x, y = jax.numpy.zeros((2, 28, 28, 1)), jax.numpy.array([0, 9])
+        >>> cd(x, y, rngs=nnx.Rngs(dropout=0)).shape
         (2,)
 
     """
@@ -112,10 +138,11 @@ class DCGANDiscriminator(nnx.Module):
         width: int = 64,
         kernel_size: int = 5,
         dropout: float = 0.3,
+        num_classes: int | None = None,
         *,
         rngs: nnx.Rngs,
     ):
-        self.image_shape = tuple(image_shape)
+        self.image_shape, self.num_classes = tuple(image_shape), num_classes
         base, stages = _num_resolution_stages(self.image_shape)
         channels = [image_shape[2]] + [width * 2**i for i in range(stages)]
         self.convs = nnx.List(
@@ -126,9 +153,19 @@ class DCGANDiscriminator(nnx.Module):
         )
         self.dropout = nnx.Dropout(dropout)
         self.out = nnx.Linear(base * base * channels[-1], 1, rngs=rngs)
+        if num_classes is not None:
+            self.embed = nnx.Embed(num_classes, base * base * channels[-1], rngs=rngs)
 
-    def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Return one logit per image, shape (B,)."""
+    def __call__(
+        self, x: jax.Array, labels: jax.Array | None = None, *, rngs: nnx.Rngs | None = None
+    ) -> jax.Array:
+        """Return one logit per image (B,), plus the class projection when conditional."""
         for conv in self.convs:
             x = self.dropout(jax.nn.leaky_relu(conv(x), 0.2), rngs=rngs)
-        return self.out(x.reshape((x.shape[0], -1)))[:, 0]
+        h = x.reshape((x.shape[0], -1))
+        logits = self.out(h)[:, 0]
+        if self.num_classes is None:
+            return logits
+        if labels is None:
+            raise ValueError("this projection discriminator needs labels: D(x, labels)")
+        return logits + jax.numpy.sum(self.embed(labels) * h, axis=1)

@@ -45,9 +45,11 @@ def _mlp(shape, latent_dim, num_classes, pack, *, g_hidden, d_hidden, g_dropout,
 
 def _dcgan(shape, latent_dim, num_classes, pack, *, width, kernel_size, upsample, d_dropout):
     return (
-        lambda rngs: DCGANGenerator(latent_dim, shape, width, kernel_size, upsample, rngs=rngs),
+        lambda rngs: DCGANGenerator(
+            latent_dim, shape, width, kernel_size, upsample, num_classes, rngs=rngs
+        ),
         lambda rngs: DCGANDiscriminator(
-            _packed(shape, pack), width, kernel_size, d_dropout, rngs=rngs
+            _packed(shape, pack), width, kernel_size, d_dropout, num_classes, rngs=rngs
         ),
     )
 
@@ -98,7 +100,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "mlp": Family(_mlp),
-    "dcgan": Family(_dcgan),
+    "dcgan": Family(_dcgan, conditional=True),
     "toy": Family(_toy),
     "resnet": Family(_resnet, conditional=True),
 }
