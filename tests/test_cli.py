@@ -67,7 +67,8 @@ def test_the_summary_is_one_line_naming_the_folder_and_nothing_else_is_printed(t
     assert err == ""  # no progress bar when stderr is not a terminal
 
 
-def test_progress_bar_shows_rate_eta_and_losses_when_asked(tmp_path, capsys):
+def test_progress_bar_shows_rate_eta_and_losses_when_asked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the bar fits the terminal; without one it has 100
     argv = ["train", *TINY, "--steps", "20", "--progress", "--out", str(tmp_path / "p")]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0
