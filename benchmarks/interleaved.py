@@ -88,7 +88,7 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
         print(f"PyTorch rows skipped: {reason}", file=sys.stderr)
         return runs
     baselines.torch.set_num_threads(threads)
-    gan = baselines.make_gan(step_time.ARCHS[arch].torch_twin, width=config.width)
+    gan = baselines.make_gan(step_time.ARCHS[arch].torch_twin, width=config.get("width"))
     real = baselines.random_images(batch_size)
     runs["torch eager iteration"] = lambda: gan.iteration(real)
     runs["torch eager D step"] = lambda: gan.d_step(real)
@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "'--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' (or use taskset)",
     )
     p.add_argument("--name", default=None)
+    p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
     runs = cases(args.arch, args.batch_size, args.upsample, args.threads)
     for run in runs.values():  # compile and warm up
@@ -205,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "seconds": times,
     }
     name = args.name or f"interleaved_{args.arch}{args.batch_size}"
-    path = step_time.RESULTS_DIR / f"{name}.json"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    path = args.out_dir / f"{name}.json"
     path.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {path}")
     return report
