@@ -255,12 +255,7 @@ def _train_slice(
                 on_nonfinite=on_nonfinite,
             )
         except NonFiniteError as err:
-            latest = checkpoints.latest_step()
-            good = (
-                f"the last good checkpoint is {checkpoints.directory / str(latest)}"
-                if latest is not None
-                else "no checkpoint of this slice was saved"
-            )
+            good = guards.last_good_checkpoint(checkpoints, "no checkpoint of this slice was saved")
             raise NonFiniteError(
                 f"{label}: {err}; {good}; lower the learning rate (or add a penalty), or pass "
                 "on_nonfinite='warn' (--on-nonfinite warn) to let the other runs finish",

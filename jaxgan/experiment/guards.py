@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jaxgan.checkpoint import CorruptCheckpointError
+from jaxgan.checkpoint import CorruptCheckpointError, RunCheckpoints
 from jaxgan.experiment.build import grid_layout
 from jaxgan.experiment.config import (
     RESUMABLE_FIELDS,
@@ -290,6 +290,29 @@ def check_resumed_setup(setup: Mapping[str, Any], saved: Mapping[str, Any] | Non
             "changed since it was saved; restore ensemble.json, or start a new ensemble with "
             "--overwrite or another --out"
         )
+
+
+def last_good_checkpoint(checkpoints: RunCheckpoints, missing: str) -> str:
+    """Name the newest checkpoint of a run that stopped on non-finite values (all are finite).
+
+    Args:
+        checkpoints: the run's (or slice's) open checkpoint folder.
+        missing: what to say when no checkpoint was saved.
+
+    Returns:
+        ``"the last good checkpoint is <folder>/<step>"``, or ``missing``.
+
+    Example:
+        >>> import tempfile
+        >>> with RunCheckpoints(tempfile.mkdtemp()) as saved:
+        ...     last_good_checkpoint(saved, "no checkpoint was saved")
+        'no checkpoint was saved'
+
+    """
+    latest = checkpoints.latest_step()
+    if latest is None:
+        return missing
+    return f"the last good checkpoint is {checkpoints.directory / str(latest)}"
 
 
 def check_finite_checkpoint(state: Any, where: Path) -> None:

@@ -422,12 +422,7 @@ def _train(
                 on_nonfinite=run.on_nonfinite,
             )
         except NonFiniteError as err:
-            latest = checkpoints.latest_step()
-            good = (
-                f"the last good checkpoint is {checkpoints.directory / str(latest)}"
-                if latest is not None
-                else "no checkpoint was saved"
-            )
+            good = guards.last_good_checkpoint(checkpoints, "no checkpoint was saved")
             raise NonFiniteError(
                 f"{err}; {good}; lower the learning rate (or add a penalty) and start a new run",
                 step=err.step,
