@@ -37,7 +37,9 @@ def two_processes(tmp_path_factory):
     out = tmp_path_factory.mktemp("multiprocess")
     port = free_port()
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
+    # the worker sets its own device count; other XLA flags of the session (conftest) stay
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    env["XLA_FLAGS"] = " ".join(f for f in flags if "device_count" not in f)
     began = time.monotonic()
     procs = [
         subprocess.Popen(

@@ -182,8 +182,8 @@ def test_stacked_ttur_is_the_baseline_with_ttur_and_a_decay_of_the_same_length()
     }
 
 
-BUDGET_STEPS = 1000
-"""Iterations of the short ring8 comparison (vanilla's 4×400 BatchNorm G costs ~15 s of them)."""
+BUDGET_STEPS = 600
+"""Iterations of the short ring8 comparison (vanilla's 4×400 BatchNorm G costs ~20 CPU-s)."""
 
 
 @pytest.mark.slow
@@ -192,6 +192,9 @@ def test_ring8_best_preset_beats_vanilla_at_an_equal_short_budget():
     # both reach the 8 modes, and the difference is how many samples land on one (within 3σ).
     # The best preset's EMA (decay 0.999) averages over ~1,000 steps, as long as this whole
     # budget, so it is scaled to the budget (0.99); everything else is the preset.
+    # Measured at 600 iterations (seeds 0 and 1): best 8/8 modes, reverse KL 0.04 and 0.07,
+    # 6.7-7.4 % of samples within 3σ; vanilla 7 and 6 modes, reverse KL 0.52 and 0.32, about 1 %.
+    # (At 1,000 iterations the best preset's share within 3σ reaches 40-49 %.)
     ring = jaxgan.data.load("ring8")
     found = {}
     for name, changes in (("ring8", {}), ("ring8-best", {"ema_decay": 0.99})):
@@ -210,6 +213,5 @@ def test_ring8_best_preset_beats_vanilla_at_an_equal_short_budget():
     best, vanilla = found["ring8-best"], found["ring8"]
     assert best["modes"] == 8
     assert best["modes"] >= vanilla["modes"]
-    # measured (seeds 0 and 1): best 40–49 % of samples within 3σ of a mode, vanilla 1–2 %
-    assert best["high_quality"] > vanilla["high_quality"] + 0.2
-    assert best["reverse_kl"] < vanilla["reverse_kl"]
+    assert best["high_quality"] > 3 * vanilla["high_quality"]
+    assert best["reverse_kl"] < vanilla["reverse_kl"] / 3

@@ -243,7 +243,9 @@ def eight_devices(tmp_path_factory):
     one_device = toy_state()
     save_checkpoint(out / "from_one_device", 0, one_device, {"step": 0})
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
+    # the worker sets its own device count; other XLA flags of the session (conftest) stay
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    env["XLA_FLAGS"] = " ".join(f for f in flags if "device_count" not in f)
     began = time.monotonic()
     worker = subprocess.Popen(
         [sys.executable, __file__, str(out)],
