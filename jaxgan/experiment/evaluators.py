@@ -320,7 +320,8 @@ class MetricTracker:
         if metric == "fid":
             self.space = metrics.inception_space(batch_size=FID_TRACK_BATCH)
         else:
-            self.space = metrics.classifier_space(classifier_for(config))
+            # every measurement is one forward of all its samples
+            self.space = metrics.classifier_space(classifier_for(config), batch_size=num_samples)
         if metric == "kid":
             self.real = self.space.features(images)
         else:

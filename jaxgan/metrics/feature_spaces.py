@@ -83,12 +83,12 @@ class FeatureSpace:
         return np.asarray(self.extract(images, value_range))
 
 
-def classifier_space(classifier: Classifier, *, batch_size: int | None = None) -> FeatureSpace:
+def classifier_space(classifier: Classifier, *, batch_size: int = 1000) -> FeatureSpace:
     """Return a jaxgan dataset classifier's penultimate features as a space (FD, not FID).
 
     Args:
         classifier: a loaded :class:`jaxgan.metrics.Classifier`.
-        batch_size: images per forward pass (None: the whole batch in one call).
+        batch_size: images per forward pass (one compiled shape; memory grows with it).
 
     Returns:
         The space; float images are quantised to uint8 as ``jaxgan.data.to_uint8_images`` does.
@@ -106,7 +106,7 @@ def classifier_space(classifier: Classifier, *, batch_size: int | None = None) -
             images = images[..., None]
         if images.dtype != np.uint8:
             images = to_uint8_images(images, value_range or (-1.0, 1.0))
-        return classifier.features(images, batch_size=batch_size or max(1, len(images)))
+        return classifier.features(images, batch_size=batch_size)
 
     protocol = (
         "float images quantised to uint8 from their value range; uint8 → [0, 1]; penultimate "
