@@ -54,6 +54,21 @@ def _compile_quickly() -> None:
 _share_compiled_programs()
 _compile_quickly()
 
+
+def _private_reference_cache() -> None:
+    """Keep this session's reference statistics (``jaxgan.metrics.reference``) out of the user's.
+
+    One new folder per session, removed at exit and inherited by child processes.
+    """
+    if "JAXGAN_CACHE_DIR" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="jaxgan-test-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["JAXGAN_CACHE_DIR"] = folder
+
+
+_private_reference_cache()
+
 import jax  # noqa: E402 - after the cache settings, which JAX reads on import
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402

@@ -242,6 +242,49 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_eval)
 
 
+def _add_fid_stats(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fid-stats",
+        help="compute reference statistics (mu, sigma) of a dataset split once, for FID/FD",
+        description=textwrap.fill(
+            "Compute the mean and covariance of a dataset split's features with N, the feature "
+            "space, the full preprocessing protocol and a sha256, into the named cache "
+            "(JAXGAN_CACHE_DIR or ~/.cache/jaxgan/reference_stats, keyed by data, split, N, space "
+            "and protocol) or into --out. fid(fake, reference='NAME:split') and jaxgan eval reuse "
+            "them. The Inception space is slow on a CPU (benchmarks/RESULTS.md).",
+            88,
+        ),
+        epilog="examples:\n  jaxgan fid-stats --data fashion_mnist:train --limit 10000\n"
+        "  jaxgan fid-stats --data mnist:test --space classifier --per-class --out mnist.npz",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", required=True, metavar="NAME[:split]", help="dataset and split")
+    parser.add_argument("--limit", type=int, metavar="N", help="the first N images (default all)")
+    parser.add_argument(
+        "--space",
+        default="inception",
+        metavar="SPACE",
+        help="inception (FID), classifier (the dataset's jaxgan classifier) or classifier:NAME",
+    )
+    parser.add_argument("--per-class", action="store_true", help="also per-class statistics")
+    parser.add_argument("--out", metavar="FILE.npz", help="write here (default: the named cache)")
+    parser.set_defaults(handler=_fid_stats)
+
+
+def _fid_stats(args: argparse.Namespace) -> int:
+    from jaxgan.metrics.reference_fd import write_reference_stats
+
+    if args.limit is not None and args.limit < 2:
+        raise cfg.ConfigError(f"--limit must be at least 2 (a covariance), got {args.limit}")
+    path, stats = write_reference_stats(
+        args.data, space=args.space, limit=args.limit, per_class=args.per_class, out=args.out
+    )
+    print(f"{stats.source}: N={stats.n}, {stats.dim}-d, {stats.feature_space}")
+    print(f"protocol: {stats.protocol}")
+    print(f"sha256 {stats.sha256[:16]}: {path}")
+    return 0
+
+
 def _add_latent_search_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``inpaint`` and ``invert``: the images and the latent search."""
     parser.add_argument("--run", required=True, metavar="DIR", help="the run folder (only read)")
@@ -690,6 +733,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_train,
     _add_sample,
     _add_eval,
+    _add_fid_stats,
     _add_compare,
     _add_inpaint,
     _add_invert,

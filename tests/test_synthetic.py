@@ -2,8 +2,9 @@
 
 One tiny conditional DCGAN run folder (width 4, the 40 bundled Fashion-MNIST images of 4 per
 class, saved at step 0: the files, labels and arms are what is tested, and a GAN step would take
-most of this module's time to compile) is shared by the export and study tests; a generator whose
-output is its label checks that every synthetic image carries the label it was conditioned on.
+most of this module's time to compile) is shared by the export, eval and study tests; a
+generator whose output is its label checks that every synthetic image carries the label it was
+conditioned on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from jaxgan.cli import main
 from jaxgan.experiment import config as cfg
 from jaxgan.experiment import rundir
 from jaxgan.experiment.build import build_state, load_training_data
+from jaxgan.experiment.evaluate import evaluate_run, report_lines
 
 
 class LabelImage(nnx.Module):
@@ -165,6 +167,24 @@ def test_export_refuses_bad_input_with_one_line(cond_run, tmp_path, capsys):
     assert main(["export", "--run", str(cond_run), "--n", "30", "--out", str(tmp_path / "d"),
                  "--overwrite"]) == 0  # fmt: skip
     assert len(data.load(f"idx:{tmp_path / 'd'}")) == 30
+
+
+# -- jaxgan eval: intra-class FD (issue 19) ---------------------------------------------------
+
+
+def test_eval_of_a_conditional_run_reports_intra_class_fd(cond_run, tmp_path):
+    report = evaluate_run(cond_run, num_samples=100, out_dir=tmp_path)
+    entry = report["similarity"]["intra_class_fd"]
+    assert [row["class"] for row in entry["per_class"]] == list(range(10))
+    assert all(row["n"] == 10 for row in entry["per_class"])
+    fds = [row["fd"] for row in entry["per_class"]]
+    assert entry["value"] == pytest.approx(np.mean(fds))
+    # an untrained generator is far from every class; real test images are close
+    assert entry["value"] > 3 * entry["floor"] > 0
+    assert entry["reference"].startswith("fashion_mnist_sample:train[:")
+    assert "jaxgan-fashion" in entry["space"]
+    lines = report_lines(report)
+    assert any("intra_class_fd per class" in line and "9: " in line for line in lines)
 
 
 # -- the augmentation study ------------------------------------------------------------------------

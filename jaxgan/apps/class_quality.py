@@ -6,7 +6,8 @@ Two numbers per class ``c``, both in a jaxgan classifier's space (``jaxgan.metri
   assigns to class ``c`` (the generator's label fidelity; a perfect one scores the classifier's
   own accuracy on real images);
 - **intra-class FD**: the Fréchet distance between the classifier features of the generated
-  class-``c`` samples and those of the real class-``c`` images.
+  class-``c`` samples and those of the real class-``c`` images
+  (``jaxgan.metrics.intra_class_fd``, the same computation as ``jaxgan eval``'s).
 
 Example:
     >>> from jaxgan.metrics import load_classifier
@@ -18,12 +19,11 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from jaxgan.metrics import Classifier, frechet_distance_from_features
+from jaxgan.metrics import Classifier, ReferenceStats, classifier_space, intra_class_fd
 
 __all__ = ["class_quality"]
 
@@ -59,30 +59,23 @@ def class_quality(
 
     """
     fake_labels = np.asarray(fake_labels)
-    real_labels = np.asarray(real_labels)
     fake_features, fake_logits = classifier.apply(fake)
-    real_features = classifier.features(real)
+    space = classifier_space(classifier)
+    reference = ReferenceStats.from_features(
+        classifier.features(real),
+        feature_space=space.name,
+        protocol=space.protocol,
+        labels=np.asarray(real_labels),
+    )
+    intra = intra_class_fd(fake_features, fake_labels, reference)
     predicted = np.argmax(fake_logits, axis=-1)
-    rows = []
-    for c in np.unique(fake_labels):
-        mine, theirs = fake_labels == c, real_labels == c
-        fd = None
-        if mine.sum() >= 2 and theirs.sum() >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # few samples per class: comparable at equal N
-                fd = frechet_distance_from_features(fake_features[mine], real_features[theirs])
-        rows.append(
-            {
-                "class": int(c),
-                "n": int(mine.sum()),
-                "accuracy": float(np.mean(predicted[mine] == c)),
-                "fd": fd,
-            }
-        )
-    fds = [r["fd"] for r in rows if r["fd"] is not None]
+    rows = [
+        {**row, "accuracy": float(np.mean(predicted[fake_labels == row["class"]] == row["class"]))}
+        for row in intra["per_class"]
+    ]
     return {
         "accuracy": float(np.mean(predicted == fake_labels)),
-        "mean_intra_fd": float(np.mean(fds)) if fds else None,
+        "mean_intra_fd": intra["mean"],
         "per_class": rows,
         "feature_space": classifier.feature_space,
     }

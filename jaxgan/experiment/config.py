@@ -217,7 +217,8 @@ class OutputConfig:
     track_metric: str | None = _field(
         None,
         "measure this metric at every sample grid and keep the best checkpoint in best/: "
-        "fd or kid (images, classifier feature space), modes or high_quality (ring8/grid25)",
+        "fd or kid (images, classifier feature space), fid (TF-Inception; slow on a CPU), modes or "
+        "high_quality (ring8/grid25); each measurement's wall time is logged (track_seconds)",
     )
     track_samples: int = _field(1000, "generated samples per tracked measurement")
     grid_size: int = _field(8, "sample grids show grid_size × grid_size images")
@@ -928,7 +929,7 @@ def _check_values(c: TrainConfig) -> None:
         f"{schedule.seed} would repeat seed {schedule.seed % 2**32}), got {schedule.seed}",
     )
     _require(outputs.log in LOGS, f"log must be one of {', '.join(LOGS)}, got {outputs.log!r}")
-    tracked = ("fd", "kid", "modes", "high_quality")
+    tracked = ("fd", "kid", "fid", "modes", "high_quality")
     _require(
         outputs.track_metric is None or outputs.track_metric in tracked,
         f"track_metric must be one of {', '.join(tracked)} or none, got {outputs.track_metric!r}",

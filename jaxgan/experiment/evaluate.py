@@ -10,8 +10,11 @@ run's data and names it with every number:
   feature space of jaxgan's MNIST or Fashion-MNIST classifier, beside train-vs-test floors at the
   same N (``jaxgan.metrics.evaluate_images``).
 
-A conditional run's generator is given balanced class labels (``generate_samples``). Samples
-come from the EMA weights when the run keeps them (``ema_decay > 0``).
+A conditional run's generator is given balanced class labels (``generate_samples``), and its
+report adds the intra-class FD: the FD of each class's samples to that class's training images
+(per-class statistics from the named cache, ``jaxgan.metrics.reference``), and their mean, beside
+the same for the test images. Samples come from the EMA weights when the run keeps them
+(``ema_decay > 0``).
 """
 
 from __future__ import annotations
@@ -139,10 +142,49 @@ def evaluate_run(
             floor_split=f"{config.data.name} test[:{n}]",
         )
         metrics.save_report_panel(report, fake, train.x, out / PANEL_FILE)
+        if state.config.num_classes is not None and train.y is not None:
+            floor_y = None if test.y is None else test.y[:n]
+            report["similarity"]["intra_class_fd"] = _intra_class_entry(
+                config, clf, fake, state.config.num_classes, len(train), test.x[:n], floor_y
+            )
     report = json_safe({"name": config.name, "run": str(run_dir), "step": step, **report})
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     log_eval_panel(run_dir, step, out / PANEL_FILE)
     return report
+
+
+def _intra_class_entry(
+    config: TrainConfig,
+    clf: metrics.Classifier,
+    fake: np.ndarray,
+    num_classes: int,
+    n_ref: int,
+    floor_x: np.ndarray,
+    floor_y: np.ndarray | None,
+) -> dict[str, Any]:
+    """Intra-class FD of a conditional run: per class and the mean, beside a test-split floor.
+
+    The reference is per-class statistics of the training split (the first ``n_ref`` images)
+    in the classifier's space, from the named cache (``jaxgan.metrics.reference``); the fakes
+    were generated with labels ``arange(n) % num_classes`` (``generate_samples``).
+    """
+    space = metrics.classifier_space(clf)
+    reference = metrics.reference_stats_for(
+        config.data.name, config.data.split, limit=n_ref, space=space, per_class=True
+    )
+    labels = np.arange(len(fake)) % num_classes
+    got = metrics.intra_class_fd(space.features(fake, (-1.0, 1.0)), labels, reference)
+    floor = None
+    if floor_y is not None:
+        floor = metrics.intra_class_fd(space.features(floor_x), floor_y, reference)
+    floors = {r["class"]: r["fd"] for r in floor["per_class"]} if floor else {}
+    return {
+        "value": got["mean"],
+        "floor": floor["mean"] if floor else None,
+        "space": clf.feature_space,
+        "reference": f"{reference.source} per class (sha256 {reference.sha256[:12]})",
+        "per_class": [{**row, "floor": floors.get(row["class"])} for row in got["per_class"]],
+    }
 
 
 def check_finite_samples(samples: np.ndarray, run_dir: str | Path, step: int) -> np.ndarray:
@@ -201,4 +243,10 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                 f" (real-vs-real floor {floor:.4g})" if isinstance(floor, float | int) else ""
             )
             lines.append(f"{section:<10} {name:<22} {text}{floor_text}")
+            if entry.get("per_class"):
+                fds = ", ".join(
+                    f"{row['class']}: " + ("-" if row["fd"] is None else f"{row['fd']:.4g}")
+                    for row in entry["per_class"]
+                )
+                lines.append(f"{section:<10} {name + ' per class':<22} {fds}")
     return lines

@@ -10,6 +10,7 @@ is judged on; ``mean_and_se`` / ``aggregate_runs`` summarise seeds.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,10 +20,13 @@ import numpy as np
 
 from jaxgan import data, metrics
 from jaxgan.experiment.config import TrainConfig
+from jaxgan.metrics.reference import reference_stats_of_images
 from jaxgan.sampling import generate_batches
 from jaxgan.state import GANState, sample_latent
 
 Evaluator = Callable[[np.ndarray], Mapping[str, float]]
+#: Images per InceptionV3 call when tracking FID (memory: 299×299 activations per image).
+FID_TRACK_BATCH = 50
 
 
 def generate_samples(
@@ -258,17 +262,24 @@ def aggregate_runs(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) ->
     return out
 
 
-TRACKED = {"fd": "min", "kid": "min", "modes": "max", "high_quality": "max"}
+TRACKED = {"fd": "min", "kid": "min", "fid": "min", "modes": "max", "high_quality": "max"}
 """Metrics training can track (``TrainConfig.track_metric``): is lower or higher better."""
 
 
 class MetricTracker:
     """Compute one metric of the generator during training, cheaply and always the same way.
 
-    Images: FD or KID in the dataset classifier's feature space between ``num_samples`` generated
-    images and the first ``num_samples`` training images (whose features are computed once).
+    Images: FD or KID in the dataset classifier's feature space, or FID in the TF-Inception
+    space, between ``num_samples`` generated images and the first ``num_samples`` training
+    images. FD and FID use reference statistics (μ, Σ) from the named cache
+    (``jaxgan.metrics.reference``, keyed by a hash of those images, the space and the protocol),
+    so a run, a resumed run or a second run on the same data computes no real features; KID
+    needs the real features themselves and computes them once per run. Each measurement is one
+    batched forward of the generated images through the classifier (FID: batches of 50 through
+    InceptionV3, which takes minutes per 1,000 images on a CPU; see benchmarks/RESULTS.md).
     2-D mixtures: PacGAN's mode count or high-quality fraction on ``num_samples`` points. The
-    generator noise is fixed, so successive values differ only by training.
+    generator noise is fixed, so successive values differ only by training. :attr:`seconds`
+    is the wall time of the last measurement (generation included).
 
     Args:
         config: the run's config (its data picks the feature space).
@@ -279,8 +290,8 @@ class MetricTracker:
 
     Example:
         >>> tracker = MetricTracker(config, dataset, "fd", 1000)  # doctest: +SKIP
-        >>> tracker(state)  # doctest: +SKIP
-        42.1
+        >>> tracker(state), tracker.seconds  # doctest: +SKIP
+        (42.1, 0.8)
     """
 
     def __init__(
@@ -296,25 +307,41 @@ class MetricTracker:
         points = config.data.name in data.mixture_names()
         if points != (metric in ("modes", "high_quality")):
             kind = "2-D mixtures" if points else "images"
-            fits = "modes, high_quality" if points else "fd, kid"
+            fits = "modes, high_quality" if points else "fd, kid, fid"
             raise ValueError(f"track_metric {metric!r} does not fit {kind}: use one of {fits}")
         self.metric, self.num_samples = metric, num_samples
         self.key = jax.random.key(seed)
         self.better = TRACKED[metric]
+        self.seconds = float("nan")
         if points:
             self.mixture = data.mixture(config.data.name)
+            return
+        images = dataset.x[:num_samples]
+        if metric == "fid":
+            self.space = metrics.inception_space(batch_size=FID_TRACK_BATCH)
         else:
-            self.classifier = classifier_for(config)
-            self.real = self.classifier.features(dataset.x[:num_samples])
+            # every measurement is one forward of all its samples
+            self.space = metrics.classifier_space(classifier_for(config), batch_size=num_samples)
+        if metric == "kid":
+            self.real = self.space.features(images)
+        else:
+            source = f"{config.data.name}:{config.data.split}"
+            self.reference = reference_stats_of_images(images, source, space=self.space)
 
     def __call__(self, state: GANState) -> float:
-        """Return the metric of ``state``'s generator."""
+        """Return the metric of ``state``'s generator (and set :attr:`seconds`)."""
+        start = time.perf_counter()
+        value = self._measure(state)
+        self.seconds = time.perf_counter() - start
+        return value
+
+    def _measure(self, state: GANState) -> float:
         fake = generate_samples(state, self.num_samples, self.key)
         if self.metric in ("modes", "high_quality"):
             return float(metrics.mixture_metrics(fake, self.mixture)[self.metric])
-        features = self.classifier.features(data.to_uint8_images(fake))
-        if self.metric == "fd":
-            return float(metrics.frechet_distance_from_features(features, self.real))
+        features = self.space.features(fake, (-1.0, 1.0))
+        if self.metric in ("fd", "fid"):
+            return float(self.reference.fd(features))
         size = min(1000, len(features), len(self.real))
         return float(
             metrics.kernel_inception_distance(features, self.real, subset_size=size)["kid_mean"]

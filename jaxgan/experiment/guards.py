@@ -115,7 +115,7 @@ def check_run_inputs(config: TrainConfig, num_examples: int, *, seeds: int = 1) 
             "examples); lower --batch-size or use more data"
         )
     outputs = config.outputs
-    if outputs.track_metric in ("fd", "kid"):
+    if outputs.track_metric in ("fd", "kid", "fid"):
         if config.outputs.track_samples < 2:
             raise ConfigError(
                 f"track_samples must be at least 2 for track_metric={config.outputs.track_metric} "

@@ -288,6 +288,9 @@ class SampleGrids:
 class TrackBest:
     """Measure the tracked metric, log it to ``track.jsonl``, keep the best checkpoint in best/.
 
+    Each row of ``track.jsonl`` holds ``step``, ``metric``, ``value`` and ``track_seconds``, the
+    measurement's own wall time, so the cost of tracking is visible.
+
     Saving is idempotent: a best checkpoint of a step already saved (before a resume) is kept,
     and the folder then keeps what a save would have kept.
 
@@ -330,11 +333,14 @@ class TrackBest:
         """
         value = self.tracker(state)
         improved = self.tracker.improves(value, self.best)
-        row = {"step": step, "metric": self.tracker.metric, "value": hooks.json_value(value)}
+        seconds = round(self.tracker.seconds, 4)
+        row = {"step": step, "metric": self.tracker.metric, "value": hooks.json_value(value),
+               "track_seconds": seconds}  # fmt: skip
         with open(self.out / TRACK_FILE, "a") as log:
             log.write(json.dumps(row, allow_nan=False) + "\n")
         if self.log is not None:
-            self.log.scalars(step, {f"track/{self.tracker.metric}": value})
+            self.log.scalars(step, {f"track/{self.tracker.metric}": value,
+                                    "track/seconds": seconds})  # fmt: skip
         if improved:
             meta = {"step": step, "config": to_dict(self.config), self.tracker.metric: value}
             with RunCheckpoints(self.out / BEST_DIR, keep=1) as best:

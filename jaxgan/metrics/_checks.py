@@ -60,6 +60,52 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
     return x
 
 
+#: Slack of the value-range check, as a share of ``hi − lo`` (float round-off of a tanh output).
+RANGE_TOLERANCE = 1e-3
+
+
+def check_value_range(images: np.ndarray, value_range: tuple[float, float] | None) -> None:
+    """Refuse float images without a value range or with values outside it.
+
+    A generator in [-1, 1] measured as (0, 1), or uint8-valued floats measured as (-1, 1), would
+    be clipped silently into another picture; this check makes that a one-line error.
+
+    Args:
+        images: the batch (uint8 passes unchecked).
+        value_range: ``(lo, hi)`` for float images.
+
+    Raises:
+        ValueError: no range for floats, ``lo >= hi``, NaN, or values beyond the range.
+
+    Example:
+        >>> check_value_range(np.array([-1.0, 0.5, 1.0]), (-1, 1))
+
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return
+    if value_range is None:
+        raise ValueError(
+            "float images need value_range=(lo, hi), e.g. (-1, 1) for a tanh generator or (0, 1); "
+            "or pass uint8 images"
+        )
+    lo, hi = (float(v) for v in value_range)
+    if not hi > lo:
+        raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {value_range}")
+    if images.size == 0:
+        return
+    low, high = float(np.min(images)), float(np.max(images))
+    if np.isnan(low) or np.isnan(high):
+        raise ValueError("images contain NaN; check the generator output before measuring it")
+    slack = RANGE_TOLERANCE * (hi - lo)
+    if low < lo - slack or high > hi + slack:
+        raise ValueError(
+            f"images hold values in [{low:.4g}, {high:.4g}], outside value_range "
+            f"({value_range[0]:g}, {value_range[1]:g}); pass the range the images are in, e.g. "
+            "(0, 255) or (0, 1)"
+        )
+
+
 def _all_finite(x: Any) -> Any:
     """One reduction where the array lives (a jax array is not copied to the host for it)."""
     import jax.numpy as jnp

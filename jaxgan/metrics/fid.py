@@ -26,6 +26,8 @@ import jax
 import numpy as np
 from flax import nnx
 
+from jaxgan.metrics._checks import check_value_range
+from jaxgan.metrics.feature_spaces import FeatureSpace
 from jaxgan.metrics.frechet import frechet_distance_from_features
 from jaxgan.metrics.inception import InceptionV3, inception_from_params
 from jaxgan.metrics.inception_files import (
@@ -40,6 +42,8 @@ from jaxgan.metrics.inception_preprocess import (
     resize_and_scale,
 )
 from jaxgan.metrics.inception_weights import load_inception_params, save_inception_npz
+from jaxgan.metrics.reference import resolve_reference
+from jaxgan.metrics.reference_stats import ReferenceStats
 
 __all__ = [
     "FIDResult",
@@ -48,6 +52,7 @@ __all__ = [
     "fid",
     "fid_features",
     "fid_from_features",
+    "inception_space",
     "load_inception",
 ]
 
@@ -321,25 +326,73 @@ def fid_from_features(
     )
 
 
+def inception_space(
+    weights: str | Path | InceptionExtractor | None = None,
+    *,
+    protocol: FIDProtocol = STANDARD_PROTOCOL,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> FeatureSpace:
+    """Return the FID space: TF-Inception pool3 (2048-d) under ``protocol``.
+
+    Keys reference statistics (:mod:`jaxgan.metrics.reference`) by the weights and
+    ``protocol.describe()``. Slow on a CPU (benchmarks/RESULTS.md, "Reference statistics").
+
+    Args:
+        weights: a weight file, a loaded extractor, or None to search (never downloads).
+        protocol: the preprocessing; its ``describe()`` is the space's protocol.
+        batch_size: images per forward pass.
+
+    Returns:
+        The space.
+
+    Example:
+        >>> inception_space().name  # doctest: +SKIP
+        'TF-Inception-2015-12-05 pool3 (2048-d), weights default_1.pt sha256:7ff4a85c3a63'
+
+    """
+    extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
+
+    def extract(images: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
+        return fid_features(images, value_range=value_range, weights=extractor,
+                            batch_size=batch_size, protocol=protocol)  # fmt: skip
+
+    return FeatureSpace(
+        f"TF-Inception-2015-12-05 pool3 (2048-d), weights {extractor.weights}",
+        protocol.describe(),
+        "inception",
+        extractor.weights,
+        extract,
+    )
+
+
 def fid(
     fake: np.ndarray | jax.Array,
-    real: np.ndarray | jax.Array,
+    real: np.ndarray | jax.Array | None = None,
     *,
-    reference_split: str,
+    reference_split: str | None = None,
+    reference: str | os.PathLike[str] | ReferenceStats | None = None,
     fake_range: tuple[float, float] | None = None,
     real_range: tuple[float, float] | None = None,
     weights: str | Path | InceptionExtractor | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     protocol: FIDProtocol = STANDARD_PROTOCOL,
 ) -> FIDResult:
-    """Compute standard FID between generated and reference images.
+    """Compute standard FID between generated and reference images (or cached statistics).
 
     Compare numbers only at equal N_gen and N_ref (FID is biased in N); both are in the result.
+    With ``reference=`` only ``fake`` goes through InceptionV3: the reference's μ and Σ come
+    from a statistics file, or from the named cache (computed there on first use; see
+    :mod:`jaxgan.metrics.reference`), and statistics of another protocol or weights are refused.
 
     Args:
         fake: Generated images, NHWC/NHW, uint8 or float (then ``fake_range`` is required).
-        real: Reference images, same conventions (``real_range`` for floats).
-        reference_split: Names the reference images, e.g. ``"fashion_mnist train[:10000]"``.
+        real: Reference images, same conventions (``real_range`` for floats); or None with
+            ``reference``.
+        reference_split: Names the reference images, e.g. ``"fashion_mnist train[:10000]"``
+            (required with ``real``).
+        reference: Instead of ``real``: ``"NAME[:split][:limit]"`` (e.g.
+            ``"fashion_mnist:train"``), a file from ``jaxgan fid-stats --out``, or a
+            :class:`~jaxgan.metrics.reference_stats.ReferenceStats`.
         fake_range: ``(lo, hi)`` of float ``fake``, e.g. ``(-1, 1)``.
         real_range: ``(lo, hi)`` of float ``real``.
         weights: A weight file path, a loaded :class:`InceptionExtractor`, or None to search.
@@ -352,9 +405,23 @@ def fid(
     Example:
         >>> print(fid(fake, real, fake_range=(-1, 1), reference_split="test"))  # doctest: +SKIP
         FID 23.1000 (N_gen=10000, N_ref=10000, reference=test; TF-Inception-2015-12-05 ...)
+        >>> fid(fake, reference="fashion_mnist:train", fake_range=(-1, 1))  # doctest: +SKIP
 
     """
+    if (real is None) == (reference is None):
+        raise TypeError("fid() needs either real= (with reference_split=) or reference=")
+    if real is not None and reference_split is None:
+        raise TypeError("fid() needs reference_split= to name the real images")
+    check_value_range(fake, fake_range)
+    if real is not None:
+        check_value_range(real, real_range)
     extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
+    if reference is not None:
+        space = inception_space(extractor, protocol=protocol, batch_size=batch_size)
+        stats = resolve_reference(reference, space)  # refuses another protocol or weights
+        value = stats.fd(space.features(fake, fake_range))
+        n_gen = int(np.shape(fake)[0])
+        return FIDResult(value, n_gen, stats.n, stats.source, stats.protocol, stats.weights)
     kwargs = {"weights": extractor, "batch_size": batch_size, "protocol": protocol}
     fake_features = fid_features(fake, value_range=fake_range, **kwargs)
     real_features = fid_features(real, value_range=real_range, **kwargs)
