@@ -16,7 +16,7 @@ def bench():
 def test_quick_run_times_jaxgan_and_writes_the_json(bench, tmp_path):
     report = bench.main(["--quick", "--out-dir", str(tmp_path), "--name", "smoke"])
     rows = {row["case"]: row for row in report["rows"]}
-    row = rows["jaxgan fid_features (folded BN)"]
+    row = rows["jaxgan fid_features (folded)"]
     assert row["images_per_s"] > 0 and 0 < row["s_min"] <= row["s_median"]
     # XLA's count at 75×75 (299×299 is ~11 GFLOP per image): the network's, not zero or the resize's
     assert 0.2 < row["gflop_per_image"] < 0.5
