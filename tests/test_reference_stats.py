@@ -189,7 +189,7 @@ def test_bad_images_and_foreign_statistics_give_one_line_errors(clf_space, tmp_p
     stats = reference_stats_for(SAMPLE, "test", limit=50, space=clf_space)
     fake = data.load(SAMPLE, "train", limit=20).x
     bad = [
-        (fake.astype(np.float32), (-1, 1), "outside value_range"),  # 0..255 floats as [-1, 1]
+        (fake.astype(np.float32), (-1, 1), "but value_range"),  # 0..255 floats as [-1, 1]
         (fake.astype(np.float32), None, "need value_range"),
         (np.zeros((4, 28, 28, 2), np.uint8), None, "28, 28, 2"),  # two channels
         (fake[:1], None, "at least 2"),

@@ -60,29 +60,42 @@ def feature_matrix(x: Any, name: str, *, min_samples: int = 1, why: str = "") ->
     return x
 
 
-#: Slack of the value-range check, as a share of ``hi − lo`` (float round-off of a tanh output).
-RANGE_TOLERANCE = 1e-3
+#: Float images may leave their ``value_range`` by this fraction of its span (a generator's
+#: overshoot, clipped by quantization); beyond it the range is wrong and any metric would be too.
+RANGE_SLACK = 0.5
 
 
 def check_value_range(images: np.ndarray, value_range: tuple[float, float] | None) -> None:
-    """Refuse float images without a value range or with values outside it.
+    """Refuse a batch whose values contradict its stated range (a wrong range, never a number).
 
-    A generator in [-1, 1] measured as (0, 1), or uint8-valued floats measured as (-1, 1), would
-    be clipped silently into another picture; this check makes that a one-line error.
+    uint8 images are read as [0, 255]: a ``value_range`` other than None or ``(0, 255)`` says the
+    caller believes they are something else. Float images may overshoot ``(lo, hi)`` by up to
+    half its span (clipped later, as saving a PNG clips); further out, e.g. [0, 255] floats
+    declared ``(-1, 1)``, or any NaN/inf, is an error.
 
     Args:
-        images: the batch (uint8 passes unchecked).
-        value_range: ``(lo, hi)`` for float images.
+        images: The batch (any shape).
+        value_range: ``(lo, hi)`` stated for it (None: uint8 only).
 
     Raises:
-        ValueError: no range for floats, ``lo >= hi``, NaN, or values beyond the range.
+        ValueError: One line naming the observed and the stated range.
 
     Example:
-        >>> check_value_range(np.array([-1.0, 0.5, 1.0]), (-1, 1))
+        >>> check_value_range(np.array([-1.1, 0.9]), (-1, 1))
+        >>> try:
+        ...     check_value_range(np.array([0.0, 255.0]), (-1, 1))
+        ... except ValueError as error:
+        ...     print(str(error)[:54])
+        float images span [0, 255] but value_range=(-1, 1): pa
 
     """
     images = np.asarray(images)
     if images.dtype == np.uint8:
+        if value_range is not None and tuple(float(v) for v in value_range) != (0.0, 255.0):
+            raise ValueError(
+                f"uint8 images are read as [0, 255], but value_range={tuple(value_range)} was "
+                "given: pass value_range=None for uint8, or the float images themselves"
+            )
         return
     if value_range is None:
         raise ValueError(
@@ -92,17 +105,15 @@ def check_value_range(images: np.ndarray, value_range: tuple[float, float] | Non
     lo, hi = (float(v) for v in value_range)
     if not hi > lo:
         raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {value_range}")
-    if images.size == 0:
-        return
     low, high = float(np.min(images)), float(np.max(images))
-    if np.isnan(low) or np.isnan(high):
-        raise ValueError("images contain NaN; check the generator output before measuring it")
-    slack = RANGE_TOLERANCE * (hi - lo)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("images contain NaN or inf; check the generator output first")
+    slack = RANGE_SLACK * (hi - lo)
     if low < lo - slack or high > hi + slack:
+        guess = "(0, 255)" if high > 2 else "(0, 1)" if low >= 0 else "(-1, 1)"
         raise ValueError(
-            f"images hold values in [{low:.4g}, {high:.4g}], outside value_range "
-            f"({value_range[0]:g}, {value_range[1]:g}); pass the range the images are in, e.g. "
-            "(0, 255) or (0, 1)"
+            f"float images span [{low:g}, {high:g}] but value_range=({lo:g}, {hi:g}): pass the "
+            f"range the images are in, e.g. value_range={guess}"
         )
 
 

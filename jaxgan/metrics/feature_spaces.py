@@ -76,7 +76,7 @@ class FeatureSpace:
             >>> space.features(np.full((2, 4, 4), 3.0), (-1, 1))
             Traceback (most recent call last):
             ...
-            ValueError: images hold values in [3, 3], outside value_range (-1, 1); pass the range the images are in, e.g. (0, 255) or (0, 1)
+            ValueError: float images span [3, 3] but value_range=(-1, 1): pass the range the images are in, e.g. value_range=(0, 255)
 
         """  # noqa: E501
         check_value_range(images, value_range)

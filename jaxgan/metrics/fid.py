@@ -23,13 +23,15 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from jaxgan.metrics._checks import check_value_range
 from jaxgan.metrics.feature_spaces import FeatureSpace
 from jaxgan.metrics.frechet import frechet_distance_from_features
-from jaxgan.metrics.inception import InceptionV3, inception_from_params
+from jaxgan.metrics.inception import InceptionV3, fold_batch_norm, inception_from_params
 from jaxgan.metrics.inception_files import (
     converted_weights_path,
     download_inception_weights,
@@ -83,12 +85,16 @@ class InceptionExtractor:
     weights: str
 
     @classmethod
-    def from_model(cls, model: InceptionV3, weights: str) -> InceptionExtractor:
+    def from_model(
+        cls, model: InceptionV3, weights: str, *, fold: bool = True
+    ) -> InceptionExtractor:
         """Split a built model; ``weights`` names its parameters' source.
 
         Args:
             model: An :class:`jaxgan.metrics.inception.InceptionV3` with loaded parameters.
             weights: A short provenance string.
+            fold: Fold the batch norms into the convolutions first
+                (:func:`jaxgan.metrics.inception.fold_batch_norm`; same features, faster).
 
         Returns:
             The extractor.
@@ -98,16 +104,45 @@ class InceptionExtractor:
             'zeros'
 
         """
-        graphdef, state = nnx.split(model)
+        graphdef, state = nnx.split(fold_batch_norm(model) if fold else model)
         return cls(graphdef, state, weights)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "image_size"))
+@functools.partial(jax.jit, static_argnames=("graphdef", "image_size", "mode", "dtype"))
 def _pool3(
-    graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array, image_size: int
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    images: jax.Array,
+    image_size: int,
+    mode: str = "legacy_tensorflow",
+    dtype: str = "float32",
 ) -> jax.Array:
+    """uint8 (or [0, 255] float) NHWC in, pool3 features out: resize, scale and network in one."""
     model = nnx.merge(graphdef, state)
-    return model(resize_and_scale(images, image_size))
+    x = resize_and_scale(images, image_size, mode)
+    return model(x.astype(dtype)).astype(jnp.float32)
+
+
+def _batch_sharding(batch_size: int) -> NamedSharding | None:
+    """Split the batch over a 1-D mesh of all visible devices (None with one device)."""
+    devices = jax.devices()
+    if len(devices) < 2:
+        return None
+    if batch_size % len(devices):
+        raise ValueError(
+            f"batch_size={batch_size} must be a multiple of the {len(devices)} visible devices "
+            "(the batch is split over them)"
+        )
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+    return NamedSharding(mesh, PartitionSpec("batch"))
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype != "float32" and jax.default_backend() == "cpu":
+        raise ValueError(
+            f"dtype={dtype!r} is for GPU/TPU: XLA:CPU emulates bfloat16 convolutions (slower than "
+            "float32, measured in benchmarks/RESULTS.md) and it moves FID; use 'float32' on CPU"
+        )
 
 
 @functools.lru_cache(maxsize=2)
@@ -150,13 +185,9 @@ def load_inception(weights: str | Path | None = None) -> InceptionExtractor:
 
 
 def _as_fid_input(images: np.ndarray, value_range: tuple[float, float] | None, quantize: bool):
+    check_value_range(images, value_range)
     if images.dtype == np.uint8:
         return images
-    if value_range is None:
-        raise ValueError(
-            "float images need value_range=(lo, hi), e.g. (-1, 1) for a tanh generator or (0, 1); "
-            "or pass uint8 images"
-        )
     if quantize:
         return quantize_to_uint8(images, value_range)
     lo, hi = value_range
@@ -169,23 +200,32 @@ def fid_features(
     value_range: tuple[float, float] | None = None,
     weights: str | Path | InceptionExtractor | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    protocol: FIDProtocol = STANDARD_PROTOCOL,
+    protocol: FIDProtocol | str = STANDARD_PROTOCOL,
 ) -> np.ndarray:
-    """Pool3 features (2048-d) of images under the standard FID protocol.
+    """Pool3 features (2048-d) of images under a FID protocol (default: the standard one).
+
+    One jitted program per (batch size, image shape, protocol) takes the uint8 batch and returns
+    features: resize, scaling and network run inside it, and the last batch is padded, never
+    recompiled. With more than one visible device, each batch is split over a 1-D mesh of all
+    of them (data parallel; ``batch_size`` must then be a multiple of the device count).
 
     Args:
         images: NHWC (or NHW) batch, 1 or 3 channels, any size: uint8 in [0, 255], or float
             with ``value_range``.
-        value_range: ``(lo, hi)`` of float images (required for floats, ignored for uint8).
+        value_range: ``(lo, hi)`` of float images (required for floats; None or (0, 255) for
+            uint8).
         weights: A weight file path, a loaded :class:`InceptionExtractor`, or None to search.
         batch_size: Images per forward pass (one compilation per batch size and image shape).
-        protocol: The preprocessing (default: standard FID).
+        protocol: The preprocessing, or a mode name: ``"legacy_tensorflow"`` (default,
+            standard FID) or ``"clean"`` (clean-fid's resize).
 
     Returns:
         Float32 array ``(N, 2048)``.
 
     Raises:
-        ValueError: On a malformed batch or a float batch without ``value_range``.
+        ValueError: On a malformed batch (rank, channel count), a float batch without
+            ``value_range`` or outside it by more than half its span, a uint8 batch declared
+            with another range, or ``dtype="bfloat16"`` on CPU.
         TypeError: On a dtype other than uint8 or floating point.
         FileNotFoundError: When no weights are found.
 
@@ -196,11 +236,15 @@ def fid_features(
 
     """
     images = as_nhwc(images)
+    protocol = FIDProtocol.named(protocol)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _check_dtype(protocol.dtype)
     extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
     n = images.shape[0]
-    batch_size = min(batch_size, n)
+    sharding = _batch_sharding(batch_size)
+    if sharding is None:
+        batch_size = min(batch_size, n)  # one device: no larger program than the data needs
     pending = []  # dispatch every batch before fetching: host preprocessing overlaps compute
     for start in range(0, n, batch_size):
         batch = _as_fid_input(images[start : start + batch_size], value_range, protocol.quantize)
@@ -208,7 +252,16 @@ def fid_features(
         if real < batch_size:  # pad the last batch: one compiled shape per call
             padding = np.zeros((batch_size - real, *batch.shape[1:]), batch.dtype)
             batch = np.concatenate([batch, padding])
-        feats = _pool3(extractor.graphdef, extractor.state, batch, protocol.image_size)
+        if sharding is not None:
+            batch = jax.device_put(batch, sharding)
+        feats = _pool3(
+            extractor.graphdef,
+            extractor.state,
+            batch,
+            protocol.image_size,
+            protocol.mode,
+            protocol.dtype,
+        )
         pending.append((feats, real))
     return np.concatenate([np.asarray(feats)[:real] for feats, real in pending])
 
@@ -227,6 +280,8 @@ class FIDResult:
         weights: The weight file and its hash.
         feature_dim: Width of the features (2048 for TF-Inception pool3); with any other width
             the number is printed as "FD", not "FID".
+        mode: The protocol's named mode (``"legacy_tensorflow"`` or ``"clean"``; None for
+            features outside the pool3 space). ``protocol`` names it too, so it prints.
 
     Example:
         >>> r = FIDResult(1.5, 10, 10, "test", "proto", "w")
@@ -244,6 +299,7 @@ class FIDResult:
     protocol: str
     weights: str
     feature_dim: int = POOL3_DIM
+    mode: str | None = None
 
     def __float__(self) -> float:
         return self.value
@@ -275,7 +331,7 @@ def fid_from_features(
     real_features: np.ndarray,
     *,
     reference_split: str,
-    protocol: FIDProtocol = STANDARD_PROTOCOL,
+    protocol: FIDProtocol | str = STANDARD_PROTOCOL,
     weights: str = "unknown",
 ) -> FIDResult:
     """FID from precomputed pool3 features (e.g. cached reference features).
@@ -289,7 +345,7 @@ def fid_from_features(
         fake_features: ``(N_gen, 2048)`` features of generated images.
         real_features: ``(N_ref, 2048)`` features of reference images.
         reference_split: Which reference images were used.
-        protocol: The preprocessing the features were computed with.
+        protocol: The preprocessing the features were computed with (or its mode name).
         weights: Provenance of the network weights.
 
     Returns:
@@ -308,6 +364,8 @@ def fid_from_features(
     """
     value = frechet_distance_from_features(fake_features, real_features)
     feature_dim = int(np.shape(fake_features)[1])
+    protocol = FIDProtocol.named(protocol)
+    mode = protocol.mode if feature_dim == POOL3_DIM else None
     if feature_dim == POOL3_DIM:
         space = protocol.describe()
     else:
@@ -323,6 +381,7 @@ def fid_from_features(
         space,
         weights,
         feature_dim,
+        mode,
     )
 
 
@@ -375,7 +434,7 @@ def fid(
     real_range: tuple[float, float] | None = None,
     weights: str | Path | InceptionExtractor | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    protocol: FIDProtocol = STANDARD_PROTOCOL,
+    protocol: FIDProtocol | str = STANDARD_PROTOCOL,
 ) -> FIDResult:
     """Compute standard FID between generated and reference images (or cached statistics).
 
@@ -397,10 +456,13 @@ def fid(
         real_range: ``(lo, hi)`` of float ``real``.
         weights: A weight file path, a loaded :class:`InceptionExtractor`, or None to search.
         batch_size: Images per forward pass.
-        protocol: The preprocessing (default: standard FID).
+        protocol: The preprocessing, or a mode name: ``"legacy_tensorflow"`` (default, standard
+            FID) or ``"clean"`` (clean-fid's resize; numbers comparable to clean-fid's
+            ``mode="clean"`` only).
 
     Returns:
-        The :class:`FIDResult`; ``print(result)`` shows the protocol with the number.
+        The :class:`FIDResult`; ``print(result)`` shows the protocol, its mode included, with
+        the number.
 
     Example:
         >>> print(fid(fake, real, fake_range=(-1, 1), reference_split="test"))  # doctest: +SKIP
@@ -416,6 +478,7 @@ def fid(
     if real is not None:
         check_value_range(real, real_range)
     extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
+    protocol = FIDProtocol.named(protocol)
     if reference is not None:
         space = inception_space(extractor, protocol=protocol, batch_size=batch_size)
         stats = resolve_reference(reference, space)  # refuses another protocol or weights

@@ -15,6 +15,19 @@ printed with every number (:meth:`FIDProtocol.describe`):
    between its two neighbours, clamped at the last row/column, with no anti-aliasing. The resize
    runs in float32 on the uint8 values (no second rounding); 299×299 inputs are not resampled.
 4. **scaling** ``(x - 128) / 128`` (the TF graph's ``Sub``/``Mul`` nodes), giving [-1, 0.9921875].
+
+Two named modes, as clean-fid names them (``FIDProtocol(mode=...)``):
+
+* ``"legacy_tensorflow"`` (the default): step 3 is the TF1 bilinear resize above, the protocol of
+  every FID published with the TF code (and clean-fid's ``mode="legacy_tensorflow"``, which runs
+  NVIDIA's in-graph resize).
+* ``"clean"``: step 3 is clean-fid's default resize (``make_resizer("PIL", False, "bicubic",
+  (299, 299))``): each channel as a float32 PIL ``"F"`` image resized with PIL's antialiased
+  bicubic filter (a = −0.5; its support widens by the scale factor when shrinking), then clipped
+  to [0, 255]. PIL's filter is separable, so it is built here as one exact weight matrix per axis
+  (:func:`pil_bicubic_matrix`) and applied as two matmuls inside the jitted forward, width first
+  as PIL does. Numbers in this mode are comparable to clean-fid's ``mode="clean"``, not to the
+  legacy numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +39,22 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "COMPUTE_DTYPES",
     "FID_IMAGE_SIZE",
+    "FID_MODES",
     "FIDProtocol",
     "as_nhwc",
+    "pil_bicubic_matrix",
     "quantize_to_uint8",
     "resize_and_scale",
     "tf1_bilinear_matrix",
 ]
 
 FID_IMAGE_SIZE = 299
+#: Named protocols (clean-fid's names): the resize each one uses.
+FID_MODES = {"legacy_tensorflow": "tf1_bilinear", "clean": "pil_bicubic"}
+#: Compute dtypes of the Inception forward; bfloat16 is for GPU/TPU (see ``FIDProtocol.dtype``).
+COMPUTE_DTYPES = ("float32", "bfloat16")
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -43,27 +63,57 @@ class FIDProtocol:
     """The preprocessing choices that define a FID number (defaults: the standard protocol).
 
     Attributes:
+        mode: ``"legacy_tensorflow"`` (TF1 bilinear resize, the standard) or ``"clean"``
+            (clean-fid's PIL antialiased bicubic); see the module docstring.
         image_size: Side of the square network input (299 for standard FID).
-        resize: Resize method; only ``"tf1_bilinear"`` (see the module docstring) is implemented.
         quantize: Round float images to uint8 first (standard: True; False is for experiments).
+        dtype: ``"float32"`` (standard) or ``"bfloat16"``: the network's compute dtype. bfloat16
+            is for GPU/TPU and moves FID (docs/fid_protocols.md); on CPU it is refused.
 
     Example:
-        >>> FIDProtocol().describe()[:45]
-        'TF-Inception-2015-12-05 pool3 (2048-d); float'
+        >>> FIDProtocol().describe()[:64]
+        'TF-Inception-2015-12-05 pool3 (2048-d); mode legacy_tensorflow; '
+        >>> FIDProtocol(mode="clean").resize
+        'pil_bicubic'
 
     """
 
+    mode: str = "legacy_tensorflow"
     image_size: int = FID_IMAGE_SIZE
-    resize: str = "tf1_bilinear"
     quantize: bool = True
+    dtype: str = "float32"
 
     def __post_init__(self):
-        if self.resize != "tf1_bilinear":
-            raise ValueError(f"resize must be 'tf1_bilinear' (the standard), got {self.resize!r}")
+        if self.mode not in FID_MODES:
+            raise ValueError(f"mode must be one of {sorted(FID_MODES)}, got {self.mode!r}")
         if not isinstance(self.image_size, int) or self.image_size < 75:
             raise ValueError(
                 f"image_size must be an int ≥ 75 (standard 299), got {self.image_size}"
             )
+        if self.dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"dtype must be one of {COMPUTE_DTYPES}, got {self.dtype!r}")
+
+    @classmethod
+    def named(cls, protocol: FIDProtocol | str) -> FIDProtocol:
+        """Accept a protocol or a mode name (``"clean"``, ``"legacy_tensorflow"``).
+
+        Args:
+            protocol: A :class:`FIDProtocol`, or a mode name for its defaults.
+
+        Returns:
+            The protocol.
+
+        Example:
+            >>> FIDProtocol.named("clean").mode
+            'clean'
+
+        """
+        return protocol if isinstance(protocol, FIDProtocol) else cls(mode=protocol)
+
+    @property
+    def resize(self) -> str:
+        """The resize method of the mode: ``"tf1_bilinear"`` or ``"pil_bicubic"``."""
+        return FID_MODES[self.mode]
 
     def describe(self) -> str:
         """One line naming every choice, to print next to each FID number.
@@ -77,11 +127,16 @@ class FIDProtocol:
 
         """
         quant = "quantized to uint8" if self.quantize else "NOT quantized (non-standard)"
-        standard = "" if (self.image_size, self.quantize) == (FID_IMAGE_SIZE, True) else " [!]"
+        standard = (self.image_size, self.quantize, self.dtype) == (FID_IMAGE_SIZE, True, "float32")
+        if self.mode == "clean":
+            resize = "PIL bicubic, antialiased, per channel in float32, clipped to [0, 255]"
+        else:
+            resize = "TF1 bilinear (no half-pixel offset, edge clamp, no antialias)"
+        compute = "" if self.dtype == "float32" else f"; {self.dtype} compute"
         return (
-            f"TF-Inception-2015-12-05 pool3 (2048-d); float images {quant}; gray→RGB by channel "
-            f"repeat; resize to {self.image_size}×{self.image_size} by TF1 bilinear (no "
-            f"half-pixel offset, edge clamp, no antialias); scale (x−128)/128{standard}"
+            f"TF-Inception-2015-12-05 pool3 (2048-d); mode {self.mode}; float images {quant}; "
+            f"gray→RGB by channel repeat; resize to {self.image_size}×{self.image_size} by "
+            f"{resize}; scale (x−128)/128{compute}{'' if standard else ' [!]'}"
         )
 
 
@@ -112,6 +167,10 @@ def as_nhwc(images: np.ndarray | jax.Array) -> np.ndarray:
         hint = ""
         if images.ndim == 4 and images.shape[1] in (1, 3):
             hint = "; this looks like NCHW, pass images.transpose(0, 2, 3, 1)"
+        elif images.ndim == 4 and images.shape[-1] == 4:
+            hint = "; 4 channels (RGBA?): drop alpha with images[..., :3]"
+        elif images.ndim == 4:
+            hint = f"; FID needs 1 (gray) or 3 (RGB) channels, got {images.shape[-1]}"
         raise ValueError(
             f"images must be a non-empty (N, H, W[, 1|3]) batch, got {images.shape}{hint}"
         )
@@ -178,12 +237,60 @@ def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-def resize_and_scale(images: jax.Array, image_size: int = FID_IMAGE_SIZE) -> jax.Array:
-    """Resize (TF1 bilinear), expand gray to RGB and scale to ``(x − 128) / 128``; jit-friendly.
+def pil_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """Build PIL's antialiased bicubic resize along one axis as a matrix (Pillow's Resample.c).
+
+    Output ``j`` is centred at ``c = (j + 0.5) · s`` with ``s = in / out``; with ``f = max(s, 1)``
+    (the antialias: the filter widens when shrinking) it weighs inputs ``i`` in
+    ``[int(c − 2f + 0.5), int(c + 2f + 0.5))`` (clipped to the image) by the Keys cubic
+    (a = −0.5) at ``(i − c + 0.5) / f``, normalised to sum to one. Equal sizes give the identity.
+
+    Args:
+        in_size: Input length along one axis.
+        out_size: Output length.
+
+    Returns:
+        A float32 matrix ``(out_size, in_size)``.
+
+    Example:
+        >>> [round(float(w), 3) for w in pil_bicubic_matrix(2, 4)[0]]  # upsampling overshoots
+        [1.088, -0.088]
+        >>> bool((pil_bicubic_matrix(299, 299) == np.eye(299)).all())
+        True
+
+    """
+    if in_size < 1 or out_size < 1:
+        raise ValueError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = 2.0 * filter_scale
+    matrix = np.zeros((out_size, in_size), np.float64)
+    for j in range(out_size):
+        center = (j + 0.5) * scale
+        first = max(int(center - support + 0.5), 0)
+        stop = min(int(center + support + 0.5), in_size)
+        x = np.abs((np.arange(first, stop) - center + 0.5) / filter_scale)
+        near = ((-0.5 + 2.0) * x - (-0.5 + 3.0)) * x * x + 1.0
+        far = (((x - 5.0) * x + 8.0) * x - 4.0) * -0.5
+        weights = np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+        total = weights.sum()
+        matrix[j, first:stop] = weights / total if total != 0.0 else weights
+    return matrix.astype(np.float32)
+
+
+_RESIZE_MATRICES = {"tf1_bilinear": tf1_bilinear_matrix, "pil_bicubic": pil_bicubic_matrix}
+
+
+def resize_and_scale(
+    images: jax.Array, image_size: int = FID_IMAGE_SIZE, mode: str = "legacy_tensorflow"
+) -> jax.Array:
+    """Resize (the mode's filter), expand gray to RGB and scale to ``(x − 128) / 128``; jittable.
 
     Args:
         images: NHWC batch with 1 or 3 channels, values in [0, 255] (uint8 or float).
         image_size: Output side (299 for standard FID).
+        mode: ``"legacy_tensorflow"`` (TF1 bilinear) or ``"clean"`` (PIL bicubic, antialiased,
+            width first as PIL does, then clipped to [0, 255]).
 
     Returns:
         Float32 ``(N, image_size, image_size, 3)``, ready for
@@ -193,16 +300,24 @@ def resize_and_scale(images: jax.Array, image_size: int = FID_IMAGE_SIZE) -> jax
         >>> out = resize_and_scale(jnp.full((1, 28, 28, 1), 128, jnp.uint8))
         >>> out.shape, float(abs(out).max())
         ((1, 299, 299, 3), 0.0)
+        >>> float(resize_and_scale(jnp.full((1, 28, 28, 1), 255, jnp.uint8), 75, "clean").max())
+        0.9921875
 
     """
+    build = _RESIZE_MATRICES[FID_MODES[mode]]
     x = images.astype(jnp.float32)
     n, height, width, channels = x.shape
+    if mode == "clean" and width != image_size:  # PIL resizes the width first
+        cols = jnp.asarray(build(width, image_size))
+        x = jnp.einsum("jw,nhwc->nhjc", cols, x, precision=_HIGHEST)
     if height != image_size:
-        rows = jnp.asarray(tf1_bilinear_matrix(height, image_size))
+        rows = jnp.asarray(build(height, image_size))
         x = jnp.einsum("ih,nhwc->niwc", rows, x, precision=_HIGHEST)
-    if width != image_size:
-        cols = jnp.asarray(tf1_bilinear_matrix(width, image_size))
+    if mode != "clean" and width != image_size:
+        cols = jnp.asarray(build(width, image_size))
         x = jnp.einsum("jw,niwc->nijc", cols, x, precision=_HIGHEST)
+    if mode == "clean":
+        x = jnp.clip(x, 0.0, 255.0)  # bicubic overshoots; clean-fid clips before scaling
     if channels == 1:
         x = jnp.broadcast_to(x, (n, image_size, image_size, 3))
     return (x - 128.0) / 128.0
