@@ -310,9 +310,9 @@ class InceptionV3(nnx.Module):
     :func:`jaxgan.metrics.fid.load_inception`); a bare ``InceptionV3()`` is only a shape template.
 
     Example:
-        >>> model = InceptionV3()
-        >>> model(jnp.zeros((2, 299, 299, 3))).shape
-        (2, 2048)
+        >>> model = InceptionV3()  # FID feeds 299×299; 75×75 is the smallest input it takes
+        >>> model(jnp.zeros((1, 75, 75, 3))).shape
+        (1, 2048)
 
     """
 
