@@ -422,12 +422,13 @@ def _percent(cell: dict[str, Any]) -> str:
 
 
 def _plot(path: Path, table: list[dict[str, Any]], ks: Sequence[int], names: Sequence[str]):
-    import matplotlib
+    # Figure + the Agg canvas, not pyplot: the caller's backend (a notebook's inline) stays
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for arm in names:
         rows = [r for r in table if r["arm"] == arm]
         if not rows:
@@ -446,7 +447,6 @@ def _plot(path: Path, table: list[dict[str, Any]], ks: Sequence[int], names: Seq
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def quality_markdown(results: dict[str, Any]) -> str:
