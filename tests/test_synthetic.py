@@ -218,6 +218,17 @@ def test_gans_only_measures_the_gans_and_trains_no_classifier(cond_run, tmp_path
     assert not (tmp_path / "q" / "accuracy.png").exists()
 
 
+def test_the_mnist_split_holds_out_exactly_the_classifiers_test_digits():
+    from script_loader import load_script
+
+    from jaxgan.metrics.classifier import load_classifier
+
+    train, test = load_script("scripts/mnist_t10k_split.py").split_indices()
+    held_out = load_classifier("mnist").metadata["data_split"]["test_indices"]
+    assert (len(train), len(test)) == (8000, 2000) and test.tolist() == sorted(held_out)
+    assert np.intersect1d(train, test).size == 0 and np.union1d(train, test).size == 10_000
+
+
 def test_the_study_trains_its_gan_on_the_k_per_class_subset(monkeypatch, tmp_path):
     from jaxgan.apps import augment_study
 
