@@ -687,6 +687,11 @@ def _add_augment_study(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="ψ in (0, 1]")
     parser.add_argument("--test-limit", type=int, metavar="N", help="score on N test images")
+    parser.add_argument(
+        "--gans-only",
+        action="store_true",
+        help="train the GANs and measure their per-class quality only (no classifiers)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
     parser.set_defaults(handler=_augment_study)
 
@@ -720,6 +725,7 @@ def _augment_study(args: argparse.Namespace) -> int:
         gan_runs=_gan_runs(args.gan_runs),
         truncation=args.truncation,
         test_limit=args.test_limit,
+        gans_only=args.gans_only,
     )
     if study.gan_preset is not None:
         cfg.load_preset(study.gan_preset)  # an unknown preset fails before any training

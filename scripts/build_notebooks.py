@@ -2,7 +2,7 @@
 
 Run from the repository root (full mode: the committed outputs; minutes on a 2-core CPU):
 
-    python scripts/build_notebooks.py                 # all three notebooks
+    python scripts/build_notebooks.py                 # every notebook
     python scripts/build_notebooks.py 02_dcgan        # one notebook (a name or a prefix)
     python scripts/build_notebooks.py --quick         # CI's quick mode (JAXGAN_NOTEBOOK_QUICK=1)
     python scripts/build_notebooks.py --no-execute    # write the cells only, no outputs

@@ -22,7 +22,13 @@ pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("01_generator_walkthrough", "02_dcgan", "03_mode_collapse", "04_inpainting")
+NAMES = (
+    "01_generator_walkthrough",
+    "02_dcgan",
+    "03_mode_collapse",
+    "04_inpainting",
+    "05_augmentation",
+)
 MAX_BYTES = 1_000_000
 MIN_FIGURES = 3
 # jaxgan's private names: jaxgan._x, jaxgan.loop._x, or a submodule alias (data._x, ...)
@@ -61,7 +67,7 @@ def source_cells(builder, name: str) -> list:
     return builder.read_cells(builder.source_path(name).read_text())
 
 
-def test_builder_knows_the_three_notebooks(builder):
+def test_builder_knows_every_notebook(builder):
     assert builder.NOTEBOOKS == NAMES
     for name in NAMES:
         assert builder.source_path(name).is_file() and builder.notebook_path(name).is_file()
@@ -176,6 +182,11 @@ CLAIMS = {
     "02_dcgan": ["4 steps at once == 2 + 2 steps: True", "real-vs-real floor"],
     "03_mode_collapse": ["ring8", "grid25"],
     "04_inpainting": ["known pixels kept: True", "generator's own samples", "nearest neighbour"],
+    "05_augmentation": [
+        "per class [100, 100, 100",
+        "labels as conditioned: True",
+        "points against real",
+    ],
 }
 
 

@@ -217,6 +217,38 @@ def test_the_study_runs_end_to_end_and_each_arm_trains_on_what_it_claims(cond_ru
     assert json.loads((out / "results.json").read_text())["table"][0]["arm"] == "real"
 
 
+def test_gans_only_measures_the_gans_and_trains_no_classifier(cond_run, tmp_path, monkeypatch):
+    from jaxgan.apps import augment_study
+
+    def no_classifier(*args, **kwargs):
+        raise AssertionError("gans_only trained a classifier")
+
+    monkeypatch.setattr(augment_study, "train_classifier", no_classifier)
+    study = augment_study.StudyConfig(
+        data="fashion_mnist_sample", ks=(4,), seeds=3, gans_only=True, test_limit=100,
+        gan_runs={4: str(cond_run)}, quality_per_class=3,
+    )  # fmt: skip
+    results = augment_study.run_study(study, tmp_path / "q", log=None)
+    assert results["runs"] == [] and results["table"] == []
+    assert [c["n"] for c in results["gans"]["4"]["quality"]["per_class"]] == [3] * 10
+    lines = (tmp_path / "q" / "results.md").read_text().splitlines()
+    assert lines[0] == "| | CAS-on-self (%) | mean intra-class FD |"
+    assert lines[2].startswith("| GAN, k = 4 (0 iterations) | ")
+    assert lines[3].startswith("| real training images (floor) | ")
+    assert not (tmp_path / "q" / "accuracy.png").exists()
+
+
+def test_the_mnist_split_holds_out_exactly_the_classifiers_test_digits():
+    from script_loader import load_script
+
+    from jaxgan.metrics.classifier import load_classifier
+
+    train, test = load_script("scripts/mnist_t10k_split.py").split_indices()
+    held_out = load_classifier("mnist").metadata["data_split"]["test_indices"]
+    assert (len(train), len(test)) == (8000, 2000) and test.tolist() == sorted(held_out)
+    assert np.intersect1d(train, test).size == 0 and np.union1d(train, test).size == 10_000
+
+
 def test_the_study_trains_its_gan_on_the_k_per_class_subset(monkeypatch, tmp_path):
     from jaxgan.apps import augment_study
 

@@ -27,9 +27,12 @@ this CPU a vmapped convolution (per-run weights make it a grouped one) is severa
 than the same runs in turn (docs/ensembles.md, "When not to vmap": 3.3× for a width-16 DCGAN);
 ``train_classifier`` also stays the one code path. On a GPU, stacking seeds would pay.
 
+``gans_only`` (``--gans-only``) trains the GANs and measures their per-class quality without any
+classifier: per-class quality at more k for the price of the GANs alone.
+
 Writes ``results.json`` (every run, its data counts, timings, the load average), ``results.md``
-(the table) and ``accuracy.png`` (test accuracy against k per arm) into ``out_dir``; trained GANs
-go to ``out_dir/gans/k<k>`` and are reused when the study is run again.
+(the table, then the GANs' quality) and ``accuracy.png`` (test accuracy against k per arm) into
+``out_dir``; trained GANs go to ``out_dir/gans/k<k>`` and are reused when the study is run again.
 """
 
 from __future__ import annotations
@@ -56,7 +59,15 @@ from jaxgan.experiment.sample import load_run
 from jaxgan.experiment.train import train
 from jaxgan.metrics.classifier import Classifier, ClassifierArchitecture, load_classifier
 
-__all__ = ["ARMS", "StudyConfig", "arm_data", "arm_names", "run_study", "study_table"]
+__all__ = [
+    "ARMS",
+    "StudyConfig",
+    "arm_data",
+    "arm_names",
+    "quality_markdown",
+    "run_study",
+    "study_table",
+]
 
 ARMS = ("real", "classic", "gan", "gan_only", "all_real")
 """The kinds of arm; ``gan`` stands for one arm per ratio (``gan_1``, ``gan_4``, ...)."""
@@ -86,6 +97,7 @@ class StudyConfig:
         flips: horizontal flips in ``classic`` (None: only when the data is Fashion-MNIST).
         test_limit: score on the first N test images only (None: the whole split).
         quality_per_class: generated samples per class for the GAN's per-class quality.
+        gans_only: train the GANs and measure their per-class quality only (no classifiers).
 
     Example:
         >>> StudyConfig(ks=(10,)).ratios
@@ -111,6 +123,7 @@ class StudyConfig:
     flips: bool | None = None
     test_limit: int | None = None
     quality_per_class: int = 500
+    gans_only: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -271,8 +284,8 @@ def run_study(
         num_classes=full.num_classes,
         widths=tuple(config.widths),
     )
-    names = arm_names(config)
-    needs_gan = any(n.startswith("gan") for n in names)
+    names = [] if config.gans_only else arm_names(config)
+    needs_gan = config.gans_only or any(n.startswith("gan") for n in names)
     results: dict[str, Any] = {"config": _jsonable(config), "runs": [], "gans": {}}
     quality_classifier = _quality_classifier(config.data) if needs_gan else None
     if quality_classifier is not None:  # the floor: real training images of the same count
@@ -312,7 +325,7 @@ def run_study(
                     qx, qy, test.x, test.y, quality_classifier
                 )
             say(f"k={k}: GAN {folder} ready ({gan_seconds:.0f} s)")
-        for seed in range(config.seeds):
+        for seed in range(0 if config.gans_only else config.seeds):
             synthetic = None
             if state is not None:
                 synthetic = export_samples(
@@ -409,12 +422,13 @@ def _percent(cell: dict[str, Any]) -> str:
 
 
 def _plot(path: Path, table: list[dict[str, Any]], ks: Sequence[int], names: Sequence[str]):
-    import matplotlib
+    # Figure + the Agg canvas, not pyplot: the caller's backend (a notebook's inline) stays
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for arm in names:
         rows = [r for r in table if r["arm"] == arm]
         if not rows:
@@ -433,17 +447,52 @@ def _plot(path: Path, table: list[dict[str, Any]], ks: Sequence[int], names: Seq
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+
+def quality_markdown(results: dict[str, Any]) -> str:
+    """Return the GANs' per-class quality (and the real-image floor) as a markdown table.
+
+    Args:
+        results: the study's results (``results["gans"]`` and ``results["quality_floor"]``).
+
+    Returns:
+        One row per GAN with a measured quality, then the floor; ``""`` when there is none.
+
+    Example:
+        >>> q = {"accuracy": 0.5, "mean_intra_fd": 40.0}
+        >>> print(quality_markdown({"gans": {"10": {"step": 300, "quality": q}}}), end="")
+        | | CAS-on-self (%) | mean intra-class FD |
+        |---|---|---|
+        | GAN, k = 10 (300 iterations) | 50.0 | 40.00 |
+
+    """
+    rows = [
+        (f"GAN, k = {k} ({gan['step']} iterations)", gan["quality"])
+        for k, gan in results.get("gans", {}).items()
+        if "quality" in gan
+    ]
+    if not rows:
+        return ""
+    if "quality_floor" in results:
+        rows.append(("real training images (floor)", results["quality_floor"]))
+    lines = ["| | CAS-on-self (%) | mean intra-class FD |", "|---|---|---|"]
+    for name, q in rows:
+        lines.append(f"| {name} | {100 * q['accuracy']:.1f} | {q['mean_intra_fd']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _write_results(out: Path, results, config: StudyConfig, start: float, load_start) -> dict:
-    names = arm_names(config)
+    names = [] if config.gans_only else arm_names(config)
     results["table"] = study_table(results["runs"], config.ks, names)
     results["seconds"] = time.perf_counter() - start
     results["load_average"] = {"start": list(load_start), "end": list(os.getloadavg())}
     write_text_atomically(out / "results.json", json.dumps(results, indent=2) + "\n")
-    write_text_atomically(out / "results.md", _markdown(results["table"], config.ks, names))
-    _plot(out / "accuracy.png", results["table"], config.ks, names)
+    quality = quality_markdown(results)
+    tables = [_markdown(results["table"], config.ks, names)] if names else []
+    tables += [quality] if quality else []
+    write_text_atomically(out / "results.md", "\n".join(tables))
+    if names:
+        _plot(out / "accuracy.png", results["table"], config.ks, names)
     return results
 
 
