@@ -8,6 +8,7 @@ Adam's first step turns any rounding difference of a near-zero gradient into a Â
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -68,6 +69,17 @@ def with_config(state, **changes):
     return state.replace(config=dataclasses.replace(state.config, **changes))
 
 
+def in_one_program(first, second):
+    """Jit ``(first(*a), second(*b))`` as one program: one compilation instead of two."""
+    return jax.jit(lambda a, b: (first(*a), second(*b)))
+
+
+def d_updates_of(state_a, state_b, batch):
+    """``d_update`` of two states (e.g. joint and two D calls) on one batch, one compilation."""
+    both = in_one_program(jaxgan.d_update, jaxgan.d_update)
+    return both((state_a, batch, KEY), (state_b, batch, KEY))
+
+
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
     assert len(la) == len(lb)
@@ -82,9 +94,10 @@ def test_one_joint_d_call_equals_two_calls(model):
             SmallG, lambda rngs: SmallD(rngs, dropout=0.0), key=0, g_optimizer=SGD, d_optimizer=SGD
         )
         real = small_batch(16)
-    else:  # a conv D without dropout (dropout would draw other masks, as documented)
+    else:  # a conv D without dropout (dropout would draw other masks, as documented); G is a
+        # small dense one, as only D's calls differ
         state = jaxgan.create_state(
-            lambda rngs: models.DCGANGenerator(latent_dim=8, width=4, rngs=rngs),
+            lambda rngs: models.MLPGenerator(latent_dim=8, hidden=16, rngs=rngs),
             lambda rngs: models.DCGANDiscriminator(width=4, dropout=0.0, rngs=rngs),
             key=jax.random.key(0),
             g_optimizer=SGD,
@@ -92,9 +105,9 @@ def test_one_joint_d_call_equals_two_calls(model):
         )
         real = real_batch()
     assert not jax.tree.leaves(state.discriminator.rest)
-    update = jax.jit(jaxgan.d_update)
-    joint, m_joint = update(with_config(state, joint_d_call=True), real, KEY)
-    two, m_two = update(with_config(state, joint_d_call=False), real, KEY)
+    (joint, m_joint), (two, m_two) = d_updates_of(
+        with_config(state, joint_d_call=True), with_config(state, joint_d_call=False), real
+    )
     assert m_joint.keys() == m_two.keys()
     for name in m_joint:
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
@@ -114,9 +127,11 @@ def test_joint_d_call_also_serves_penalties_and_packing():
         r1=1.0,
         pack=2,
     )
-    update = jax.jit(jaxgan.d_update)
-    joint, m_joint = update(with_config(state, joint_d_call=True), real_batch(16), KEY)
-    two, m_two = update(with_config(state, joint_d_call=False), real_batch(16), KEY)
+    (joint, m_joint), (two, m_two) = d_updates_of(
+        with_config(state, joint_d_call=True),
+        with_config(state, joint_d_call=False),
+        real_batch(16),
+    )
     for name in ("d_loss", "d_real", "d_fake", "gradient_penalty", "r1"):
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
     assert_trees_close(joint.discriminator.params, two.discriminator.params)
@@ -149,9 +164,9 @@ def test_joint_d_call_keeps_each_sample_with_its_label():
         CondG, CondD, key=0, g_optimizer=SGD, d_optimizer=SGD, num_classes=3
     )
     batch = (small_batch(16), jnp.arange(16) % 3)
-    update = jax.jit(jaxgan.d_update)
-    joint, m_joint = update(with_config(state, joint_d_call=True), batch, KEY)
-    two, m_two = update(with_config(state, joint_d_call=False), batch, KEY)
+    (joint, m_joint), (two, m_two) = d_updates_of(
+        with_config(state, joint_d_call=True), with_config(state, joint_d_call=False), batch
+    )
     for name in m_joint:
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
     assert_trees_close(joint.discriminator.params, two.discriminator.params)
@@ -172,9 +187,9 @@ class NormD(nnx.Module):
 def test_a_discriminator_with_statistics_is_always_called_twice():
     state = jaxgan.create_state(models.MLPGenerator, NormD, key=jax.random.key(0))
     assert state.config.joint_d_call and jax.tree.leaves(state.discriminator.rest)
-    update = jax.jit(jaxgan.d_update)
-    default, m_default = update(state, real_batch(16), KEY)
-    two, m_two = update(with_config(state, joint_d_call=False), real_batch(16), KEY)
+    (default, m_default), (two, m_two) = d_updates_of(
+        state, with_config(state, joint_d_call=False), real_batch(16)
+    )
     # the same computation: identical bits, statistics updated by two calls (real, then fake)
     for a, b in zip(jax.tree.leaves(default), jax.tree.leaves(two), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -186,7 +201,6 @@ def test_fused_reuse_fake_iteration_equals_d_step_then_g_step(n_critic):
     """The fused form runs G's forward pass once; d_update then g_update run it twice."""
     state = small_state(reuse_fake=True, n_critic=n_critic)
     real = small_batch(8 * n_critic)
-    fused, m_fused = jax.jit(jaxgan.train_update)(state, real, KEY)
 
     def two_steps(state, real, key):
         metrics = {}
@@ -195,7 +209,8 @@ def test_fused_reuse_fake_iteration_equals_d_step_then_g_step(n_critic):
         state, g_metrics = jaxgan.g_update(state, real[:8], key)
         return state, {**metrics, **g_metrics}
 
-    apart, m_apart = jax.jit(two_steps)(state, real, KEY)
+    both = in_one_program(jaxgan.train_update, two_steps)
+    (fused, m_fused), (apart, m_apart) = both((state, real, KEY), (state, real, KEY))
     for name in m_fused:
         np.testing.assert_allclose(m_fused[name], m_apart[name], rtol=1e-5, err_msg=name)
     # SGD(1): equal parameters mean equal gradients; G's BatchNorm statistics come from the
@@ -206,20 +221,40 @@ def test_fused_reuse_fake_iteration_equals_d_step_then_g_step(n_critic):
     assert (int(fused.d_updates), int(fused.g_updates)) == (n_critic, 1)
 
 
-@pytest.mark.parametrize("n_critic", [1, 2])
-def test_reuse_fake_trains_g_on_the_batch_the_last_d_update_judged(n_critic):
-    """With D frozen (SGD(0)) and no dropout in D, G must see exactly what D saw."""
-    frozen = jaxgan.create_state(
+FROZEN = optax.sgd(0.0)
+N_CRITIC = 2
+"""Two D updates per iteration in the reuse_fake checks below, so "the last" is not also "the
+first" (n_critic 1 is the same code path, and the fused equivalence above runs it)."""
+
+
+def frozen_state():
+    """SmallG against SmallD without dropout, D frozen by SGD(0)."""
+    return jaxgan.create_state(
         SmallG,
         lambda rngs: SmallD(rngs, dropout=0.0),
         key=jax.random.key(0),
-        d_optimizer=optax.sgd(0.0),
-        n_critic=n_critic,
+        d_optimizer=FROZEN,
+        n_critic=N_CRITIC,
     )
+
+
+@functools.cache
+def frozen_iterations():
+    """Metrics of one iteration of the frozen-D state, reusing D's fake batch or not."""
+    frozen, real = frozen_state(), small_batch(16 * N_CRITIC)
+    both = in_one_program(jaxgan.train_update, jaxgan.train_update)
+    (_, reused), (_, fresh) = both(
+        (with_config(frozen, reuse_fake=True), real, KEY), (frozen, real, KEY)
+    )
+    return reused, fresh
+
+
+def test_reuse_fake_trains_g_on_the_batch_the_last_d_update_judged():
+    """With D frozen (SGD(0)) and no dropout in D, G must see exactly what D saw."""
+    n_critic = N_CRITIC
+    frozen = frozen_state()
     real = small_batch(16 * n_critic)
-    step = jax.jit(jaxgan.train_update)
-    _, reused = step(with_config(frozen, reuse_fake=True), real, KEY)
-    _, fresh = step(frozen, real, KEY)
+    reused, fresh = frozen_iterations()
     # d_fake: mean D(G(z)) over the last D update's batch; d_fake_g: what the G update saw
     np.testing.assert_allclose(reused["d_fake_g"], reused["d_fake"], rtol=1e-6)
     assert abs(float(fresh["d_fake_g"]) - float(fresh["d_fake"])) > 1e-4  # fresh noise
@@ -234,11 +269,9 @@ def test_reuse_fake_trains_g_on_the_batch_the_last_d_update_judged(n_critic):
 def test_defaults_keep_the_exact_algorithm_and_reuse_fake_is_opt_in():
     config = jaxgan.StepConfig()
     assert not config.reuse_fake and config.joint_d_call
-    state = small_state()
-    _, m_default = jax.jit(jaxgan.train_update)(state, small_batch(), KEY)
-    _, m_reuse = jax.jit(jaxgan.train_update)(
-        with_config(state, reuse_fake=True), small_batch(), KEY
-    )
+    assert not frozen_state().config.reuse_fake
+    # the same state and batch: the default draws G's batch afresh, reuse_fake does not
+    m_reuse, m_default = frozen_iterations()
     assert float(m_default["g_loss"]) != float(m_reuse["g_loss"])
 
 

@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,12 @@ import jaxgan
 from jaxgan import models
 
 KEY = jax.random.key(42)
+SGD = optax.sgd(0.1)
+"""One optimiser object for the toy states: jit caches on it, so a new one would compile again."""
+D_UPDATE = jax.jit(jaxgan.d_update)
+G_UPDATE = jax.jit(jaxgan.g_update)
+NO_DONATION = jax.jit(jaxgan.train_update)
+"""Shared non-donating jits: tests that build the same state reuse one compiled program."""
 
 
 def mlp_state(**overrides):
@@ -42,21 +50,31 @@ def test_create_state_defaults_follow_dcgan():
     assert state.config.latent_dim == 100 and state.config.loss == "non_saturating"
 
 
-def test_create_state_accepts_built_modules_and_any_optax_transform():
-    state = jaxgan.create_state(
-        models.MLPGenerator(rngs=nnx.Rngs(1)),
-        models.MLPDiscriminator(rngs=nnx.Rngs(2)),
-        g_optimizer=optax.sgd(0.1),
-        d_optimizer=optax.sgd(0.1),
+def toy_state():
+    """A tiny 2-D GAN (G with BatchNorm) built from module instances, SGD for both players."""
+    return jaxgan.create_state(
+        models.ToyGenerator(hidden=8, depth=1, rngs=nnx.Rngs(1)),
+        models.ToyDiscriminator(hidden=8, depth=1, pieces=2, rngs=nnx.Rngs(2)),
+        g_optimizer=SGD,
+        d_optimizer=SGD,
     )
-    new, _ = jaxgan.d_step(state, real_batch(), KEY)
+
+
+def toy_batch(n=16):
+    return jax.random.normal(jax.random.key(7), (n, 2))
+
+
+def test_create_state_accepts_built_modules_and_any_optax_transform():
+    state = toy_state()
+    assert state.generator.tx is SGD and state.discriminator.tx is SGD
+    new, _ = D_UPDATE(state, toy_batch(), KEY)
     assert int(new.d_updates) == 1
 
 
 def test_d_step_trains_only_the_discriminator():
-    state = mlp_state()
+    state = toy_state()
     before = snapshot(state)
-    new, metrics = jax.jit(jaxgan.d_update)(state, real_batch(), KEY)
+    new, metrics = D_UPDATE(state, toy_batch(), KEY)
     assert leaves_equal(new.generator.params, before.generator.params)
     assert not leaves_equal(new.discriminator.params, before.discriminator.params)
     assert int(new.d_updates) == 1 and int(new.g_updates) == 0
@@ -65,9 +83,9 @@ def test_d_step_trains_only_the_discriminator():
 
 
 def test_g_step_trains_only_the_generator():
-    state = mlp_state()
+    state = toy_state()
     before = snapshot(state)
-    new, metrics = jax.jit(jaxgan.g_update)(state, real_batch(), KEY)
+    new, metrics = G_UPDATE(state, toy_batch(), KEY)
     assert leaves_equal(new.discriminator.params, before.discriminator.params)
     assert not leaves_equal(new.generator.params, before.generator.params)
     assert {"g_loss", "d_fake_g", "g_grad_norm"} <= set(metrics)
@@ -76,8 +94,7 @@ def test_g_step_trains_only_the_generator():
 def test_non_donated_input_state_is_untouched():
     state = mlp_state()
     before = snapshot(state)
-    step = jax.jit(jaxgan.train_update)
-    step(state, real_batch(), KEY)
+    NO_DONATION(state, real_batch(), KEY)
     assert leaves_equal(state, before)
 
 
@@ -90,11 +107,13 @@ def test_donating_step_consumes_its_input():
 
 
 def test_second_call_does_not_recompile():
-    step = jax.jit(lambda s, b, k: jaxgan.train_update(s, b, k), donate_argnums=0)
+    # a user's own jit of the update (not donating) and the library's donating train_step
     state = mlp_state()
-    for _ in range(3):
-        state, _ = step(state, real_batch(), KEY)
-    assert step._cache_size() == 1
+    state, _ = NO_DONATION(state, real_batch(), KEY)
+    size = NO_DONATION._cache_size()
+    for _ in range(2):
+        state, _ = NO_DONATION(state, real_batch(), KEY)
+    assert NO_DONATION._cache_size() == size
     state, _ = jaxgan.train_step(state, real_batch(), KEY)
     size = jaxgan.train_step._cache_size()
     for _ in range(2):
@@ -140,43 +159,80 @@ GOLDEN = {
 }
 
 
+# Each loss trains one full step; the other step options ride along on these steps (a new
+# StepConfig compiles a new step), so every loss and every option is compiled once. The default
+# loss is the library's donating train_step (the golden values' program); the four others train
+# side by side in one jitted program (one compilation instead of four).
+LOSS_OPTIONS = {
+    "non_saturating": {},
+    "minimax": {},
+    "hinge": {"compute_dtype": "bfloat16"},
+    "wasserstein": {"gradient_penalty": 10.0, "r1": 1.0, "n_critic": 3},
+    "least_squares": {},
+}
+
+
+@functools.cache
+def steps_with_losses():
+    """One train step of the seed MLP per loss, with its options: ``{loss: (state, metrics)}``."""
+    states, batches = {}, {}
+    for loss, options in LOSS_OPTIONS.items():
+        states[loss] = mlp_state(loss=loss, **options)
+        batches[loss] = real_batch(16 * options.get("n_critic", 1))
+    default = states.pop("non_saturating"), batches.pop("non_saturating")
+    together = jax.jit(
+        lambda states, batches, key: {
+            loss: jaxgan.train_update(states[loss], batches[loss], key) for loss in states
+        }
+    )
+    results = together(states, batches, KEY)
+    results["non_saturating"] = jaxgan.train_step(*default, KEY)
+    return results
+
+
+def step_with_loss(loss):
+    """The step of ``loss`` from :func:`steps_with_losses`."""
+    return steps_with_losses()[loss]
+
+
+def test_every_loss_has_a_step_case():
+    assert set(LOSS_OPTIONS) == set(jaxgan.LOSSES)
+
+
+@pytest.mark.parametrize("loss", sorted(jaxgan.LOSSES))
+def test_every_loss_trains_a_step(loss):
+    state, m = step_with_loss(loss)
+    assert state.config.loss == loss and int(state.g_updates) == 1
+    assert all(np.isfinite(float(v)) for v in m.values())
+
+
 def test_n_critic_runs_several_d_updates_per_iteration():
-    state = mlp_state(n_critic=3)
-    state, _ = jaxgan.train_step(state, real_batch(12), KEY)
+    state, _ = step_with_loss("wasserstein")
+    assert state.config.n_critic == 3
     assert int(state.d_updates) == 3 and int(state.g_updates) == 1
     with pytest.raises(ValueError, match="n_critic=3"):
         jaxgan.train_step(state, real_batch(10), KEY)
 
 
-@pytest.mark.parametrize("loss", sorted(jaxgan.LOSSES))
-def test_every_loss_trains_a_step(loss):
-    _, m = jaxgan.train_step(mlp_state(loss=loss), real_batch(), KEY)
-    assert all(np.isfinite(float(v)) for v in m.values())
-
-
 def test_wgan_gp_and_r1_report_their_penalties():
-    _, m = jaxgan.train_step(
-        mlp_state(loss="wasserstein", gradient_penalty=10.0, r1=1.0), real_batch(), KEY
-    )
+    _, m = step_with_loss("wasserstein")
     assert float(m["gradient_penalty"]) >= 0 and float(m["r1"]) > 0
 
 
 def test_bfloat16_compute_keeps_float32_parameters():
-    state, m = jaxgan.train_step(mlp_state(compute_dtype="bfloat16"), real_batch(), KEY)
+    state, m = step_with_loss("hinge")
+    assert state.config.compute_dtype == "bfloat16"
     assert {x.dtype for x in jax.tree.leaves(state.generator.params)} == {jnp.dtype("float32")}
     assert np.isfinite(float(m["d_loss"]))
 
 
 def test_batchnorm_statistics_change_only_for_the_trained_player():
-    state = jaxgan.create_state(
-        lambda rngs: models.DCGANGenerator(width=4, rngs=rngs),
-        lambda rngs: models.DCGANDiscriminator(width=4, rngs=rngs),
-        key=jax.random.key(0),
-    )
+    state = toy_state()
     g_rest = snapshot(state.generator.rest)
-    state, _ = jax.jit(jaxgan.d_update)(state, real_batch(4), KEY)
+    assert jax.tree.leaves(g_rest), "the toy generator has BatchNorm statistics"
+    state, _ = D_UPDATE(state, toy_batch(), KEY)
     assert leaves_equal(state.generator.rest, g_rest), "D step must not touch G's statistics"
-    state, _ = jax.jit(jaxgan.g_update)(state, real_batch(4), KEY)
+    state, _ = G_UPDATE(state, toy_batch(), KEY)
     assert not leaves_equal(state.generator.rest, g_rest), "G step updates G's statistics"
 
 
