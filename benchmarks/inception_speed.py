@@ -50,7 +50,7 @@ import numpy as np
 
 import jaxgan
 from jaxgan.metrics import inception_files
-from jaxgan.metrics.inception import InceptionV3, inception_from_params, inception_param_shapes
+from jaxgan.metrics.inception import inception_from_params, random_inception
 from jaxgan.metrics.inception_preprocess import FIDProtocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -84,20 +84,6 @@ def torchscript_path() -> Path | None:
     return None
 
 
-def _random_model() -> InceptionV3:
-    """Random weights: the speed of the forward does not depend on the values."""
-    rng = np.random.default_rng(0)
-    params = {}
-    for name, shape in inception_param_shapes().items():
-        if name.endswith(".kernel"):
-            fan_in = shape[0] * shape[1] * shape[2]
-            params[name] = rng.standard_normal(shape).astype(np.float32) * np.sqrt(2 / fan_in)
-        else:
-            ones = name.endswith((".scale", ".var"))
-            params[name] = (np.ones if ones else np.zeros)(shape, np.float32)
-    return inception_from_params(params)
-
-
 def jax_extractors(path: Path | None, variants: Sequence[str]) -> dict[str, Any]:
     """One extractor per variant, from the weight file (random weights without one).
 
@@ -114,7 +100,7 @@ def jax_extractors(path: Path | None, variants: Sequence[str]) -> dict[str, Any]
 
     """
     if path is None:
-        model, weights = _random_model(), "random (no weight file found)"
+        model, weights = random_inception(0), "random (no weight file found)"
     else:
         loaded = fid_module.load_inception_params(path)
         model, weights = inception_from_params(loaded.params), loaded.describe()

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from jaxgan.metrics.fid import InceptionExtractor, fid, fid_features, load_inception
-from jaxgan.metrics.inception import InceptionV3, inception_from_params, inception_param_shapes
+from jaxgan.metrics.inception import random_inception
 from jaxgan.metrics.inception_preprocess import (
     FIDProtocol,
     pil_bicubic_matrix,
@@ -35,28 +35,13 @@ SMALL_CLEAN = FIDProtocol(mode="clean", image_size=75)
 BATCH = 4
 
 
-def random_model(seed: int = 0) -> InceptionV3:
-    """Random He-scaled kernels and non-trivial batch-norm statistics (so folding matters)."""
-    rng = np.random.default_rng(seed)
-    params = {}
-    for name, shape in inception_param_shapes().items():
-        if name.endswith(".kernel"):
-            fan_in = shape[0] * shape[1] * shape[2]
-            params[name] = rng.standard_normal(shape).astype(np.float32) * np.sqrt(2 / fan_in)
-        elif name.endswith((".scale", ".var")):
-            params[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
-        else:
-            params[name] = rng.normal(0.0, 0.1, shape).astype(np.float32)
-    return inception_from_params(params)
-
-
 def toy_images(seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (BATCH, 28, 28, 1), dtype=np.uint8)
 
 
 @functools.cache
 def extractors() -> dict[str, InceptionExtractor]:
-    model = random_model()
+    model = random_inception(0, random_batch_norm=True)
     return {
         "folded": InceptionExtractor.from_model(model, "random"),
         "unfolded": InceptionExtractor.from_model(model, "random", fold=False),

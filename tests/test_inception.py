@@ -24,11 +24,11 @@ from jaxgan.metrics.fid import (
 from jaxgan.metrics.frechet import feature_statistics, frechet_distance
 from jaxgan.metrics.inception import (
     ConvBN,
-    InceptionV3,
     _avg_pool_exclude_pad,
     _max_pool,
     inception_from_params,
     inception_param_shapes,
+    random_inception,
 )
 from jaxgan.metrics.inception_preprocess import (
     FIDProtocol,
@@ -159,25 +159,9 @@ def test_param_shapes_and_loading_checks():
 _SMALL = FIDProtocol(image_size=75)  # 16× cheaper than 299; the pipeline is the same
 
 
-def _random_model() -> InceptionV3:
-    rng = np.random.default_rng(3)
-    params = {}
-    for name, shape in inception_param_shapes().items():
-        if name.endswith(".kernel"):
-            fan_in = shape[0] * shape[1] * shape[2]
-            params[name] = rng.standard_normal(shape).astype(np.float32) * np.sqrt(2 / fan_in)
-        else:
-            params[name] = (
-                np.ones(shape, np.float32)
-                if name.endswith((".scale", ".var"))
-                else np.zeros(shape, np.float32)
-            )
-    return inception_from_params(params)
-
-
 @functools.cache
 def _random_extractor() -> InceptionExtractor:
-    return InceptionExtractor.from_model(_random_model(), "random")
+    return InceptionExtractor.from_model(random_inception(3), "random")
 
 
 def test_float_images_are_quantized_and_batches_padded():

@@ -33,6 +33,7 @@ __all__ = [
     "fold_batch_norm",
     "inception_from_params",
     "inception_param_shapes",
+    "random_inception",
 ]
 
 BATCH_NORM_EPSILON = 1e-3
@@ -462,3 +463,40 @@ def fold_batch_norm(model: ModuleT) -> ModuleT:
         layer.var.set_value(jnp.full_like(layer.var[...], 1.0 - BATCH_NORM_EPSILON))
         layer.folded = True
     return folded
+
+
+def random_inception(seed: int = 0, *, random_batch_norm: bool = False) -> InceptionV3:
+    """Build an :class:`InceptionV3` with random weights, for speed tests and weight-free pipelines.
+
+    Kernels are He-normal (``N(0, 2 / fan_in)``), drawn in :func:`inception_param_shapes` order
+    from ``np.random.default_rng(seed)``. Batch norm is the identity (scale and variance 1, shift
+    and mean 0), or with ``random_batch_norm`` random statistics (scale and variance in [0.5, 2],
+    shift and mean ``N(0, 0.1)``), so that folding it into the kernels changes the weights.
+
+    Args:
+        seed: The numpy seed.
+        random_batch_norm: Draw the batch-norm parameters too.
+
+    Returns:
+        The model (the forward's speed does not depend on the values; its features are not FID
+        features).
+
+    Example:
+        >>> random_inception(3).Conv2d_1a_3x3.kernel.shape
+        (3, 3, 3, 32)
+
+    """
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in inception_param_shapes().items():
+        if name.endswith(".kernel"):
+            fan_in = shape[0] * shape[1] * shape[2]
+            params[name] = rng.standard_normal(shape).astype(np.float32) * np.sqrt(2 / fan_in)
+        elif not random_batch_norm:
+            ones = name.endswith((".scale", ".var"))
+            params[name] = (np.ones if ones else np.zeros)(shape, np.float32)
+        elif name.endswith((".scale", ".var")):
+            params[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        else:
+            params[name] = rng.normal(0.0, 0.1, shape).astype(np.float32)
+    return inception_from_params(params)
