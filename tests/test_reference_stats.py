@@ -220,6 +220,7 @@ def test_fid_with_reference_equals_fid_with_real_images(tmp_path):
     got = metrics.fid(fake, reference=stats.save(tmp_path / "r.npz"), **kwargs)
     assert float(got) == pytest.approx(float(expected), rel=1e-6)
     assert str(got).startswith("FID ") and got.n_ref == 4 and got.protocol == _SMALL.describe()
+    assert got.mode == expected.mode == "legacy_tensorflow"  # named as with real images
     standard = metrics.FIDProtocol()
     with pytest.raises(ValueError, match=r"protocol .*75×75.*299×299"):
         metrics.fid(fake, reference=stats, weights=_random_extractor(), protocol=standard)
