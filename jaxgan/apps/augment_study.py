@@ -160,13 +160,18 @@ def arm_names(config: StudyConfig) -> list[str]:
         config: the study.
 
     Returns:
-        e.g. ``["real", "classic", "gan_1", "gan_4", "gan_10", "gan_only", "all_real"]``.
+        e.g. ``["real", "classic", "gan_1", "gan_4", "gan_10", "gan_only", "all_real"]``;
+        empty with ``gans_only`` (no classifier is trained).
 
     Example:
         >>> arm_names(StudyConfig(ratios=(1,), arms=("real", "gan")))
         ['real', 'gan_1']
+        >>> arm_names(StudyConfig(gans_only=True))
+        []
 
     """
+    if config.gans_only:
+        return []
     names = []
     for arm in ARMS:
         if arm in config.arms:
@@ -284,7 +289,7 @@ def run_study(
         num_classes=full.num_classes,
         widths=tuple(config.widths),
     )
-    names = [] if config.gans_only else arm_names(config)
+    names = arm_names(config)
     needs_gan = config.gans_only or any(n.startswith("gan") for n in names)
     results: dict[str, Any] = {"config": _jsonable(config), "runs": [], "gans": {}}
     quality_classifier = _quality_classifier(config.data) if needs_gan else None
@@ -482,7 +487,7 @@ def quality_markdown(results: dict[str, Any]) -> str:
 
 
 def _write_results(out: Path, results, config: StudyConfig, start: float, load_start) -> dict:
-    names = [] if config.gans_only else arm_names(config)
+    names = arm_names(config)
     results["table"] = study_table(results["runs"], config.ks, names)
     results["seconds"] = time.perf_counter() - start
     results["load_average"] = {"start": list(load_start), "end": list(os.getloadavg())}
