@@ -44,6 +44,7 @@ from jaxgan.metrics.inception_preprocess import (
     resize_and_scale,
 )
 from jaxgan.metrics.inception_weights import load_inception_params, save_inception_npz
+from jaxgan.metrics.reference import resolve_reference
 from jaxgan.metrics.reference_stats import ReferenceStats
 
 __all__ = [
@@ -479,11 +480,14 @@ def fid(
     extractor = weights if isinstance(weights, InceptionExtractor) else load_inception(weights)
     protocol = FIDProtocol.named(protocol)
     if reference is not None:
-        from jaxgan.metrics.reference_fd import fd_to_reference  # it imports this module
-
         space = inception_space(extractor, protocol=protocol, batch_size=batch_size)
-        result = fd_to_reference(fake, reference, space=space, fake_range=fake_range)
-        return dataclasses.replace(result, mode=protocol.mode)
+        stats = resolve_reference(reference, space)  # refuses another protocol or weights
+        value = stats.fd(space.features(fake, fake_range))
+        n_gen = int(np.shape(fake)[0])
+        return FIDResult(
+            value, n_gen, stats.n, stats.source, stats.protocol, stats.weights, stats.dim,
+            protocol.mode,
+        )  # fmt: skip
     kwargs = {"weights": extractor, "batch_size": batch_size, "protocol": protocol}
     fake_features = fid_features(fake, value_range=fake_range, **kwargs)
     real_features = fid_features(real, value_range=real_range, **kwargs)
