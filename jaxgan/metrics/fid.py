@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -48,6 +49,7 @@ from jaxgan.metrics.reference import resolve_reference
 from jaxgan.metrics.reference_stats import ReferenceStats
 
 __all__ = [
+    "CPU_CONVOLUTIONS",
     "FIDResult",
     "InceptionExtractor",
     "download_inception_weights",
@@ -56,12 +58,23 @@ __all__ = [
     "fid_from_features",
     "inception_space",
     "load_inception",
+    "pool3_program",
 ]
 
 DEFAULT_BATCH_SIZE = 32
 STANDARD_PROTOCOL = FIDProtocol()
 #: Width of the TF-Inception pool3 features; an FD in any other space is not a FID.
 POOL3_DIM = 2048
+
+
+#: XLA:CPU's convolution library per compiled forward (``compiler_options`` of that program
+#: only). YNNPACK is jaxlib 0.10's default; with it off, XLA:CPU runs Eigen's convolutions, which
+#: ran the FID forward 1.6× faster on the 2-core AMD EPYC of benchmarks/RESULTS.md
+#: (``benchmarks/inception_layers.py`` times both per layer). Other backends ignore the choice.
+CPU_CONVOLUTIONS: dict[str, dict[str, str]] = {
+    "eigen": {"xla_cpu_experimental_ynn_fusion_type": ""},
+    "ynnpack": {},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +85,9 @@ class InceptionExtractor:
         graphdef: The static module structure (``nnx.split``).
         state: The parameters and batch-norm statistics.
         weights: Which file they came from (printed with every FID).
+        cpu_convolutions: XLA:CPU's convolution library for the forward, a key of
+            :data:`CPU_CONVOLUTIONS`: ``"eigen"`` (the default, faster on the CPUs measured) or
+            ``"ynnpack"`` (XLA's own default). The features agree to float32 rounding.
 
     Example:
         >>> extractor = load_inception()  # doctest: +SKIP
@@ -83,10 +99,23 @@ class InceptionExtractor:
     graphdef: nnx.GraphDef
     state: nnx.State
     weights: str
+    cpu_convolutions: str = "eigen"
+
+    def __post_init__(self) -> None:
+        if self.cpu_convolutions not in CPU_CONVOLUTIONS:
+            raise ValueError(
+                f"cpu_convolutions must be one of {', '.join(CPU_CONVOLUTIONS)}, "
+                f"got {self.cpu_convolutions!r}"
+            )
 
     @classmethod
     def from_model(
-        cls, model: InceptionV3, weights: str, *, fold: bool = True
+        cls,
+        model: InceptionV3,
+        weights: str,
+        *,
+        fold: bool = True,
+        cpu_convolutions: str = "eigen",
     ) -> InceptionExtractor:
         """Split a built model; ``weights`` names its parameters' source.
 
@@ -95,9 +124,13 @@ class InceptionExtractor:
             weights: A short provenance string.
             fold: Fold the batch norms into the convolutions first
                 (:func:`jaxgan.metrics.inception.fold_batch_norm`; same features, faster).
+            cpu_convolutions: XLA:CPU's convolution library (:data:`CPU_CONVOLUTIONS`).
 
         Returns:
             The extractor.
+
+        Raises:
+            ValueError: On an unknown ``cpu_convolutions``.
 
         Example:
             >>> InceptionExtractor.from_model(InceptionV3(), "zeros").weights
@@ -105,10 +138,9 @@ class InceptionExtractor:
 
         """
         graphdef, state = nnx.split(fold_batch_norm(model) if fold else model)
-        return cls(graphdef, state, weights)
+        return cls(graphdef, state, weights, cpu_convolutions)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "image_size", "mode", "dtype"))
 def _pool3(
     graphdef: nnx.GraphDef,
     state: nnx.State,
@@ -121,6 +153,44 @@ def _pool3(
     model = nnx.merge(graphdef, state)
     x = resize_and_scale(images, image_size, mode)
     return model(x.astype(dtype)).astype(jnp.float32)
+
+
+@functools.cache
+def pool3_program(cpu_convolutions: str) -> Callable[..., jax.Array]:
+    """Get the jitted forward ``(graphdef, state, images, image_size, mode, dtype) -> features``.
+
+    On the CPU backend it is compiled with :data:`CPU_CONVOLUTIONS` ``[cpu_convolutions]`` as
+    ``compiler_options`` (this program only; ``XLA_FLAGS`` and other programs are untouched).
+
+    Args:
+        cpu_convolutions: A key of :data:`CPU_CONVOLUTIONS`.
+
+    Returns:
+        The jitted function (one per choice; its compilations are cached as for any jit).
+
+    Raises:
+        ValueError: On an unknown ``cpu_convolutions``.
+
+    Example:
+        >>> pool3_program("eigen") is pool3_program("eigen")  # compiled once per shapes
+        True
+        >>> pool3_program("mkl")
+        Traceback (most recent call last):
+        ...
+        ValueError: cpu_convolutions must be one of eigen, ynnpack, got 'mkl'
+
+    """
+    if cpu_convolutions not in CPU_CONVOLUTIONS:
+        raise ValueError(
+            f"cpu_convolutions must be one of {', '.join(CPU_CONVOLUTIONS)}, "
+            f"got {cpu_convolutions!r}"
+        )
+    options = CPU_CONVOLUTIONS[cpu_convolutions] if jax.default_backend() == "cpu" else {}
+    return jax.jit(
+        _pool3,
+        static_argnames=("graphdef", "image_size", "mode", "dtype"),
+        compiler_options=options or None,
+    )
 
 
 def _batch_sharding(batch_size: int) -> NamedSharding | None:
@@ -254,7 +324,7 @@ def fid_features(
             batch = np.concatenate([batch, padding])
         if sharding is not None:
             batch = jax.device_put(batch, sharding)
-        feats = _pool3(
+        feats = pool3_program(extractor.cpu_convolutions)(
             extractor.graphdef,
             extractor.state,
             batch,
