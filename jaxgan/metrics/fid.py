@@ -69,7 +69,7 @@ POOL3_DIM = 2048
 
 #: XLA:CPU's convolution library per compiled forward (``compiler_options`` of that program
 #: only). YNNPACK is jaxlib 0.10's default; with it off, XLA:CPU runs Eigen's convolutions, which
-#: ran the FID forward 1.6× faster on the 2-core AMD EPYC of benchmarks/RESULTS.md
+#: ran the FID forward 1.6–1.8× faster on the 2-core AMD EPYC of benchmarks/RESULTS.md
 #: (``benchmarks/inception_layers.py`` times both per layer). Other backends ignore the choice.
 CPU_CONVOLUTIONS: dict[str, dict[str, str]] = {
     "eigen": {"xla_cpu_experimental_ynn_fusion_type": ""},
