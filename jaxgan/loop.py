@@ -550,12 +550,34 @@ def _flush_quietly(hooks: Sequence[Hook]) -> None:
                 flush()
 
 
+#: Most elements :func:`_finite_runs` concatenates into one buffer (64 MiB of float32): few
+#: reductions to compile, and a bounded transient copy however large the state.
+_FINITE_BUCKET = 1 << 24
+
+
 @jax.jit
 def _finite_runs(state: Any) -> Array:
-    """Whether every float of the state is finite: a scalar, or one flag per run of a stack."""
-    leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    """Whether every float of the state is finite: a scalar, or one flag per run of a stack.
+
+    Leaves of one dtype are concatenated into buckets of at most :data:`_FINITE_BUCKET` elements
+    and each bucket is reduced once: a reduction per leaf made the program 6–13× slower to
+    compile (a DCGAN state has 73 leaves) for the same result.
+    """
     runs = np.ndim(getattr(state, "g_updates", 0)) == 1  # a stack of runs: one flag each
-    flags = [jnp.isfinite(x).reshape((x.shape[0], -1) if runs else -1).all(-1) for x in leaves]
+    buckets: dict[Any, list[list[Array]]] = {}
+    for x in jax.tree.leaves(state):
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            continue
+        rows = x.reshape((x.shape[0], -1)) if runs else x.reshape(-1)
+        same_dtype = buckets.setdefault(x.dtype, [[]])
+        if same_dtype[-1] and sum(b.size for b in same_dtype[-1]) + rows.size > _FINITE_BUCKET:
+            same_dtype.append([])
+        same_dtype[-1].append(rows)
+    flags = [
+        jnp.isfinite(jnp.concatenate(bucket, axis=-1)).all(-1)
+        for same_dtype in buckets.values()
+        for bucket in same_dtype
+    ]
     return jnp.stack(flags).all(0)
 
 
