@@ -668,13 +668,15 @@ def _add_augment_study(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--gan-steps", type=int, default=3000, metavar="N", help="GAN iterations")
     parser.add_argument("--gan-preset", metavar="NAME", help="GAN preset (default by data)")
+    parser.add_argument("--gan-seed", type=int, default=0, metavar="N", help="the GANs' seed")
     parser.add_argument(
         "--gan-set",
         dest="gan_overrides",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="change a GAN config field, e.g. --gan-set width=16",
+        help="change a GAN config field, e.g. --gan-set width=16 or conditioning=auxiliary "
+        "(AC-GAN)",
     )
     parser.add_argument(
         "--gan-run",
@@ -721,6 +723,7 @@ def _augment_study(args: argparse.Namespace) -> int:
         widths=args.widths,
         gan_preset=args.gan_preset,
         gan_steps=args.gan_steps,
+        gan_seed=args.gan_seed,
         gan_overrides=cfg.parse_overrides(args.gan_overrides),
         gan_runs=_gan_runs(args.gan_runs),
         truncation=args.truncation,

@@ -159,6 +159,32 @@ def least_squares_g_loss(fake_logits: Array) -> Array:
     return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
 
 
+def auxiliary_class_loss(class_logits: Array, labels: Array) -> Array:
+    """AC-GAN's auxiliary classification loss: the mean cross-entropy ``−log p(y | x)``.
+
+    ``p(· | x) = softmax(class_logits)`` is the discriminator's auxiliary classifier (Odena et
+    al. 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs"). ``jaxgan.steps``
+    adds ``StepConfig.ac_weight`` times this loss on the *real* batch to D's loss and on the
+    *generated* batch (with its conditioning labels) to G's loss, as PyTorch-StudioGAN's "ACGAN"
+    does (``d_cond_mtd="AC"``, ``aux_cls_type="W/O"``: ``cond_lambda`` · CE(real) for D,
+    ``cond_lambda`` · CE(fake) for G).
+
+    Args:
+        class_logits: the auxiliary head's logits, shape (B, num_classes).
+        labels: integer class labels, shape (B,).
+
+    Returns:
+        Scalar mean loss (in nats).
+
+    Example:
+        >>> float(auxiliary_class_loss(jnp.zeros((2, 4)), jnp.array([0, 3])))  # log 4
+        1.3862943649291992
+
+    """
+    log_p = jax.nn.log_softmax(class_logits, axis=-1)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=-1))
+
+
 class GANLoss(NamedTuple):
     """A discriminator loss and the generator loss of the same game.
 

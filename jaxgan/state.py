@@ -27,6 +27,10 @@ Array = jax.Array
 ModuleOrFactory = nnx.Module | Callable[[nnx.Rngs], nnx.Module]
 
 
+CONDITIONINGS = ("projection", "auxiliary")
+"""How a conditional discriminator may use the labels (``StepConfig.conditioning``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class StepConfig:
     """How the steps train: the game, the penalties, the schedule and the precision.
@@ -68,6 +72,14 @@ class StepConfig:
             dropout, the masks of both batches come from one key instead of two (the same
             distribution, other bits). With non-parameter state in D, two calls are always
             used, so that statistics never mix real and fake samples. On by default.
+        conditioning: how a conditional discriminator (``num_classes`` set) uses the labels, one
+            of ``CONDITIONINGS``: ``"projection"`` (Miyato & Koyama 2018: ``D(x, labels)`` gives
+            one logit) or ``"auxiliary"`` (AC-GAN, Odena et al. 2017: ``D(x)`` gives
+            ``(logits (B,), class_logits (B, num_classes))``, an unconditional adversarial logit
+            and an auxiliary classifier; the steps add ``ac_weight`` times the classifier's
+            cross-entropy on real images to D's loss and on generated images to G's). Ignored by
+            unconditional GANs. ``jaxgan.experiment.build_state`` builds D for it.
+        ac_weight: λ of the AC-GAN class terms (≥ 0; ``conditioning="auxiliary"`` only).
     """
 
     loss: str | GANLoss = "non_saturating"
@@ -82,6 +94,8 @@ class StepConfig:
     pack: int = 1
     reuse_fake: bool = False
     joint_d_call: bool = True
+    conditioning: str = "projection"
+    ac_weight: float = 1.0
 
     def __post_init__(self) -> None:
         get_loss(self.loss)  # validates the name
@@ -103,11 +117,32 @@ class StepConfig:
         for name in ("reuse_fake", "joint_d_call"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(
+                f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {self.conditioning!r}"
+            )
+        if not self.ac_weight >= 0:
+            raise ValueError(f"ac_weight must be ≥ 0, got {self.ac_weight!r}")
+        if self.auxiliary and self.pack > 1:
+            raise ValueError("conditioning='auxiliary' (AC-GAN) cannot be combined with pack > 1")
         if self.compute_dtype not in (None, "float32", "bfloat16", "float16"):
             raise ValueError(
                 f"compute_dtype must be None, 'float32', 'bfloat16' or 'float16', "
                 f"got {self.compute_dtype!r}"
             )
+
+    @property
+    def auxiliary(self) -> bool:
+        """Whether D is an AC-GAN discriminator (conditional, ``conditioning="auxiliary"``).
+
+        Example:
+            >>> StepConfig(num_classes=10, conditioning="auxiliary").auxiliary
+            True
+            >>> StepConfig(conditioning="auxiliary").auxiliary  # unconditional: no classes
+            False
+
+        """
+        return self.num_classes is not None and self.conditioning == "auxiliary"
 
 
 class Player(struct.PyTreeNode):
@@ -374,7 +409,76 @@ def create_state(
     )
     if config.pack > 1:
         _check_packed_discriminator(state)
+    if config.conditioning == "auxiliary":
+        _check_auxiliary_discriminator(state)
     return state
+
+
+def _check_auxiliary_discriminator(state: GANState) -> None:
+    """Raise a one-line error unless D is an AC-GAN discriminator of ``num_classes`` classes."""
+    cfg = state.config
+    if cfg.num_classes is None:
+        raise ValueError(
+            "conditioning='auxiliary' (AC-GAN) needs a conditional GAN: set num_classes"
+        )
+    z = jax.ShapeDtypeStruct((2, cfg.latent_dim), jnp.float32)
+    y = jax.ShapeDtypeStruct((2,), jnp.int32)
+
+    def judge(s: GANState, z: Array, y: Array) -> Any:
+        fake, _ = s.generator.apply(s.generator.params, z, y, train=False)
+        return s.discriminator.apply(s.discriminator.params, fake, train=False)[0]
+
+    try:
+        out = jax.eval_shape(judge, state, z, y)
+    except Exception as err:  # the module's own error, whatever its type
+        raise ValueError(
+            "conditioning='auxiliary' (AC-GAN): the discriminator cannot judge images without "
+            f"labels ({type(err).__name__}: {err}); build it with an auxiliary classifier"
+        ) from None
+    shapes = [getattr(o, "shape", None) for o in out] if isinstance(out, tuple) else None
+    if shapes != [(2,), (2, cfg.num_classes)]:
+        got = shapes if shapes is not None else getattr(out, "shape", type(out).__name__)
+        raise ValueError(
+            "conditioning='auxiliary' (AC-GAN) needs a discriminator with a classifier head "
+            f"that returns (logits (B,), class_logits (B, {cfg.num_classes})), got {got}; build "
+            "it with conditioning='auxiliary' (e.g. DCGANDiscriminator)"
+        )
+
+
+def adversarial_logits(state: GANState, outputs: Any) -> Array:
+    """Return the real/fake logits of a discriminator's outputs (AC-GAN's first output).
+
+    Args:
+        state: the training state (``config.conditioning`` says what D returns).
+        outputs: what ``state.discriminator.apply`` returned first.
+
+    Returns:
+        The logits, one per sample.
+
+    Example:
+        >>> adversarial_logits(state, jnp.zeros(3)).shape  # any D but AC-GAN's: as it is
+        (3,)
+
+    """
+    return outputs[0] if state.config.auxiliary else outputs
+
+
+def discriminator_labels(state: GANState, labels: Array | None) -> Array | None:
+    """Return the labels D is called with: none for AC-GAN (it classifies), else ``labels``.
+
+    Args:
+        state: the training state.
+        labels: the batch's labels, or None.
+
+    Returns:
+        ``labels``, or None when D is an AC-GAN discriminator.
+
+    Example:
+        >>> discriminator_labels(state, None) is None
+        True
+
+    """
+    return None if state.config.auxiliary else labels
 
 
 def _check_packed_discriminator(state: GANState) -> None:
@@ -537,5 +641,6 @@ def discriminate(state: GANState, x: Array, labels: Array | None = None) -> Arra
         (8,)
     """
     check_labels(state, labels, x.shape[0])
-    logits, _ = state.discriminator.apply(state.discriminator.params, x, labels, train=False)
-    return jax.nn.sigmoid(logits.astype(jnp.float32))
+    disc = state.discriminator
+    out, _ = disc.apply(disc.params, x, discriminator_labels(state, labels), train=False)
+    return jax.nn.sigmoid(adversarial_logits(state, out).astype(jnp.float32))

@@ -32,7 +32,7 @@ from flax import nnx
 from jax.sharding import PartitionSpec
 
 from jaxgan.augment import diff_augment, pack
-from jaxgan.losses import get_loss
+from jaxgan.losses import auxiliary_class_loss, get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
 from jaxgan.state import GANState, check_labels, sample_latent
 
@@ -219,7 +219,13 @@ def d_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
 
     Returns:
         ``(new_state, metrics)`` with ``d_loss``, ``d_real`` (mean D(x)), ``d_fake``
-        (mean D(G(z))), ``d_grad_norm`` and, when enabled, ``gradient_penalty`` / ``r1``.
+        (mean D(G(z))), ``d_grad_norm`` and, when enabled, ``gradient_penalty`` / ``r1``. An
+        AC-GAN (``conditioning="auxiliary"``) adds ``ac_weight · ac_d_ce`` to ``d_loss``, where
+        ``ac_d_ce`` is the auxiliary classifier's cross-entropy on the real labels (Odena et al.
+        2017 also train it on the fake labels; like PyTorch-StudioGAN's "ACGAN" we do not: a
+        classifier taught on early, unreadable samples learns their labels instead of the
+        classes), and logs ``ac_d_ce``, ``ac_d_real_accuracy`` and ``ac_d_fake_accuracy`` (how
+        often D classifies real / generated images as their labels).
 
     Example:
         >>> new, m = jax.jit(d_update)(state, real, jax.random.key(0))
@@ -253,25 +259,35 @@ def _d_update_on(
     real_labels = _packed_labels(state, real_labels)
     fake_labels = _packed_labels(state, fake_labels)
     joint = _joint_d_call(state)
+    aux = cfg.auxiliary  # AC-GAN: D(x) -> (logits, class logits); D is called without labels
 
     def loss_fn(params):
         def critic(x, labels, k, player=disc):
+            """``(logits, class logits or None, D's new non-parameter state)``."""
+            labels = None if aux else labels
             out, rest = player.apply(params, x, labels, key=k, compute_dtype=cfg.compute_dtype)
-            return out.astype(jnp.float32), rest
+            out, classes = (out[0], out[1].astype(jnp.float32)) if aux else (out, None)
+            return out.astype(jnp.float32), classes, rest
 
         if joint:  # no statistics to keep apart: one call on both batches
-            logits, rest = critic(
+            logits, classes, rest = critic(
                 _interleave(real_view, fake_view), _interleave(real_labels, fake_labels), kreal
             )
             logits = logits.reshape((real_view.shape[0], 2, *logits.shape[1:]))
             real_logits, fake_logits = logits[:, 0], logits[:, 1]
             after_real = disc
+            if aux:
+                classes = classes.reshape((real_view.shape[0], 2, -1))
+                real_classes, fake_classes = classes[:, 0], classes[:, 1]
         else:
-            real_logits, rest = critic(real_view, real_labels, kreal)
+            real_logits, real_classes, rest = critic(real_view, real_labels, kreal)
             after_real = disc.replace(rest=rest)
-            fake_logits, rest = critic(fake_view, fake_labels, kfake, after_real)
+            fake_logits, fake_classes, rest = critic(fake_view, fake_labels, kfake, after_real)
         total = loss.d_loss(real_logits, fake_logits)
         extras = {}
+        if aux:  # D learns the classes of real images only (PyTorch-StudioGAN's "ACGAN")
+            extras = _ac_d_terms(real_classes, real_labels, fake_classes, fake_labels)
+            total = total + cfg.ac_weight * extras["ac_d_ce"]
         if cfg.gradient_penalty > 0:
             # interpolate between real and fake as D sees them, with the real labels
             extras["gradient_penalty"] = gradient_penalty(
@@ -297,6 +313,22 @@ def _d_update_on(
         **extras,
     }
     return state.replace(discriminator=new_disc, d_updates=state.d_updates + 1), metrics
+
+
+def _class_accuracy(class_logits: Array, labels: Array) -> Array:
+    """Return the share of rows whose largest class logit is at their label."""
+    return jnp.mean(jnp.argmax(class_logits, axis=-1) == labels)
+
+
+def _ac_d_terms(
+    real_classes: Array, real_labels: Array, fake_classes: Array, fake_labels: Array
+) -> Metrics:
+    """AC-GAN's D metrics: the cross-entropy on real labels (D's class loss) and accuracies."""
+    return {
+        "ac_d_ce": auxiliary_class_loss(real_classes, real_labels),
+        "ac_d_real_accuracy": _class_accuracy(real_classes, real_labels),
+        "ac_d_fake_accuracy": _class_accuracy(jax.lax.stop_gradient(fake_classes), fake_labels),
+    }
 
 
 def ema_update(ema: nnx.State, params: nnx.State, decay: float) -> nnx.State:
@@ -332,7 +364,9 @@ def g_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, Metri
 
     Returns:
         ``(new_state, metrics)`` with ``g_loss``, ``d_fake_g`` (mean D(G(z)) seen by G) and
-        ``g_grad_norm``.
+        ``g_grad_norm``. An AC-GAN adds ``ac_weight · ac_g_ce`` to ``g_loss``, the auxiliary
+        classifier's cross-entropy on G's samples and their conditioning labels, and logs
+        ``ac_g_ce`` and ``ac_g_accuracy``.
 
     Example:
         >>> new, m = jax.jit(g_update)(state, real, jax.random.key(0))
@@ -360,16 +394,24 @@ def _g_update_on(
     kd, kaug = g_keys[3], g_keys[4]
     _check_real_batch(real, fake.shape[1:])  # static shapes: checked once, while tracing
     labels = _packed_labels(state, fake_labels)
+    aux = cfg.auxiliary  # AC-GAN: D(x) -> (logits, class logits); G is also scored on the class
 
     def loss_of_fake(fake):
         view = _discriminator_view(state, fake, kaug)
         fake_logits, _ = disc.apply(
-            disc.params, view, labels, key=kd, compute_dtype=cfg.compute_dtype
+            disc.params, view, None if aux else labels, key=kd, compute_dtype=cfg.compute_dtype
         )
-        fake_logits = fake_logits.astype(jnp.float32)
-        return loss.g_loss(fake_logits), fake_logits
+        if not aux:
+            fake_logits = fake_logits.astype(jnp.float32)
+            return loss.g_loss(fake_logits), (fake_logits, {})
+        fake_logits, fake_classes = (o.astype(jnp.float32) for o in fake_logits)
+        ce = auxiliary_class_loss(fake_classes, labels)
+        terms = {"ac_g_ce": ce, "ac_g_accuracy": _class_accuracy(fake_classes, labels)}
+        return loss.g_loss(fake_logits) + cfg.ac_weight * ce, (fake_logits, terms)
 
-    (g_loss, fake_logits), fake_grad = jax.value_and_grad(loss_of_fake, has_aux=True)(fake)
+    (g_loss, (fake_logits, ac_metrics)), fake_grad = jax.value_and_grad(loss_of_fake, has_aux=True)(
+        fake
+    )
     (grads,) = pullback(fake_grad)
     new_gen = gen.apply_gradients(grads).replace(rest=g_rest)
     ema = state.ema_params
@@ -379,6 +421,7 @@ def _g_update_on(
         "g_loss": g_loss,
         "d_fake_g": jnp.mean(jax.nn.sigmoid(fake_logits)),
         "g_grad_norm": optax.tree.norm(grads),
+        **ac_metrics,
     }
     new_state = state.replace(generator=new_gen, g_updates=state.g_updates + 1, ema_params=ema)
     return new_state, metrics

@@ -39,15 +39,15 @@ OPTIMIZER_HYPERPARAMS = frozenset(p + n for p in ("", "g_", "d_") for n in OPTAX
 """Sweep names set per run in the optax state (no prefix: both players)."""
 
 
-_STATE_SHAPING = ("latent_dim", "num_classes", "pack", "ema_decay")
+_STATE_SHAPING = ("latent_dim", "num_classes", "pack", "ema_decay", "conditioning")
 
 STATIC_HYPERPARAMS = tuple(
     f.name for f in dataclasses.fields(StepConfig) if f.name not in _STATE_SHAPING
 )
 """``StepConfig`` fields a sweep sets on the built state: all but those that shape the state.
 
-The others (``latent_dim``, ``num_classes``, ``pack``, ``ema_decay``) change the models or the
-state's structure, so they go to ``build_state_fn`` like architecture choices.
+The others (``latent_dim``, ``num_classes``, ``pack``, ``ema_decay``, ``conditioning``) change the
+models or the state's structure, so they go to ``build_state_fn`` like architecture choices.
 """
 
 

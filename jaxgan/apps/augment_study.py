@@ -90,7 +90,8 @@ class StudyConfig:
         gan_preset: the GAN preset (None: ``cdcgan-fashion-mnist`` or ``cdcgan-mnist`` by data).
         gan_steps: GAN training iterations.
         gan_seed: the GAN's seed.
-        gan_overrides: further GAN config fields (flat names), e.g. ``{"width": 16}``.
+        gan_overrides: further GAN config fields (flat names), e.g. ``{"width": 16}`` or
+            ``{"conditioning": "auxiliary"}`` (AC-GAN instead of the projection D).
         gan_runs: already trained conditional GANs to use instead of training, ``{k: run}``
             (each must have been trained on the same k-per-class subset of the same data).
         truncation: ψ of the synthetic samples.
@@ -135,6 +136,7 @@ class StudyConfig:
             (self.batch_size >= 1, "batch_size must be ≥ 1"),
             (self.gan_steps >= 1, "gan_steps must be ≥ 1"),
             (0 < self.truncation <= 1, f"truncation must be in (0, 1], got {self.truncation}"),
+            ("seed" not in self.gan_overrides, "set the GAN's seed with gan_seed (--gan-seed)"),
         ]
         for ok, message in checks:
             if not ok:

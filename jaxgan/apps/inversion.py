@@ -48,7 +48,7 @@ from jaxgan.apps import inversion_losses as losses
 from jaxgan.apps.blend import BLEND_METHODS, blend
 from jaxgan.apps.masks import check_mask
 from jaxgan.data import uint8_to_unit_range
-from jaxgan.state import GANState
+from jaxgan.state import GANState, adversarial_logits, discriminator_labels
 
 Array = jax.Array
 
@@ -200,10 +200,13 @@ def _objective(problem: _Problem, spec: _Spec, n: int, k: int) -> Callable:
         total = rec + hyper["latent_weight"] * losses.latent_norm_penalty(z_flat)
         prior = jnp.zeros_like(rec)
         if spec.use_prior:
-            logits, _ = state.discriminator.apply(
-                state.discriminator.params, fake, flat_labels, train=False
+            out, _ = state.discriminator.apply(
+                state.discriminator.params,
+                fake,
+                discriminator_labels(state, flat_labels),
+                train=False,
             )
-            prior = losses.prior_loss(logits.astype(jnp.float32))
+            prior = losses.prior_loss(adversarial_logits(state, out).astype(jnp.float32))
             total = total + hyper["prior_weight"] * prior
         if spec.features is not None:
             features = classifier(flat_mask * fake)[0]
@@ -348,7 +351,8 @@ def choose_loop(state: GANState) -> str:
             fake, _ = state.generator.apply(state.generator.params, z, y, train=False)
             if state.config.pack > 1:
                 return fake
-            return state.discriminator.apply(state.discriminator.params, fake, y, train=False)
+            disc = state.discriminator
+            return disc.apply(disc.params, fake, discriminator_labels(state, y), train=False)
 
         text = jax.jit(forward).lower(state, z, y).as_text()
         _LOOP_CHOICES[signature] = "python" if "convolution" in text else "scan"

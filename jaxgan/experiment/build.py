@@ -59,7 +59,12 @@ def build_models(config: TrainConfig) -> tuple[Callable, Callable]:
     family = models.FAMILIES[config.model.family]
     step = config.step
     return family.build(
-        shape, step.latent_dim, _num_classes(config), step.pack, **config.model.options()
+        shape,
+        step.latent_dim,
+        _num_classes(config),
+        step.pack,
+        step.conditioning,
+        **config.model.options(),
     )
 
 

@@ -133,7 +133,8 @@ class ModelConfig:
     conditional: bool = _field(
         False,
         "class-conditional GAN on the data's labels: conditional BatchNorm in G, projection D "
-        f"({', '.join(CONDITIONAL_MODELS)}); num_classes comes from the data unless set",
+        f"({', '.join(CONDITIONAL_MODELS)}) or AC-GAN's D with conditioning=auxiliary; "
+        "num_classes comes from the data unless set",
     )
 
     def options(self) -> dict[str, Any]:
@@ -270,6 +271,8 @@ _STEP_HELP = {
     "pack": "PacGAN packing: samples the discriminator judges jointly (D's input is built for it)",
     "reuse_fake": "G trains on the D update's fake batch, G's forward once (changes the algorithm)",
     "joint_d_call": "one D call on real and fake when D keeps no statistics (equal up to rounding)",
+    "conditioning": "how a conditional D uses labels: projection, or auxiliary (AC-GAN; dcgan)",
+    "ac_weight": "weight of AC-GAN's class cross-entropy in D's and G's losses (auxiliary only)",
 }
 
 
@@ -825,6 +828,17 @@ def _check_model_family(c: TrainConfig) -> None:
             f"not {model.family!r}; set model=dcgan or resnet, or conditional=false",
         )
         _require(step.pack == 1, "packing (pack > 1) cannot be combined with conditional=true")
+    if step.conditioning == "auxiliary":
+        _require(
+            model.conditional,
+            "conditioning=auxiliary (AC-GAN) needs a conditional run; set conditional=true",
+        )
+        auxiliary = [name for name, family in FAMILIES.items() if family.auxiliary]
+        _require(
+            FAMILIES[model.family].auxiliary,
+            f"conditioning=auxiliary (AC-GAN) needs a model whose D has a classifier head "
+            f"({', '.join(auxiliary)}), not {model.family!r}",
+        )
     _require(
         step.num_classes is None or model.conditional,
         "num_classes applies only to conditional runs; set conditional=true or num_classes=none",

@@ -4,8 +4,9 @@ The 28×28 pair is the Keras/TensorFlow DCGAN tutorial's architecture (at ``widt
 the 32×32 pair extends it by one more up/down-sampling stage, as in DCGAN's CIFAR-10 setups.
 With ``num_classes`` set the pair is class-conditional: the generator's BatchNorms become
 conditional BatchNorms (a scale and shift per class) and the discriminator adds the projection
-``⟨embed(y), φ(x)⟩`` of its flattened features (Miyato & Koyama 2018); without it the modules
-and their parameters are the unconditional ones, unchanged.
+``⟨embed(y), φ(x)⟩`` of its flattened features (Miyato & Koyama 2018), or, with
+``conditioning="auxiliary"``, an auxiliary classifier on the same features (AC-GAN, Odena et al.
+2017); without it the modules and their parameters are the unconditional ones, unchanged.
 """
 
 from __future__ import annotations
@@ -118,7 +119,11 @@ class DCGANDiscriminator(nnx.Module):
         width: channels of the first conv; each further stage doubles them.
         kernel_size: conv kernel size.
         dropout: dropout rate after each conv (0.3 in the tutorial).
-        num_classes: classes of a projection discriminator (called ``D(x, labels)``), or None.
+        num_classes: classes of a conditional discriminator, or None.
+        conditioning: with ``num_classes``, ``"projection"`` (called ``D(x, labels)``: one logit
+            plus ``⟨embed(y), φ(x)⟩``) or ``"auxiliary"`` (AC-GAN: called ``D(x)``, returns
+            ``(logits (B,), class_logits (B, num_classes))`` from two linear heads on the same
+            flattened features ``φ(x)``).
         rngs: initialisation randomness.
 
     Example:
@@ -129,6 +134,10 @@ class DCGANDiscriminator(nnx.Module):
         >>> x, y = jax.numpy.zeros((2, 28, 28, 1)), jax.numpy.array([0, 9])
         >>> cd(x, y, rngs=nnx.Rngs(dropout=0)).shape
         (2,)
+        >>> ac = DCGANDiscriminator(width=8, num_classes=10, conditioning="auxiliary",
+        ...                         rngs=nnx.Rngs(0))
+        >>> [a.shape for a in ac(x, rngs=nnx.Rngs(dropout=0))]
+        [(2,), (2, 10)]
 
     """
 
@@ -139,10 +148,16 @@ class DCGANDiscriminator(nnx.Module):
         kernel_size: int = 5,
         dropout: float = 0.3,
         num_classes: int | None = None,
+        conditioning: str = "projection",
         *,
         rngs: nnx.Rngs,
     ):
+        if conditioning not in ("projection", "auxiliary"):
+            raise ValueError(
+                f"conditioning must be 'projection' or 'auxiliary', got {conditioning!r}"
+            )
         self.image_shape, self.num_classes = tuple(image_shape), num_classes
+        self.conditioning = conditioning
         base, stages = _num_resolution_stages(self.image_shape)
         channels = [image_shape[2]] + [width * 2**i for i in range(stages)]
         self.convs = nnx.List(
@@ -153,19 +168,33 @@ class DCGANDiscriminator(nnx.Module):
         )
         self.dropout = nnx.Dropout(dropout)
         self.out = nnx.Linear(base * base * channels[-1], 1, rngs=rngs)
-        if num_classes is not None:
-            self.embed = nnx.Embed(num_classes, base * base * channels[-1], rngs=rngs)
+        features = base * base * channels[-1]
+        if num_classes is not None and conditioning == "auxiliary":
+            self.classify = nnx.Linear(features, num_classes, rngs=rngs)
+        elif num_classes is not None:
+            self.embed = nnx.Embed(num_classes, features, rngs=rngs)
 
     def __call__(
         self, x: jax.Array, labels: jax.Array | None = None, *, rngs: nnx.Rngs | None = None
-    ) -> jax.Array:
-        """Return one logit per image (B,), plus the class projection when conditional."""
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
+        """Return one logit per image (B,), plus the class projection when conditional.
+
+        An auxiliary-classifier D (``conditioning="auxiliary"``) takes no labels and returns
+        ``(logits (B,), class_logits (B, num_classes))``.
+        """
         for conv in self.convs:
             x = self.dropout(jax.nn.leaky_relu(conv(x), 0.2), rngs=rngs)
         h = x.reshape((x.shape[0], -1))
         logits = self.out(h)[:, 0]
         if self.num_classes is None:
             return logits
+        if self.conditioning == "auxiliary":
+            if labels is not None:
+                raise ValueError(
+                    "this auxiliary-classifier (AC-GAN) discriminator is called D(x), without "
+                    "labels: it predicts the class itself"
+                )
+            return logits, self.classify(h)
         if labels is None:
             raise ValueError("this projection discriminator needs labels: D(x, labels)")
         return logits + jax.numpy.sum(self.embed(labels) * h, axis=1)

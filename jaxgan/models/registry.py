@@ -1,13 +1,14 @@
 """The model families a config can name: family → how to build its generator and discriminator.
 
 Each ``Family`` builds a pair of module factories (``rngs -> module``) from the example shape, the
-latent size, the class count (conditional families) and PacGAN's packing degree, plus its own
+latent size, the class count and how D uses it (conditional families) and PacGAN's packing
+degree, plus its own
 keyword arguments. The keyword names a family reads are the parameters of its ``build`` function
 after the shared ones, so configs and ``--set`` learn them from here.
 
 Example:
-    >>> g, d = FAMILIES["mlp"].build((28, 28, 1), 100, None, 1, g_hidden=16, d_hidden=16,
-    ...                              g_dropout=0.3, d_dropout=0.0)
+    >>> g, d = FAMILIES["mlp"].build((28, 28, 1), 100, None, 1, "projection", g_hidden=16,
+    ...                              d_hidden=16, g_dropout=0.3, d_dropout=0.0)
     >>> g(nnx.Rngs(0)).latent_dim
     100
 
@@ -28,7 +29,7 @@ from jaxgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 Factory = Callable[[nnx.Rngs], nnx.Module]
 Shape = tuple[int, ...]
 
-_SHARED = ("image_shape", "latent_dim", "num_classes", "pack")
+_SHARED = ("image_shape", "latent_dim", "num_classes", "pack", "conditioning")
 
 
 def _packed(shape: Shape, pack: int) -> Shape:
@@ -36,26 +37,36 @@ def _packed(shape: Shape, pack: int) -> Shape:
     return (*shape[:-1], shape[-1] * pack)
 
 
-def _mlp(shape, latent_dim, num_classes, pack, *, g_hidden, d_hidden, g_dropout, d_dropout):
+def _mlp(
+    shape, latent_dim, num_classes, pack, conditioning, *, g_hidden, d_hidden, g_dropout, d_dropout
+):
     return (
         lambda rngs: MLPGenerator(latent_dim, g_hidden, g_dropout, shape, rngs=rngs),
         lambda rngs: MLPDiscriminator(_packed(shape, pack), d_hidden, d_dropout, rngs=rngs),
     )
 
 
-def _dcgan(shape, latent_dim, num_classes, pack, *, width, kernel_size, upsample, d_dropout):
+def _dcgan(
+    shape, latent_dim, num_classes, pack, conditioning, *, width, kernel_size, upsample, d_dropout
+):
     return (
         lambda rngs: DCGANGenerator(
             latent_dim, shape, width, kernel_size, upsample, num_classes, rngs=rngs
         ),
         lambda rngs: DCGANDiscriminator(
-            _packed(shape, pack), width, kernel_size, d_dropout, num_classes, rngs=rngs
+            _packed(shape, pack),
+            width,
+            kernel_size,
+            d_dropout,
+            num_classes,
+            conditioning,
+            rngs=rngs,
         ),
     )
 
 
 def _toy(
-    shape, latent_dim, num_classes, pack, *, g_hidden, d_hidden, g_depth, d_depth,
+    shape, latent_dim, num_classes, pack, conditioning, *, g_hidden, d_hidden, g_depth, d_depth,
     maxout_pieces, batch_norm,
 ):  # fmt: skip
     return (
@@ -66,7 +77,7 @@ def _toy(
     )
 
 
-def _resnet(shape, latent_dim, num_classes, pack, *, width, d_width):
+def _resnet(shape, latent_dim, num_classes, pack, conditioning, *, width, d_width):
     d_width = width if d_width is None else d_width
     return (
         lambda rngs: ResNetGenerator(latent_dim, shape, width, num_classes, rngs=rngs),
@@ -79,8 +90,10 @@ class Family:
     """A model family: its builder and whether it can condition on class labels.
 
     Attributes:
-        build: ``(image_shape, latent_dim, num_classes, pack, **options) -> (g, d)`` factories.
+        build: ``(image_shape, latent_dim, num_classes, pack, conditioning, **options) ->
+            (g, d)`` factories (``conditioning``: ``StepConfig.conditioning``).
         conditional: the family accepts ``num_classes`` (G and D take labels).
+        auxiliary: the family's D can be an AC-GAN one (``conditioning="auxiliary"``).
 
     Example:
         >>> FAMILIES["resnet"].conditional
@@ -90,6 +103,7 @@ class Family:
 
     build: Callable[..., tuple[Factory, Factory]]
     conditional: bool = False
+    auxiliary: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -100,7 +114,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "mlp": Family(_mlp),
-    "dcgan": Family(_dcgan, conditional=True),
+    "dcgan": Family(_dcgan, conditional=True, auxiliary=True),
     "toy": Family(_toy),
     "resnet": Family(_resnet, conditional=True),
 }

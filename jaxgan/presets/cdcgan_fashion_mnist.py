@@ -10,7 +10,9 @@ fake images, EMA of G's weights (0.999) for sampling, Adam(2e-4, β1 0.5), batch
 iterations (about 10 minutes on a 2-core CPU). Data: ``fashion_mnist`` through
 tensorflow-datasets or ``--data idx:<folder>`` holding train-images/train-labels IDX files.
 Then ``jaxgan export --run <run> --n 60000 --per-class --out <folder>`` writes a labelled
-synthetic training set.
+synthetic training set. ``--set conditioning=auxiliary`` trains an AC-GAN instead (Odena et al.
+2017: D gets an auxiliary classifier head and an unconditional logit; ``ac_weight`` weighs the
+class cross-entropy; docs/results.md compares the two).
 """
 
 from jaxgan.presets.dcgan_mnist import CONFIG as DCGAN_MNIST
