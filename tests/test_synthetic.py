@@ -263,6 +263,29 @@ def test_the_study_trains_its_gan_on_the_k_per_class_subset(monkeypatch, tmp_pat
     assert config.model.conditional and config.model.width == 8
 
 
+def test_the_study_reuses_a_finished_gan_only_when_its_config_is_the_same(monkeypatch, tmp_path):
+    from jaxgan.apps import augment_study
+    from jaxgan.experiment.config import to_dict
+
+    trained = []
+    monkeypatch.setattr(augment_study, "train", lambda c, out, **kw: trained.append(c))
+    study = augment_study.StudyConfig(data="fashion_mnist_sample", gan_steps=7,
+                                      gan_overrides={"width": 8})  # fmt: skip
+    folder = tmp_path / "k5"
+    augment_study._train_gan(study, 5, folder)  # nothing there yet: trains
+    wanted = trained[-1]
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps({"step": 7}))
+    for config, retrains in [(wanted, False), (wanted.replace(conditioning="auxiliary"), True)]:
+        (folder / "config.json").write_text(json.dumps(to_dict(config)))
+        before = len(trained)
+        augment_study._train_gan(study, 5, folder)
+        assert (len(trained) > before) is retrains
+    (folder / "config.json").write_text("{damaged")
+    augment_study._train_gan(study, 5, folder)
+    assert len(trained) == 3  # a damaged config is trained again, not trusted
+
+
 def test_the_study_refuses_bad_settings_in_one_line(capsys, tmp_path):
     for extra, message in [
         (["--k", "0"], "k must be ≥ 1"),

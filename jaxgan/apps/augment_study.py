@@ -52,9 +52,14 @@ from jaxgan import data
 from jaxgan.apps.class_quality import class_quality
 from jaxgan.apps.classifier import AugmentConfig, ClassifierConfig, train_classifier
 from jaxgan.apps.export import export_samples
-from jaxgan.experiment.config import load_preset
+from jaxgan.experiment.config import TrainConfig, load_preset
 from jaxgan.experiment.evaluators import mean_and_se
-from jaxgan.experiment.rundir import SUMMARY_FILE, PathLike, write_text_atomically
+from jaxgan.experiment.rundir import (
+    SUMMARY_FILE,
+    PathLike,
+    read_run_config,
+    write_text_atomically,
+)
 from jaxgan.experiment.sample import load_run
 from jaxgan.experiment.train import train
 from jaxgan.metrics.classifier import Classifier, ClassifierArchitecture, load_classifier
@@ -247,11 +252,22 @@ def _train_gan(config: StudyConfig, k: int, folder: Path) -> Path:
         seed=config.gan_seed,
         **config.gan_overrides,
     )
-    summary = folder / SUMMARY_FILE
-    if summary.is_file() and json.loads(summary.read_text()).get("step") == gan.schedule.steps:
+    if _finished_with(folder, gan):
         return folder
     train(gan, folder, overwrite=folder.exists(), progress=False)
     return folder
+
+
+def _finished_with(folder: Path, gan: TrainConfig) -> bool:
+    """Whether ``folder`` holds a run of exactly ``gan``'s config that reached its last step."""
+    summary = folder / SUMMARY_FILE
+    if not summary.is_file():
+        return False
+    try:
+        done = json.loads(summary.read_text()).get("step") == gan.schedule.steps
+        return done and read_run_config(folder) == gan
+    except (OSError, ValueError):  # a damaged summary or config: train again
+        return False
 
 
 def run_study(
