@@ -28,6 +28,7 @@ from typing import Any
 import jax
 
 import jaxgan
+from jaxgan.metrics.fid import CPU_CONVOLUTIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import step_time  # the sibling script: its setups and PyTorch baselines
@@ -56,7 +57,34 @@ TWIN = {
 }
 
 
-def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, Callable[[], None]]:
+PURE = {jaxgan.train_step: jaxgan.train_update, jaxgan.d_step: jaxgan.d_update}
+PURE[jaxgan.g_step] = jaxgan.g_update
+
+
+def compiled(step: Callable, cpu_convolutions: str) -> Callable:
+    """A jaxgan step compiled with one CPU convolution library (``"ynnpack"``: the step itself).
+
+    Args:
+        step: ``jaxgan.train_step``, ``d_step`` or ``g_step``.
+        cpu_convolutions: a key of ``CPU_CONVOLUTIONS``.
+
+    Returns:
+        The same pure update under ``jax.jit`` with the state donated and, for ``"eigen"``, the
+        compiler options that turn YNNPACK off.
+
+    Example:
+        >>> compiled(jaxgan.d_step, "ynnpack") is jaxgan.d_step
+        True
+    """
+    if cpu_convolutions == "ynnpack":
+        return step
+    options = CPU_CONVOLUTIONS[cpu_convolutions]
+    return jax.jit(PURE[step], donate_argnums=0, compiler_options=options)
+
+
+def cases(
+    arch: str, batch_size: int, upsample: str, threads: int, cpu_convolutions: str = "ynnpack"
+) -> dict[str, Callable[[], None]]:
     """One callable per case, each running one call and waiting for its result.
 
     Args:
@@ -64,6 +92,8 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
         batch_size: examples per D update.
         upsample: DCGAN up-sampling.
         threads: PyTorch's threads.
+        cpu_convolutions: ``"ynnpack"``, ``"eigen"`` or ``"both"`` (each jaxgan case twice, the
+            Eigen one named ``"... [eigen]"``).
 
     Returns:
         ``{case name: run once}``.
@@ -75,14 +105,17 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
     _, batch, _ = step_time._random_data(config, batch_size)
     key = jax.random.key(0)
     runs: dict[str, Callable[[], None]] = {}
+    libraries = ["ynnpack", "eigen"] if cpu_convolutions == "both" else [cpu_convolutions]
     for name, (step, options) in JAX_CASES.items():
-        box = [step_time.new_state(config, options)]
+        for library in libraries:
+            box = [step_time.new_state(config, options)]
+            program = compiled(step, library)
 
-        def run(step=step, box=box) -> None:
-            state, _ = step(box[0], batch, key)
-            box[0] = jax.block_until_ready(state)
+            def run(program=program, box=box) -> None:
+                state, _ = program(box[0], batch, key)
+                box[0] = jax.block_until_ready(state)
 
-        runs[name] = run
+            runs[_case_name(name, library)] = run
     baselines, reason = step_time.load_torch_baselines()
     if baselines is None:
         print(f"PyTorch rows skipped: {reason}", file=sys.stderr)
@@ -94,6 +127,16 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
     runs["torch eager D step"] = lambda: gan.d_step(real)
     runs["torch eager G step"] = lambda: gan.g_step(batch_size)
     return runs
+
+
+def _case_name(name: str, library: str) -> str:
+    """The row name: the case, tagged ``[eigen]`` when compiled with Eigen's convolutions."""
+    return name if library == "ynnpack" else f"{name} [{library}]"
+
+
+def _base(name: str) -> str:
+    """A row name without its library tag (the key of ``WORK`` and ``TWIN``)."""
+    return name.split(" [")[0]
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -121,10 +164,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="PyTorch threads; for one-core runs of both sides also set XLA_FLAGS="
         "'--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' (or use taskset)",
     )
+    p.add_argument(
+        "--cpu-convolutions",
+        choices=[*CPU_CONVOLUTIONS, "both"],
+        default="ynnpack",
+        help="XLA:CPU convolution library of the jaxgan cases (both: each case twice)",
+    )
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
-    runs = cases(args.arch, args.batch_size, args.upsample, args.threads)
+    runs = cases(args.arch, args.batch_size, args.upsample, args.threads, args.cpu_convolutions)
     for run in runs.values():  # compile and warm up
         run()
         run()
@@ -147,9 +196,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             flops[upsample, form] = step_time.form_flops(config, form, args.batch_size)
     rows = []
     for name, secs in times.items():
-        twin = times.get(TWIN.get(name, ""))
+        twin = times.get(TWIN.get(_base(name), ""))
         framework = name.split()[0]
-        work = flops[args.upsample if framework == "jax" else "transpose", WORK[name]]
+        work = flops[args.upsample if framework == "jax" else "transpose", WORK[_base(name)]]
         rate = work / statistics.median(secs) / 1e9 if work else None
         rows.append(
             {
@@ -201,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "cpu_affinity": sorted(os.sched_getaffinity(0)),
             "matmul_peak_gflop_s": peaks,
             "upsample": args.upsample,
+            "cpu_convolutions": args.cpu_convolutions,
         },
         "rows": rows,
         "seconds": times,
