@@ -16,6 +16,7 @@ minimum is the least disturbed call) and its ratio to its PyTorch twin. Setups a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -28,7 +29,7 @@ from typing import Any
 import jax
 
 import jaxgan
-from jaxgan.metrics.fid import CPU_CONVOLUTIONS
+from jaxgan.xla_cpu import CPU_CONVOLUTIONS, DEFAULT_CPU_CONVOLUTIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import step_time  # the sibling script: its setups and PyTorch baselines
@@ -57,33 +58,29 @@ TWIN = {
 }
 
 
-PURE = {jaxgan.train_step: jaxgan.train_update, jaxgan.d_step: jaxgan.d_update}
-PURE[jaxgan.g_step] = jaxgan.g_update
-
-
 def compiled(step: Callable, cpu_convolutions: str) -> Callable:
-    """A jaxgan step compiled with one CPU convolution library (``"ynnpack"``: the step itself).
+    """A jaxgan step with one XLA:CPU convolution library (``jaxgan.xla_cpu``).
 
     Args:
         step: ``jaxgan.train_step``, ``d_step`` or ``g_step``.
         cpu_convolutions: a key of ``CPU_CONVOLUTIONS``.
 
     Returns:
-        The same pure update under ``jax.jit`` with the state donated and, for ``"eigen"``, the
-        compiler options that turn YNNPACK off.
+        The step, called with that ``cpu_convolutions``.
 
     Example:
-        >>> compiled(jaxgan.d_step, "ynnpack") is jaxgan.d_step
-        True
+        >>> compiled(jaxgan.d_step, "ynnpack").keywords
+        {'cpu_convolutions': 'ynnpack'}
     """
-    if cpu_convolutions == "ynnpack":
-        return step
-    options = CPU_CONVOLUTIONS[cpu_convolutions]
-    return jax.jit(PURE[step], donate_argnums=0, compiler_options=options)
+    return functools.partial(step, cpu_convolutions=cpu_convolutions)
 
 
 def cases(
-    arch: str, batch_size: int, upsample: str, threads: int, cpu_convolutions: str = "ynnpack"
+    arch: str,
+    batch_size: int,
+    upsample: str,
+    threads: int,
+    cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS,
 ) -> dict[str, Callable[[], None]]:
     """One callable per case, each running one call and waiting for its result.
 
@@ -92,8 +89,8 @@ def cases(
         batch_size: examples per D update.
         upsample: DCGAN up-sampling.
         threads: PyTorch's threads.
-        cpu_convolutions: ``"ynnpack"``, ``"eigen"`` or ``"both"`` (each jaxgan case twice, the
-            Eigen one named ``"... [eigen]"``).
+        cpu_convolutions: ``"eigen"`` (jaxgan's default), ``"ynnpack"`` or ``"both"`` (each
+            jaxgan case twice; rows not of the default are named ``"... [ynnpack]"``).
 
     Returns:
         ``{case name: run once}``.
@@ -130,8 +127,8 @@ def cases(
 
 
 def _case_name(name: str, library: str) -> str:
-    """The row name: the case, tagged ``[eigen]`` when compiled with Eigen's convolutions."""
-    return name if library == "ynnpack" else f"{name} [{library}]"
+    """The row name: the case, tagged with its library when that is not jaxgan's default."""
+    return name if library == DEFAULT_CPU_CONVOLUTIONS else f"{name} [{library}]"
 
 
 def _base(name: str) -> str:
@@ -167,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument(
         "--cpu-convolutions",
         choices=[*CPU_CONVOLUTIONS, "both"],
-        default="ynnpack",
+        default=DEFAULT_CPU_CONVOLUTIONS,
         help="XLA:CPU convolution library of the jaxgan cases (both: each case twice)",
     )
     p.add_argument("--name", default=None)
