@@ -69,6 +69,7 @@ def test_ynnpack_on_request_and_both_agree_to_rounding():
     assert YNN not in eigen.as_text()
     assert YNN in ynnpack.as_text()  # jaxlib 0.10's own default: the option is what changed it
     np.testing.assert_allclose(eigen(x, w), ynnpack(x, w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(eigen(x, w), eigen(x, w))  # same process, same bits
 
 
 def test_bad_choices_raise_before_anything_runs():
