@@ -16,6 +16,7 @@ minimum is the least disturbed call) and its ratio to its PyTorch twin. Setups a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -28,6 +29,7 @@ from typing import Any
 import jax
 
 import jaxgan
+from jaxgan.xla_cpu import CPU_CONVOLUTIONS, DEFAULT_CPU_CONVOLUTIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import step_time  # the sibling script: its setups and PyTorch baselines
@@ -56,7 +58,30 @@ TWIN = {
 }
 
 
-def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, Callable[[], None]]:
+def compiled(step: Callable, cpu_convolutions: str) -> Callable:
+    """A jaxgan step with one XLA:CPU convolution library (``jaxgan.xla_cpu``).
+
+    Args:
+        step: ``jaxgan.train_step``, ``d_step`` or ``g_step``.
+        cpu_convolutions: a key of ``CPU_CONVOLUTIONS``.
+
+    Returns:
+        The step, called with that ``cpu_convolutions``.
+
+    Example:
+        >>> compiled(jaxgan.d_step, "ynnpack").keywords
+        {'cpu_convolutions': 'ynnpack'}
+    """
+    return functools.partial(step, cpu_convolutions=cpu_convolutions)
+
+
+def cases(
+    arch: str,
+    batch_size: int,
+    upsample: str,
+    threads: int,
+    cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS,
+) -> dict[str, Callable[[], None]]:
     """One callable per case, each running one call and waiting for its result.
 
     Args:
@@ -64,6 +89,8 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
         batch_size: examples per D update.
         upsample: DCGAN up-sampling.
         threads: PyTorch's threads.
+        cpu_convolutions: ``"eigen"`` (jaxgan's default), ``"ynnpack"`` or ``"both"`` (each
+            jaxgan case twice; rows not of the default are named ``"... [ynnpack]"``).
 
     Returns:
         ``{case name: run once}``.
@@ -75,14 +102,17 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
     _, batch, _ = step_time._random_data(config, batch_size)
     key = jax.random.key(0)
     runs: dict[str, Callable[[], None]] = {}
+    libraries = ["ynnpack", "eigen"] if cpu_convolutions == "both" else [cpu_convolutions]
     for name, (step, options) in JAX_CASES.items():
-        box = [step_time.new_state(config, options)]
+        for library in libraries:
+            box = [step_time.new_state(config, options)]
+            program = compiled(step, library)
 
-        def run(step=step, box=box) -> None:
-            state, _ = step(box[0], batch, key)
-            box[0] = jax.block_until_ready(state)
+            def run(program=program, box=box) -> None:
+                state, _ = program(box[0], batch, key)
+                box[0] = jax.block_until_ready(state)
 
-        runs[name] = run
+            runs[_case_name(name, library)] = run
     baselines, reason = step_time.load_torch_baselines()
     if baselines is None:
         print(f"PyTorch rows skipped: {reason}", file=sys.stderr)
@@ -94,6 +124,16 @@ def cases(arch: str, batch_size: int, upsample: str, threads: int) -> dict[str, 
     runs["torch eager D step"] = lambda: gan.d_step(real)
     runs["torch eager G step"] = lambda: gan.g_step(batch_size)
     return runs
+
+
+def _case_name(name: str, library: str) -> str:
+    """The row name: the case, tagged with its library when that is not jaxgan's default."""
+    return name if library == DEFAULT_CPU_CONVOLUTIONS else f"{name} [{library}]"
+
+
+def _base(name: str) -> str:
+    """A row name without its library tag (the key of ``WORK`` and ``TWIN``)."""
+    return name.split(" [")[0]
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -121,10 +161,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="PyTorch threads; for one-core runs of both sides also set XLA_FLAGS="
         "'--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' (or use taskset)",
     )
+    p.add_argument(
+        "--cpu-convolutions",
+        choices=[*CPU_CONVOLUTIONS, "both"],
+        default=DEFAULT_CPU_CONVOLUTIONS,
+        help="XLA:CPU convolution library of the jaxgan cases (both: each case twice)",
+    )
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
-    runs = cases(args.arch, args.batch_size, args.upsample, args.threads)
+    runs = cases(args.arch, args.batch_size, args.upsample, args.threads, args.cpu_convolutions)
     for run in runs.values():  # compile and warm up
         run()
         run()
@@ -147,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             flops[upsample, form] = step_time.form_flops(config, form, args.batch_size)
     rows = []
     for name, secs in times.items():
-        twin = times.get(TWIN.get(name, ""))
+        twin = times.get(TWIN.get(_base(name), ""))
         framework = name.split()[0]
-        work = flops[args.upsample if framework == "jax" else "transpose", WORK[name]]
+        work = flops[args.upsample if framework == "jax" else "transpose", WORK[_base(name)]]
         rate = work / statistics.median(secs) / 1e9 if work else None
         rows.append(
             {
@@ -201,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "cpu_affinity": sorted(os.sched_getaffinity(0)),
             "matmul_peak_gflop_s": peaks,
             "upsample": args.upsample,
+            "cpu_convolutions": args.cpu_convolutions,
         },
         "rows": rows,
         "seconds": times,

@@ -407,6 +407,7 @@ def fit_ensemble(
     hooks: Sequence[Hook] = (),
     mesh: Mesh | DataParallel | None = None,
     on_nonfinite: Literal["stop", "warn"] | None = "stop",
+    cpu_convolutions: str = "eigen",
 ) -> tuple[GANState, dict[str, np.ndarray]]:
     """Train every run of an ensemble for ``steps`` iterations in one compiled program.
 
@@ -430,6 +431,7 @@ def fit_ensemble(
         hooks: hooks of ``jaxgan.hooks``, called with the stacked state.
         mesh: split every run's batch over this device mesh (see ``jaxgan.fit``).
         on_nonfinite: as in ``jaxgan.fit``; the error or warning names the runs that diverged.
+        cpu_convolutions: XLA:CPU's convolution library, as in ``jaxgan.fit``.
 
     Returns:
         ``(stacked, history)``: history maps each metric to an array (steps, N), and ``"step"``
@@ -458,6 +460,7 @@ def fit_ensemble(
         mesh=mesh,
         data_key=data_key,
         on_nonfinite=on_nonfinite,
+        cpu_convolutions=cpu_convolutions,
     )
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -49,6 +50,8 @@ from jaxgan.data import to_model_input, uint8_to_unit_range
 from jaxgan.sharding import DataParallel, as_data_parallel
 from jaxgan.state import GANState, check_labels
 from jaxgan.steps import train_update
+from jaxgan.xla_cpu import DEFAULT_CPU_CONVOLUTIONS, check_cpu_convolutions
+from jaxgan.xla_cpu import jit as cpu_jit
 
 Array = jax.Array
 LoopForm = Literal["auto", "scan", "python"]
@@ -195,7 +198,7 @@ def _iteration(state: Any, data: TrainingData, indices: Array, key: Array, layou
     return jax.vmap(one, in_axes=(0, 0 if indices.ndim == 3 else None, 0))(state, indices, key)
 
 
-@jax.jit(donate_argnums=0, static_argnames="layout")
+@functools.partial(cpu_jit, donate_argnums=0, static_argnames="layout")
 def _scan_chunk(
     state: Any, data: TrainingData, indices: Array, active: Array, key: Array, layout: Layout
 ):
@@ -214,7 +217,7 @@ def _scan_chunk(
     return jax.lax.scan(body, state, (indices, active))
 
 
-@jax.jit(donate_argnums=0, static_argnames="layout")
+@functools.partial(cpu_jit, donate_argnums=0, static_argnames="layout")
 def _python_step(
     state: Any, data: TrainingData, indices: Array, i: Array, key: Array, layout: Layout
 ):
@@ -400,6 +403,7 @@ def fit(
     mesh: Mesh | DataParallel | None = None,
     data_key: Array | None = None,
     on_nonfinite: NonFinitePolicy = "stop",
+    cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS,
 ) -> tuple[GANState, History]:
     """Train for ``steps`` iterations on an on-device dataset; return the new state and history.
 
@@ -434,6 +438,10 @@ def fit(
             that writes the state); ``"warn"`` warns once (``NonFiniteWarning``), trains on and
             skips hooks with ``needs_finite`` while the state is not finite; None computes no
             flags (for measurements).
+        cpu_convolutions: XLA:CPU's convolution library for the compiled chunks (other
+            backends ignore it): ``"eigen"`` (the default; faster on the CPUs measured) or
+            ``"ynnpack"`` (XLA's own default). They agree to float32 rounding
+            (``jaxgan.xla_cpu``).
 
     Returns:
         ``(state, history)``; history maps each metric name to a numpy array with one value per
@@ -456,6 +464,7 @@ def fit(
     _validate(one, data, steps, batch_size, steps_per_call)
     if on_nonfinite not in ("stop", "warn", None):
         raise ValueError(f"on_nonfinite must be 'stop', 'warn' or None, got {on_nonfinite!r}")
+    check_cpu_convolutions(cpu_convolutions)
     if loop == "auto":
         loop = choose_loop(one, data, batch_size)
     if loop not in ("scan", "python"):
@@ -508,12 +517,28 @@ def fit(
             block = indices(step)
             if loop == "scan":
                 active = jnp.arange(steps_per_call) < count
-                state, metrics = _scan_chunk(state, data, block, active, keys, layout=layout)
+                state, metrics = _scan_chunk(
+                    state,
+                    data,
+                    block,
+                    active,
+                    keys,
+                    layout=layout,
+                    cpu_convolutions=cpu_convolutions,
+                )
                 metrics = jax.tree.map(lambda m, c=count: m[:c], metrics)
             else:
                 per_step = []
                 for i in range(count):
-                    state, m = _python_step(state, data, block, jnp.int32(i), keys, layout=layout)
+                    state, m = _python_step(
+                        state,
+                        data,
+                        block,
+                        jnp.int32(i),
+                        keys,
+                        layout=layout,
+                        cpu_convolutions=cpu_convolutions,
+                    )
                     per_step.append(m)
                 metrics = jax.tree.map(lambda *ms: jnp.stack(ms), *per_step)
             step = stop

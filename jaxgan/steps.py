@@ -3,7 +3,9 @@
 ``d_update``/``g_update``/``train_update`` are the pure functions; ``d_step``/``g_step``/
 ``train_step`` are the same functions under ``jax.jit`` with the state donated (its buffers are
 reused for the new state, so do not use the input state after calling them; call the ``*_update``
-functions under your own ``jax.jit`` to keep it).
+functions under your own ``jax.jit`` to keep it). On the CPU backend they are compiled with
+Eigen's convolutions instead of YNNPACK (faster there; ``jaxgan.xla_cpu``); pass
+``cpu_convolutions="ynnpack"`` to a call for XLA's default library.
 
 Randomness: step keys are ``fold_in(fold_in(key, player), updates)`` where ``updates`` is the
 player's update counter stored in the state, so passing the run's one base key every time gives a
@@ -35,6 +37,7 @@ from jaxgan.augment import diff_augment, pack
 from jaxgan.losses import auxiliary_class_loss, get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
 from jaxgan.state import GANState, check_labels, sample_latent
+from jaxgan.xla_cpu import jit
 
 Array = jax.Array
 Metrics = dict[str, Array]
@@ -478,13 +481,13 @@ def train_update(state: GANState, batch: Batch, key: Array) -> tuple[GANState, M
     return state, {**metrics, **g_metrics}
 
 
-d_step = jax.jit(d_update, donate_argnums=0)
+d_step = jit(d_update, donate_argnums=0)
 d_step.__doc__ = "``d_update`` compiled with ``jax.jit``, state donated. " + (
     d_update.__doc__ or ""
 )
-g_step = jax.jit(g_update, donate_argnums=0)
+g_step = jit(g_update, donate_argnums=0)
 g_step.__doc__ = "``g_update`` compiled with ``jax.jit``, state donated. " + (
     g_update.__doc__ or ""
 )
-train_step = jax.jit(train_update, donate_argnums=0)
+train_step = jit(train_update, donate_argnums=0)
 train_step.__doc__ = "``train_update`` compiled, state donated. " + (train_update.__doc__ or "")

@@ -18,15 +18,18 @@ ENGINE = ("jaxgan.loop", "jaxgan.hooks", "jaxgan.ensembles", "jaxgan.sweeps", "j
           "jaxgan.tboard", "jaxgan.tbevents",
           "jaxgan.sampling", "jaxgan.checkpoint", "jaxgan.viz", "jaxgan.compile_cache")  # fmt: skip
 # each layer (a group of modules and packages) and what it may import from jaxgan besides itself
+# "base": how programs are compiled (XLA:CPU's convolution library), used by core and metrics alike
 LAYERS = {
-    "core": (CORE, ()),
+    "base": (("jaxgan.xla_cpu",), ()),
+    "core": (CORE, ("base",)),
     "data": (("jaxgan.data",), ()),
-    "metrics": (("jaxgan.metrics",), ("data",)),
-    "engine": (ENGINE, ("core", "data", "metrics")),
-    "experiment": (("jaxgan.experiment", "jaxgan.presets"), ("core", "data", "metrics", "engine")),
-    "apps": (("jaxgan.apps",), ("core", "data", "metrics", "engine", "experiment")),
+    "metrics": (("jaxgan.metrics",), ("base", "data")),
+    "engine": (ENGINE, ("base", "core", "data", "metrics")),
+    "experiment": (("jaxgan.experiment", "jaxgan.presets"),
+                   ("base", "core", "data", "metrics", "engine")),
+    "apps": (("jaxgan.apps",), ("base", "core", "data", "metrics", "engine", "experiment")),
     "cli": (("jaxgan.cli", "jaxgan.__main__"),
-            ("core", "data", "metrics", "engine", "apps", "experiment")),
+            ("base", "core", "data", "metrics", "engine", "apps", "experiment")),
 }  # fmt: skip
 PACKAGES = tuple(LAYERS)
 

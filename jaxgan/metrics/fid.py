@@ -47,6 +47,7 @@ from jaxgan.metrics.inception_preprocess import (
 from jaxgan.metrics.inception_weights import load_inception_params, save_inception_npz
 from jaxgan.metrics.reference import resolve_reference
 from jaxgan.metrics.reference_stats import ReferenceStats
+from jaxgan.xla_cpu import CPU_CONVOLUTIONS, check_cpu_convolutions, compiler_options
 
 __all__ = [
     "CPU_CONVOLUTIONS",
@@ -65,16 +66,6 @@ DEFAULT_BATCH_SIZE = 32
 STANDARD_PROTOCOL = FIDProtocol()
 #: Width of the TF-Inception pool3 features; an FD in any other space is not a FID.
 POOL3_DIM = 2048
-
-
-#: XLA:CPU's convolution library per compiled forward (``compiler_options`` of that program
-#: only). YNNPACK is jaxlib 0.10's default; with it off, XLA:CPU runs Eigen's convolutions, which
-#: ran the FID forward 1.6–1.8× faster on the 2-core AMD EPYC of benchmarks/RESULTS.md
-#: (``benchmarks/inception_layers.py`` times both per layer). Other backends ignore the choice.
-CPU_CONVOLUTIONS: dict[str, dict[str, str]] = {
-    "eigen": {"xla_cpu_experimental_ynn_fusion_type": ""},
-    "ynnpack": {},
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,11 +93,7 @@ class InceptionExtractor:
     cpu_convolutions: str = "eigen"
 
     def __post_init__(self) -> None:
-        if self.cpu_convolutions not in CPU_CONVOLUTIONS:
-            raise ValueError(
-                f"cpu_convolutions must be one of {', '.join(CPU_CONVOLUTIONS)}, "
-                f"got {self.cpu_convolutions!r}"
-            )
+        check_cpu_convolutions(self.cpu_convolutions)
 
     @classmethod
     def from_model(
@@ -180,16 +167,10 @@ def pool3_program(cpu_convolutions: str) -> Callable[..., jax.Array]:
         ValueError: cpu_convolutions must be one of eigen, ynnpack, got 'mkl'
 
     """
-    if cpu_convolutions not in CPU_CONVOLUTIONS:
-        raise ValueError(
-            f"cpu_convolutions must be one of {', '.join(CPU_CONVOLUTIONS)}, "
-            f"got {cpu_convolutions!r}"
-        )
-    options = CPU_CONVOLUTIONS[cpu_convolutions] if jax.default_backend() == "cpu" else {}
     return jax.jit(
         _pool3,
         static_argnames=("graphdef", "image_size", "mode", "dtype"),
-        compiler_options=options or None,
+        compiler_options=compiler_options(cpu_convolutions),
     )
 
 
