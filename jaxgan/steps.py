@@ -36,7 +36,7 @@ from jax.sharding import PartitionSpec
 from jaxgan.augment import diff_augment, pack
 from jaxgan.losses import auxiliary_class_loss, get_loss
 from jaxgan.penalties import gradient_penalty, r1_penalty
-from jaxgan.state import GANState, check_labels, sample_latent
+from jaxgan.state import GANState, check_labels, discriminator_labels, sample_latent
 from jaxgan.xla_cpu import jit
 
 Array = jax.Array
@@ -267,7 +267,7 @@ def _d_update_on(
     def loss_fn(params):
         def critic(x, labels, k, player=disc):
             """``(logits, class logits or None, D's new non-parameter state)``."""
-            labels = None if aux else labels
+            labels = discriminator_labels(state, labels)
             out, rest = player.apply(params, x, labels, key=k, compute_dtype=cfg.compute_dtype)
             out, classes = (out[0], out[1].astype(jnp.float32)) if aux else (out, None)
             return out.astype(jnp.float32), classes, rest
@@ -402,7 +402,11 @@ def _g_update_on(
     def loss_of_fake(fake):
         view = _discriminator_view(state, fake, kaug)
         fake_logits, _ = disc.apply(
-            disc.params, view, None if aux else labels, key=kd, compute_dtype=cfg.compute_dtype
+            disc.params,
+            view,
+            discriminator_labels(state, labels),
+            key=kd,
+            compute_dtype=cfg.compute_dtype,
         )
         if not aux:
             fake_logits = fake_logits.astype(jnp.float32)
