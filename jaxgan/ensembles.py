@@ -46,6 +46,7 @@ from jaxgan.sweeps import (
     plan_runs,
     run_keys,
 )
+from jaxgan.xla_cpu import DEFAULT_CPU_CONVOLUTIONS
 
 __all__ = [
     "OPTIMIZER_HYPERPARAMS",
@@ -407,7 +408,7 @@ def fit_ensemble(
     hooks: Sequence[Hook] = (),
     mesh: Mesh | DataParallel | None = None,
     on_nonfinite: Literal["stop", "warn"] | None = "stop",
-    cpu_convolutions: str = "eigen",
+    cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS,
 ) -> tuple[GANState, dict[str, np.ndarray]]:
     """Train every run of an ensemble for ``steps`` iterations in one compiled program.
 

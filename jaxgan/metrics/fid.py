@@ -47,7 +47,12 @@ from jaxgan.metrics.inception_preprocess import (
 from jaxgan.metrics.inception_weights import load_inception_params, save_inception_npz
 from jaxgan.metrics.reference import resolve_reference
 from jaxgan.metrics.reference_stats import ReferenceStats
-from jaxgan.xla_cpu import CPU_CONVOLUTIONS, check_cpu_convolutions, compiler_options
+from jaxgan.xla_cpu import (
+    CPU_CONVOLUTIONS,
+    DEFAULT_CPU_CONVOLUTIONS,
+    check_cpu_convolutions,
+    compiler_options,
+)
 
 __all__ = [
     "CPU_CONVOLUTIONS",
@@ -90,7 +95,7 @@ class InceptionExtractor:
     graphdef: nnx.GraphDef
     state: nnx.State
     weights: str
-    cpu_convolutions: str = "eigen"
+    cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS
 
     def __post_init__(self) -> None:
         check_cpu_convolutions(self.cpu_convolutions)
@@ -102,7 +107,7 @@ class InceptionExtractor:
         weights: str,
         *,
         fold: bool = True,
-        cpu_convolutions: str = "eigen",
+        cpu_convolutions: str = DEFAULT_CPU_CONVOLUTIONS,
     ) -> InceptionExtractor:
         """Split a built model; ``weights`` names its parameters' source.
 
