@@ -3,21 +3,20 @@
 import json
 
 import pytest
+from cli_args import tiny_train_args
 
 from jaxgan import cli
 
-TINY_IMAGES = [
-    "--batch-size", "32", "--steps", "20",
-    "--set", "data_limit=256", "--set", "g_hidden=16", "--set", "d_hidden=16",
-    "--set", "steps_per_call=10", "--set", "log_every=10", "--set", "sample_every=20",
-    "--set", "checkpoint_every=20",
-]  # fmt: skip
+# the CLI tests' tiny MLP run (tests/cli_args.py): the same compiled programs as theirs
+TINY_IMAGES = [*tiny_train_args(sample_every=20, checkpoint_every=20), "--steps", "20"]
+# the tiny ring8 run of test_cli.py's 2-D preset test, with the same loop and compiled step
 TINY_RING = [
     "--preset", "ring8", "--steps", "10",
     "--set", "data_limit=1000", "--set", "g_hidden=16", "--set", "d_hidden=16",
     "--set", "g_depth=2", "--set", "d_depth=1", "--set", "maxout_pieces=2",
-    "--set", "steps_per_call=10", "--set", "log_every=10", "--set", "sample_every=10",
-    "--set", "checkpoint_every=10",
+    "--set", "loop=python", "--set", "steps_per_call=10", "--set", "log_every=10",
+    "--set", "sample_every=10", "--set", "checkpoint_every=10", "--set", "scatter_points=200",
+    "--set", "log=none",
 ]  # fmt: skip
 
 
@@ -58,7 +57,8 @@ def test_eval_bad_input_is_one_line(tmp_path, capsys):
 
 def test_training_tracks_a_metric_and_keeps_the_best_checkpoint(tmp_path, capsys):
     run = tmp_path / "tracked"
-    argv = ["train", *TINY_IMAGES, "--set", "sample_every=10", "--set", "track_metric=fd"]
+    argv = ["train", *tiny_train_args(sample_every=10, checkpoint_every=20), "--steps", "20"]
+    argv += ["--set", "track_metric=fd"]
     argv += ["--set", "track_samples=200", "--out", str(run)]
     assert cli.main(argv) == 0
     rows = [json.loads(line) for line in (run / "track.jsonl").read_text().splitlines()]
