@@ -64,7 +64,8 @@ def test_the_config_is_nested_and_embeds_the_step_config():
     config = cfg.load_preset("sngan-cifar10")
     assert isinstance(config.step, jaxgan.StepConfig)  # the core's own dataclass, not a copy
     assert (config.step.loss, config.step.n_critic, config.optim.lr) == ("hinge", 5, 2e-4)
-    assert build_state(config.replace(width=8, d_width=8)).config == config.step
+    # shapes only: the config is a static field of the state
+    assert jax.eval_shape(lambda: build_state(config, key=0)).config == config.step
     # flat and dotted names reach the same field; unknown names get the closest suggestion
     assert config.replace(n_critic=2) == cfg.apply_overrides(config, {"step.n_critic": 2})
     assert config.get("optim.b2") == config.get("b2") == 0.9
@@ -78,17 +79,8 @@ def test_the_config_is_nested_and_embeds_the_step_config():
     }
 
 
-@pytest.mark.parametrize("name", REQUIRED_PRESETS)
-def test_every_preset_builds_models_that_make_its_examples(name):
-    config = cfg.load_preset(name)
-    state = jax.eval_shape(lambda: build_state(config, key=0))  # shapes only: fast
-    z = jax.ShapeDtypeStruct((3, config.step.latent_dim), jax.numpy.float32)
-    fake = jax.eval_shape(
-        lambda s, z: s.generator.apply(s.generator.params, z, train=False)[0], state, z
-    )
-    assert fake.shape == (3, *config.data.image_shape)
-    assert state.config.latent_dim == config.step.latent_dim
-    assert state.generator.opt_state.hyperparams["learning_rate"].shape == ()
+# every preset (REQUIRED_PRESETS among them) builds models that make its examples:
+# test_research_presets.py::test_every_preset_traces_a_full_training_iteration_on_data_of_its_shape
 
 
 @pytest.mark.parametrize("name", ["seed-mlp", "dcgan-mnist", "ring8"])

@@ -8,6 +8,7 @@ through ``jaxgan.experiment.train.train``. (The seed-mlp and 2-D presets train f
 test_cli.py.)
 """
 
+import functools
 import gzip
 import importlib
 import shutil
@@ -59,6 +60,13 @@ def synthetic_batch(config: TrainConfig, n: int):
     if not config.model.conditional:
         return x
     return x, jnp.arange(n, dtype=jnp.int32) % config.step.num_classes
+
+
+@functools.cache
+def preset_shapes(name: str):
+    """A preset (n_critic 1, CIFAR-10's classes when conditional) and its state's shapes."""
+    config = with_data_classes(cfg.apply_overrides(cfg.load_preset(name), {"n_critic": 1}))
+    return config, jax.eval_shape(lambda: build.build_state(config, key=0))
 
 
 def write_idx(folder, images, labels=None):
@@ -126,12 +134,12 @@ def test_the_sngan_presets_build_sngans_parameter_counts():
     def count(tree):
         return sum(x.size for x in jax.tree.leaves(tree))
 
-    plain = jax.eval_shape(lambda: build.build_state(cfg.load_preset("sngan-cifar10"), key=0))
+    # the shapes the per-preset test below traces (n_critic does not change a parameter)
+    _, plain = preset_shapes("sngan-cifar10")
     # SNGAN's CIFAR-10 ResNet: G ≈ 4.3 M, D ≈ 1.0 M parameters
     assert 4.2e6 < count(plain.generator.params) < 4.4e6
     assert 0.95e6 < count(plain.discriminator.params) < 1.1e6
-    config = with_data_classes(cfg.load_preset("cgan-pd-cifar10"))
-    cond = jax.eval_shape(lambda: build.build_state(config, key=0))
+    _, cond = preset_shapes("cgan-pd-cifar10")
     assert cond.config.num_classes == CIFAR10_CLASSES
     # conditional BatchNorm: a scale and a shift per class in each of G's six block norms
     extra_g = count(cond.generator.params) - count(plain.generator.params)
@@ -143,15 +151,20 @@ def test_the_sngan_presets_build_sngans_parameter_counts():
 
 @pytest.mark.parametrize("name", cfg.preset_names())
 def test_every_preset_traces_a_full_training_iteration_on_data_of_its_shape(name):
-    # full size, shapes only; n_critic 1 because 5 D updates trace 10× slower (see the docstring)
-    config = with_data_classes(cfg.apply_overrides(cfg.load_preset(name), {"n_critic": 1}))
-    state = jax.eval_shape(lambda: build.build_state(config, key=0))
+    """Every preset builds its models and optimisers, and G makes examples of the data's shape.
+
+    Full size, shapes only; n_critic 1 because 5 D updates trace 10× slower (see the docstring).
+    """
+    config, state = preset_shapes(name)
     batch = synthetic_batch(config, config.schedule.batch_size)
     batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), batch)
     new_state, metrics = jax.eval_shape(train_update, state, batch, jax.random.key(0))
     assert jax.tree.structure(new_state) == jax.tree.structure(state)
     assert metrics["d_loss"].shape == () and metrics["g_loss"].shape == ()
     assert (state.config.loss, state.config.n_critic) == (config.step.loss, config.step.n_critic)
+    assert state.config.latent_dim == config.step.latent_dim
+    if config.optim.lr_schedule == "constant":  # a linear schedule chains a decay after Adam
+        assert state.generator.opt_state.hyperparams["learning_rate"].shape == ()
     z = jax.ShapeDtypeStruct((3, config.step.latent_dim), jnp.float32)
     labels = jnp.zeros(3, jnp.int32) if config.model.conditional else None
     fake = jax.eval_shape(lambda s, z: generate(s, z, labels), state, z)
@@ -163,10 +176,14 @@ def test_every_preset_traces_a_full_training_iteration_on_data_of_its_shape(name
 
 @pytest.fixture(scope="module")
 def labelled_cifar_like(tmp_path_factory):
-    """A tiny IDX folder of 32×32×3 images with 3 classes (labels 0, 1, 2, 0, ...)."""
+    """A tiny IDX folder of six 32×32×3 images with 3 classes (labels 0, 1, 2, 0, 1, 2).
+
+    Six, as many as the run's sample grid: TensorBoard's D outputs on the real batch and on the
+    grid's fakes then have one shape and compile one program.
+    """
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
-    return write_idx(tmp_path_factory.mktemp("cifar_like"), images, np.arange(24) % 3)
+    images = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    return write_idx(tmp_path_factory.mktemp("cifar_like"), images, np.arange(6) % 3)
 
 
 @pytest.fixture(scope="module")
