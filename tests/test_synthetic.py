@@ -164,9 +164,11 @@ def test_export_refuses_bad_input_with_one_line(cond_run, tmp_path, capsys):
         assert code != 0 and message in err and "\n" not in err, (extra, err)
     assert main(["export", "--run", str(cond_run), "--n", "20", "--out", str(tmp_path / "d")]) == 0
     assert "load it as idx:" in capsys.readouterr().out
-    assert main(["export", "--run", str(cond_run), "--n", "30", "--out", str(tmp_path / "d"),
-                 "--overwrite"]) == 0  # fmt: skip
-    assert len(data.load(f"idx:{tmp_path / 'd'}")) == 30
+    # balanced this time: the 25 of the round-trip test, one compiled draw for both
+    assert main(["export", "--run", str(cond_run), "--n", "25", "--per-class",
+                 "--out", str(tmp_path / "d"), "--overwrite"]) == 0  # fmt: skip
+    replaced = data.load(f"idx:{tmp_path / 'd'}")
+    assert len(replaced) == 25 and np.bincount(replaced.y).tolist() == [3] * 5 + [2] * 5
 
 
 # -- jaxgan eval: intra-class FD (issue 19) ---------------------------------------------------
