@@ -17,12 +17,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import PIL.Image
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from jaxgan.data import to_uint8_images
 
@@ -118,6 +119,10 @@ def save_image_grid(
 
 
 def _figure(width: float, height: float, columns: int = 1) -> tuple[Figure, list]:
+    # imported here: matplotlib is a third of ``import jaxgan``, and most runs never plot
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, columns)
