@@ -3,10 +3,10 @@
 The runs that exercise JAX's cache start fresh processes: JAX decides once per process whether
 it uses the cache, and this pytest process has compiled long before. Each run has its own cache
 home under tmp_path (``XDG_CACHE_HOME``). Two fresh processes serve the four runs: the first
-trains with an unwritable cache home (compiling with no cache, as any new process does), then
-opted out (reusing the programs it holds in memory), then, with its in-memory programs cleared,
-with a cache home of its own, which it fills; the second, a new ``python -m jaxgan train``,
-reads that cache after every entry was damaged.
+trains with a cache home of its own, which it fills, then (with JAX's cache setting put back to
+none, as in a new process) with an unwritable cache home and opted out, reusing the programs it
+holds in memory; the second, a new ``python -m jaxgan train``, reads the first one's cache after
+every entry was damaged.
 """
 
 import json
@@ -48,19 +48,21 @@ def train_in_new_process(out: Path, cache_home: Path) -> subprocess.CompletedPro
     )
 
 
-# one process, several ``jaxgan train`` runs: each with its environment and its stderr file; it
-# prints, per run, the exit status and the cache folder JAX was left with
+# one process, several ``jaxgan train`` runs: each with its environment and its stderr file, and
+# JAX's cache setting as a new process has it (none); it prints, per run, the exit status and
+# the cache folder JAX was left with
 RUNS_IN_ONE_PROCESS = """
 import json, os, sys
 import jax
+from jax.experimental.compilation_cache import compilation_cache
 from jaxgan import cli
 
 results = []
 for run in json.loads(sys.argv[1]):
     os.environ.pop("JAXGAN_NO_COMPILE_CACHE", None)
     os.environ.update(run["env"])
-    if run["clear"]:
-        jax.clear_caches()  # compile again: programs in memory are never looked up on disk
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
     sys.stderr.flush()
     saved, err = os.dup(2), os.open(run["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(err, 2)
@@ -76,23 +78,26 @@ print(json.dumps(results))
 
 @pytest.fixture(scope="module")
 def first_process(tmp_path_factory) -> dict:
-    """Train three tiny runs in one fresh process: unwritable cache home, opted out, cached.
+    """Train three tiny runs in one fresh process: cached, unwritable cache home, opted out.
+
+    The first compiles its programs (and writes them to its cache); the other two reuse them
+    from memory: what they check is what the CLI does with the cache setting, not compiling.
 
     Returns:
-        Per run (``"unwritable"``, ``"opt_out"``, ``"cached"``): its folder, cache home, exit
+        Per run (``"cached"``, ``"unwritable"``, ``"opt_out"``): its folder, cache home, exit
         status, stderr and the cache folder JAX used after it.
     """
     root = tmp_path_factory.mktemp("first_process")
     blocker = root / "cache_home_is_a_file"
     blocker.write_text("")  # mkdir under a file fails, even for root
-    homes = {"unwritable": blocker, "opt_out": root / "opt_out_cache", "cached": root / "cache"}
+    homes = {"cached": root / "cache", "unwritable": blocker, "opt_out": root / "opt_out_cache"}
     runs = []
     for name, home in homes.items():
         env = {"XDG_CACHE_HOME": str(home)}
         if name == "opt_out":
             env[compile_cache.DISABLE_ENV] = "1"
         out = root / name
-        runs.append({"env": env, "clear": name == "cached", "stderr": str(root / f"{name}.err"),
+        runs.append({"env": env, "stderr": str(root / f"{name}.err"),
                      "argv": ["train", *TINY, "--out", str(out)]})  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", RUNS_IN_ONE_PROCESS, json.dumps(runs)],
@@ -196,7 +201,7 @@ def test_an_unwritable_cache_folder_does_not_break_a_run(first_process):
     run = first_process["unwritable"]
     assert run["code"] == 0, run["stderr"]
     assert "compile cache off" in run["stderr"]
-    assert run["cache_dir"] is None  # no cache: the run compiled its programs
+    assert run["cache_dir"] is None  # the cache stays off
     assert (run["out"] / "summary.json").is_file()
 
 
