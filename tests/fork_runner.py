@@ -1,9 +1,10 @@
 """A zygote for tests that signal or kill ``jaxgan`` processes: import once, fork per command.
 
 A fresh ``python -m jaxgan`` spends seconds importing jax, orbax and matplotlib before it does
-anything. This process imports ``jaxgan.cli`` once (single-threaded: ``OPENBLAS_NUM_THREADS=1``,
-no JAX backend yet, so forking is safe) and then runs each command in a forked child, which is
-the console script from ``main()`` on: same handlers, same exit path, same files. Children use
+anything. This process imports ``jaxgan.cli`` and what its commands import once
+(single-threaded: ``OPENBLAS_NUM_THREADS=1``, no JAX backend yet, so forking is safe; checked on
+Linux) and then runs each command in a forked child, which is the console script from
+``main()`` on: same handlers, same exit path, same files. Children use
 the persistent compilation cache the environment names (``JAX_COMPILATION_CACHE_DIR``: the test
 session's, root ``conftest.py``), so a program compiled once in the session is read back.
 
@@ -17,6 +18,7 @@ printed with its traceback, as Python would print it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -25,7 +27,16 @@ import sys
 
 def main() -> None:
     """Serve commands from stdin until it closes."""
-    from jaxgan import cli  # noqa: F401 - imported once, before any fork
+    from jaxgan import cli
+
+    # what the children's commands import on their way (orbax, the experiment modules, every
+    # preset for the parser's help): once here instead of in every child
+    for module in ("ensemble", "evaluators", "sample", "train"):
+        importlib.import_module(f"jaxgan.experiment.{module}")
+    cli.build_parser()
+    tasks = "/proc/self/task"  # Linux: this process's threads
+    if os.path.isdir(tasks):
+        assert len(os.listdir(tasks)) == 1, "the zygote must stay single-threaded to fork"
 
     for line in sys.stdin:
         command = json.loads(line)
