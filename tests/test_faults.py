@@ -12,7 +12,7 @@ uninterrupted run.
 Cost: one in-process compilation of the tiny MLP run (shared by every in-process run through
 the jit cache), and processes forked from one warm zygote (``fork_runner.py``) that share the
 session's persistent compilation cache (root ``conftest.py``) with this process, so a killed
-process costs about two CPU-seconds (tracing and lowering its programs, reading them back).
+process costs one to four CPU-seconds (tracing and lowering its programs, reading them back).
 """
 
 from __future__ import annotations
@@ -798,10 +798,9 @@ def test_sigkill_anywhere_resumes_bit_identical(
         # what the last kill left: a complete checkpoint to resume from and a half-written one
         ckpts = out / ("slices/001/checkpoints" if kind == "ensemble" else "checkpoints")
         assert latest_step(ckpts) == (40 if kind == "tracked" else 20), log
+        assert any(".orbax-checkpoint-tmp" in p.name for p in ckpts.iterdir()), log
         if kind == "tracked":  # and a best checkpoint newer than the regular one
             assert latest_step(out / "best") == 60, log
-        else:
-            assert any(".orbax-checkpoint-tmp" in p.name for p in ckpts.iterdir()), log
         if kind == "ensemble":
             assert (out / "slices" / "000" / "done.json").is_file()
         code, _, err = run_cli(capsys, *next_command(kind, argv, out))
