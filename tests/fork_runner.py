@@ -1,20 +1,24 @@
 """A zygote for tests that signal or kill ``jaxgan`` processes: import once, fork per command.
 
 A fresh ``python -m jaxgan`` spends seconds importing jax, orbax and matplotlib before it does
-anything. This process imports ``jaxgan.cli`` once (single-threaded: ``OPENBLAS_NUM_THREADS=1``,
-no JAX backend yet, so forking is safe) and then runs each command in a forked child, which is
-the console script from ``main()`` on: same handlers, same exit path, same files. Children share
-a persistent compilation cache (``JAXGAN_TEST_CACHE``), so only the first compiles.
+anything. This process imports ``jaxgan.cli`` and what its commands import once
+(single-threaded: ``OPENBLAS_NUM_THREADS=1``, no JAX backend yet, so forking is safe; checked on
+Linux) and then runs each command in a forked child, which is the console script from
+``main()`` on: same handlers, same exit path, same files. Children use
+the persistent compilation cache the environment names (``JAX_COMPILATION_CACHE_DIR``: the test
+session's, root ``conftest.py``), so a program compiled once in the session is read back.
 
 Protocol (JSON lines): the test writes ``{"argv": [...], "stderr": "<file>"}`` (and optionally
 ``"fsize": bytes``, a file size limit standing in for a full disk); this process answers
-``{"pid": N}`` when the child starts and ``{"pid": N, "returncode": R}`` when it ends (``R`` is
-``-signal`` for a child killed by a signal, as ``subprocess`` reports it). An exception that
-escapes ``main()`` (``--debug``) is printed with its traceback, as Python would print it.
+``{"pid": N}`` when the child starts and ``{"pid": N, "returncode": R, "cpu_s": S}`` when it ends
+(``R`` is ``-signal`` for a child killed by a signal, as ``subprocess`` reports it; ``S`` is the
+child's user + system CPU seconds). An exception that escapes ``main()`` (``--debug``) is
+printed with its traceback, as Python would print it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -23,14 +27,16 @@ import sys
 
 def main() -> None:
     """Serve commands from stdin until it closes."""
-    import jax
+    from jaxgan import cli
 
-    cache = os.environ.get("JAXGAN_TEST_CACHE")
-    if cache:
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    from jaxgan import cli  # noqa: F401 - imported once, before any fork
+    # what the children's commands import on their way (orbax, the experiment modules, every
+    # preset for the parser's help): once here instead of in every child
+    for module in ("ensemble", "evaluators", "sample", "train"):
+        importlib.import_module(f"jaxgan.experiment.{module}")
+    cli.build_parser()
+    tasks = "/proc/self/task"  # Linux: this process's threads
+    if os.path.isdir(tasks):
+        assert len(os.listdir(tasks)) == 1, "the zygote must stay single-threaded to fork"
 
     for line in sys.stdin:
         command = json.loads(line)
@@ -38,9 +44,10 @@ def main() -> None:
         if pid == 0:
             _child(command)
         print(json.dumps({"pid": pid}), flush=True)
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        print(json.dumps({"pid": pid, "returncode": code}), flush=True)
+        cpu = round(usage.ru_utime + usage.ru_stime, 2)
+        print(json.dumps({"pid": pid, "returncode": code, "cpu_s": cpu}), flush=True)
 
 
 def _child(command: dict) -> None:

@@ -1,3 +1,5 @@
+import shutil
+
 import jax
 import numpy as np
 import pytest
@@ -81,31 +83,40 @@ def _snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory):
+    """A folder with checkpoints 1 and 2 of the toy state (each test damages a copy)."""
+    folder = tmp_path_factory.mktemp("two") / "checkpoints"
+    with RunCheckpoints(folder) as ckpts:
+        ckpts.save(1, build_state(TOY), {"step": 0})
+        ckpts.save(2, build_state(TOY), {"step": 0})
+    return folder
+
+
 # orbax's reader leaves an asyncio callback behind when a corrupt file fails to decode
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("damage", ["truncate_arrays", "delete_state", "empty_step"])
-def test_corrupt_checkpoints_are_detected_and_left_in_place(tmp_path, damage):
+def test_corrupt_checkpoints_are_detected_and_left_in_place(two_checkpoints, tmp_path, damage):
     state = build_state(TOY)
-    with RunCheckpoints(tmp_path) as ckpts:
-        ckpts.save(1, state, {"step": 0})
-        ckpts.save(2, state, {"step": 0})
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(two_checkpoints, folder)
     if damage == "truncate_arrays":
-        for blob in (tmp_path / "2" / "state").rglob("d/*"):
+        for blob in (folder / "2" / "state").rglob("d/*"):
             if blob.is_file():
                 blob.write_bytes(blob.read_bytes()[:8])
     elif damage == "delete_state":
-        for path in sorted((tmp_path / "2" / "state").rglob("*"), reverse=True):
+        for path in sorted((folder / "2" / "state").rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() else path.unlink()
-        (tmp_path / "2" / "state").rmdir()
+        (folder / "2" / "state").rmdir()
     else:
-        (tmp_path / "3").mkdir()  # e.g. a folder someone half-copied
-    before = _snapshot(tmp_path)
+        (folder / "3").mkdir()  # e.g. a folder someone half-copied
+    before = _snapshot(folder)
     with pytest.raises(
         CorruptCheckpointError, match=r"corrupt or incomplete.*earlier checkpoints: 1"
     ):
-        restore_checkpoint(tmp_path, state)
-    assert _snapshot(tmp_path) == before  # nothing deleted or rewritten
-    restored, _ = restore_checkpoint(tmp_path, state, step=1)  # the earlier one still works
+        restore_checkpoint(folder, state)
+    assert _snapshot(folder) == before  # nothing deleted or rewritten
+    restored, _ = restore_checkpoint(folder, state, step=1)  # the earlier one still works
     assert_same_bits(restored, state)
 
 

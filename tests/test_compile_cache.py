@@ -1,10 +1,15 @@
 """The persistent compilation cache: on in the CLI, per user, and never the cause of a failed run.
 
-The runs that exercise JAX's cache start fresh processes (``python -m jaxgan train``): JAX decides
-once per process whether it uses the cache, and this pytest process has compiled long before.
-Each uses its own cache folder under tmp_path through ``XDG_CACHE_HOME``.
+The runs that exercise JAX's cache start fresh processes: JAX decides once per process whether
+it uses the cache, and this pytest process has compiled long before. Each run has its own cache
+home under tmp_path (``XDG_CACHE_HOME``). Two fresh processes serve the four runs: the first
+trains with a cache home of its own, which it fills, then (with JAX's cache setting put back to
+none, as in a new process) with an unwritable cache home and opted out, reusing the programs it
+holds in memory; the second, a new ``python -m jaxgan train``, reads the first one's cache after
+every entry was damaged.
 """
 
+import json
 import logging
 import os
 import subprocess
@@ -22,20 +27,96 @@ from jaxgan import cli, compile_cache
 TINY = [*tiny_train_args(sample_every=20, checkpoint_every=20), "--steps", "20"]
 
 
-def train_in_new_process(out: Path, cache_home: Path, **env: str):
-    """Run ``python -m jaxgan train`` (tiny) with the given cache home; return the result."""
+def fresh_process_env(cache_home: Path) -> dict[str, str]:
+    """The environment of a new process whose compile cache lives under ``cache_home``."""
     environ = {k: v for k, v in os.environ.items() if k != compile_cache.DISABLE_ENV}
-    environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    environ.pop("JAX_COMPILATION_CACHE_DIR", None)  # the session's cache: not this test's
     # matplotlib reads XDG_CACHE_HOME too: keep its font cache where it is (no rebuild)
     environ.setdefault("MPLCONFIGDIR", matplotlib.get_cachedir())
-    environ.update(XDG_CACHE_HOME=str(cache_home), JAX_PLATFORMS="cpu", **env)
+    environ.update(XDG_CACHE_HOME=str(cache_home), JAX_PLATFORMS="cpu")
+    return environ
+
+
+def train_in_new_process(out: Path, cache_home: Path) -> subprocess.CompletedProcess:
+    """Run ``python -m jaxgan train`` (tiny) with the given cache home; return the result."""
     return subprocess.run(
-        [sys.executable, "-m", "jaxgan", "train", *TINY, "--out", str(out), "--overwrite"],
+        [sys.executable, "-m", "jaxgan", "train", *TINY, "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
-        env=environ,
+        env=fresh_process_env(cache_home),
     )
+
+
+# one process, several ``jaxgan train`` runs: each with its environment and its stderr file, and
+# JAX's cache setting as a new process has it (none); it prints, per run, the exit status and
+# the cache folder JAX was left with
+RUNS_IN_ONE_PROCESS = """
+import json, os, sys
+import jax
+from jax.experimental.compilation_cache import compilation_cache
+from jaxgan import cli
+
+results = []
+for run in json.loads(sys.argv[1]):
+    os.environ.pop("JAXGAN_NO_COMPILE_CACHE", None)
+    os.environ.update(run["env"])
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+    sys.stderr.flush()
+    saved, err = os.dup(2), os.open(run["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(err, 2)
+    try:
+        code = cli.main(run["argv"])
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+    results.append({"code": code, "cache_dir": jax.config.jax_compilation_cache_dir})
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def first_process(tmp_path_factory) -> dict:
+    """Train three tiny runs in one fresh process: cached, unwritable cache home, opted out.
+
+    The first compiles its programs (and writes them to its cache); the other two reuse them
+    from memory: what they check is what the CLI does with the cache setting, not compiling.
+
+    Returns:
+        Per run (``"cached"``, ``"unwritable"``, ``"opt_out"``): its folder, cache home, exit
+        status, stderr and the cache folder JAX used after it.
+    """
+    root = tmp_path_factory.mktemp("first_process")
+    blocker = root / "cache_home_is_a_file"
+    blocker.write_text("")  # mkdir under a file fails, even for root
+    homes = {"cached": root / "cache", "unwritable": blocker, "opt_out": root / "opt_out_cache"}
+    runs = []
+    for name, home in homes.items():
+        env = {"XDG_CACHE_HOME": str(home)}
+        if name == "opt_out":
+            env[compile_cache.DISABLE_ENV] = "1"
+        out = root / name
+        runs.append({"env": env, "stderr": str(root / f"{name}.err"),
+                     "argv": ["train", *TINY, "--out", str(out)]})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", RUNS_IN_ONE_PROCESS, json.dumps(runs)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=fresh_process_env(root / "unused"),
+    )
+    assert result.returncode == 0, result.stderr
+    reports = json.loads(result.stdout.splitlines()[-1])
+    return {
+        name: {
+            "out": root / name,
+            "home": home,
+            **report,
+            "stderr": (root / f"{name}.err").read_text(),
+        }
+        for (name, home), report in zip(homes.items(), reports, strict=True)
+    }
 
 
 def entries(folder: Path) -> list[Path]:
@@ -101,30 +182,32 @@ def test_enable_sets_jax_up_and_an_unusable_folder_is_skipped(jax_cache_setting,
     assert jax.config.jax_compilation_cache_dir == str(folder)  # unchanged
 
 
-def test_a_second_run_reads_the_cache_and_corrupt_entries_do_not_break_it(tmp_path):
-    cache = tmp_path / "cache"
-    first = train_in_new_process(tmp_path / "run", cache)
-    assert first.returncode == 0, first.stderr
-    written = entries(cache / "jaxgan" / "xla")
+def test_a_second_run_reads_the_cache_and_corrupt_entries_do_not_break_it(first_process, tmp_path):
+    first = first_process["cached"]
+    assert first["code"] == 0, first["stderr"]
+    cache = first["home"] / "jaxgan" / "xla"
+    assert first["cache_dir"] == str(cache / compile_cache.host_tag())  # the per-user folder
+    written = entries(cache)
     assert written, "the first run wrote no compiled program"
     for path in written:  # damage every entry: garbage that is no compressed executable
         path.write_bytes(b"\x00 not an executable " * 8)
-    second = train_in_new_process(tmp_path / "run", cache)
+    second = train_in_new_process(tmp_path / "run", first["home"])
     assert second.returncode == 0, second.stderr
     assert (tmp_path / "run" / "summary.json").is_file()
     assert "Error reading persistent compilation cache" in second.stderr  # JAX warns, compiles
 
 
-def test_an_unwritable_cache_folder_does_not_break_a_run(tmp_path):
-    blocker = tmp_path / "cache_home_is_a_file"
-    blocker.write_text("")  # mkdir under a file fails, even for root
-    result = train_in_new_process(tmp_path / "run", blocker)
-    assert result.returncode == 0, result.stderr
-    assert "compile cache off" in result.stderr
-    assert (tmp_path / "run" / "summary.json").is_file()
+def test_an_unwritable_cache_folder_does_not_break_a_run(first_process):
+    run = first_process["unwritable"]
+    assert run["code"] == 0, run["stderr"]
+    assert "compile cache off" in run["stderr"]
+    assert run["cache_dir"] is None  # the cache stays off
+    assert (run["out"] / "summary.json").is_file()
 
 
-def test_the_opt_out_leaves_no_cache(tmp_path):
-    result = train_in_new_process(tmp_path / "run", tmp_path / "cache", JAXGAN_NO_COMPILE_CACHE="1")
-    assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "cache" / "jaxgan").exists()
+def test_the_opt_out_leaves_no_cache(first_process):
+    run = first_process["opt_out"]
+    assert run["code"] == 0, run["stderr"]
+    assert run["cache_dir"] is None
+    assert not (run["home"] / "jaxgan").exists()
+    assert (run["out"] / "summary.json").is_file()
