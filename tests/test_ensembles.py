@@ -31,8 +31,8 @@ SEEDS = [0, 1, 2]
 def build(key, batch_norm=False, hidden=16, tx=None):
     """A tiny PacGAN-style toy GAN (2-D points), new default optimisers unless ``tx`` is given."""
     return jaxgan.create_state(
-        functools.partial(models.ToyGenerator, hidden=hidden, depth=2, batch_norm=batch_norm),
-        functools.partial(models.ToyDiscriminator, in_dim=4, hidden=hidden, depth=2, pieces=2),
+        functools.partial(models.ToyGenerator, hidden=hidden, depth=1, batch_norm=batch_norm),
+        functools.partial(models.ToyDiscriminator, in_dim=4, hidden=hidden, depth=1, pieces=2),
         key=key,
         g_optimizer=tx,
         d_optimizer=tx,
