@@ -27,9 +27,9 @@ drifts within minutes, so cases timed at different minutes are not comparable):
 FLOPs per image come from XLA's cost analysis of the compiled jaxgan program
 (``pool3_program(...).lower(...).compile().cost_analysis()["flops"]`` ÷ batch); the PyTorch
 rows do the same work and get the same count. The f32 matmul peak of this machine (2048²
-products, jax and torch) is measured after the rounds (``step_time.matmul_peak``). XLA uses all
-cores unless ``XLA_FLAGS`` says otherwise; both are recorded. The JSON goes to
-``benchmarks/results/``.
+products by default, ``--peak-size``; jax and torch) is measured after the rounds
+(``step_time.matmul_peak``). XLA uses all cores unless ``XLA_FLAGS`` says otherwise; both are
+recorded. The JSON goes to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -283,6 +283,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     p.add_argument("--dcgan-batch", type=int, default=64, help="0: no DCGAN yardstick row")
     p.add_argument("--quick", action="store_true")
+    p.add_argument(
+        "--peak-size",
+        type=int,
+        default=2048,
+        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
+    )
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
@@ -445,9 +451,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             run()
             times[name].append(time.perf_counter() - start)
     load_end = os.getloadavg()
-    peaks = {"jax": step_time.matmul_peak("jax")}
+    peaks = {"jax": step_time.matmul_peak("jax", n=args.peak_size)}
     if "torch" in sys.modules:
-        peaks["torch"] = step_time.matmul_peak("torch")
+        peaks["torch"] = step_time.matmul_peak("torch", n=args.peak_size)
     rows = [
         _row(name, secs, first[name], flops[name], args.batch_size) for name, secs in times.items()
     ]

@@ -167,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=DEFAULT_CPU_CONVOLUTIONS,
         help="XLA:CPU convolution library of the jaxgan cases (both: each case twice)",
     )
+    p.add_argument(
+        "--peak-size",
+        type=int,
+        default=2048,
+        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
+    )
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
@@ -183,9 +189,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 run()
             times[name].append((time.perf_counter() - start) / args.calls)
     load_end = os.getloadavg()
-    peaks = {"jax": step_time.matmul_peak("jax")}
+    peaks = {"jax": step_time.matmul_peak("jax", n=args.peak_size)}
     if "torch" in sys.modules:
-        peaks["torch"] = step_time.matmul_peak("torch")
+        peaks["torch"] = step_time.matmul_peak("torch", n=args.peak_size)
     flops = {}
     for upsample in ("transpose", args.upsample):  # PyTorch's work: transposed convolutions
         config = step_time.benchmark_config(args.arch, upsample=upsample)

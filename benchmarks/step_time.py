@@ -1120,6 +1120,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="seed MLP, batch 64, short repeats, no torch.compile (< 1 min, 2 CPUs)",
     )
+    p.add_argument(
+        "--peak-size",
+        type=int,
+        default=2048,
+        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
+    )
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--name", default=None, help="file stem (default step_time_<backend>_<dtype>)")
     p.add_argument("--no-plot", action="store_true")
@@ -1166,9 +1172,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 baselines.torch.set_num_threads(args.threads)
     meta = machine_info(args, torch_reason, torch_device)
-    peaks = {"jax": matmul_peak("jax")}
+    peaks = {"jax": matmul_peak("jax", n=args.peak_size)}
     if baselines is not None and torch_device == "cpu":
-        peaks["torch"] = matmul_peak("torch")
+        peaks["torch"] = matmul_peak("torch", n=args.peak_size)
     meta["matmul_peak_gflop_s"] = peaks
     rows: list[dict[str, Any]] = []
     for arch in args.archs:

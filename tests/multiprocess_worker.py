@@ -28,7 +28,7 @@ def toy_state():
 
     opt = optax.adam(1e-3, b1=0.5, eps=1e-3)  # see tests/test_sharding.py::toy_state
     return jaxgan.create_state(
-        lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=2, rngs=rngs),
+        lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=1, rngs=rngs),
         lambda rngs: models.ToyDiscriminator(hidden=16, depth=1, pieces=2, rngs=rngs),
         key=jax.random.key(0),
         g_optimizer=opt,

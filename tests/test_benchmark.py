@@ -34,9 +34,9 @@ def torch_importable():
 @pytest.fixture(scope="module")
 def quick_report(step_time, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    return step_time.main(
-        ["--quick", "--repeats", "1", "--target-seconds", "0.05", "--out-dir", str(out)]
-    ), out
+    # a 256² matmul for the peak (the default 2048² costs ~3.5 CPU-s of products)
+    argv = ["--quick", "--repeats", "1", "--target-seconds", "0.05", "--peak-size", "256"]
+    return step_time.main([*argv, "--out-dir", str(out)]), out
 
 
 def test_quick_run_times_every_jax_form_with_stats_and_flops(quick_report):
@@ -64,6 +64,7 @@ def test_quick_run_times_every_jax_form_with_stats_and_flops(quick_report):
     assert jax_rows["fused"]["preset"] == "seed-mlp"
     meta = report["meta"]
     assert meta["matmul_peak_gflop_s"]["jax"]["median"] > 0
+    assert meta["matmul_peak_gflop_s"]["jax"]["n"] == 256
     assert jax_rows["fused"]["of_matmul_peak"] > 0
     for key in ("date_utc", "host_cpu", "jax", "jaxlib", "flax", "jax_device", "jax_backend"):
         assert meta[key], key

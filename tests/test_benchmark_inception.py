@@ -14,7 +14,8 @@ def bench():
 
 
 def test_quick_run_times_jaxgan_and_writes_the_json(bench, tmp_path):
-    report = bench.main(["--quick", "--out-dir", str(tmp_path), "--name", "smoke"])
+    args = ["--quick", "--peak-size", "256", "--out-dir", str(tmp_path), "--name", "smoke"]
+    report = bench.main(args)
     rows = {row["case"]: row for row in report["rows"]}
     row = rows["jaxgan fid_features (folded)"]
     assert row["images_per_s"] > 0 and 0 < row["s_min"] <= row["s_median"]
@@ -25,6 +26,7 @@ def test_quick_run_times_jaxgan_and_writes_the_json(bench, tmp_path):
     saved = json.loads(Path(tmp_path / "smoke.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(report["rows"]))
     assert len(saved["meta"]["load_start"]) == 3 and saved["meta"]["net_size"] == 75
+    assert saved["meta"]["matmul_peak_gflop_s"]["jax"]["n"] == 256
     assert bench.format_table(report["rows"]).count("\n") == len(report["rows"]) + 1
 
 

@@ -7,11 +7,12 @@ from script_loader import load_script
 
 
 def test_one_round_of_the_mlp_writes_rows_for_every_case(tmp_path):
+    """One round of every case; the seed MLP at batch 64, the programs of test_benchmark.py."""
     argv = [
         "--arch",
         "mlp",
         "--batch-size",
-        "16",
+        "64",
         "--rounds",
         "1",
         "--calls",
@@ -20,6 +21,8 @@ def test_one_round_of_the_mlp_writes_rows_for_every_case(tmp_path):
         "1",
         "--name",
         "smoke",
+        "--peak-size",
+        "256",
     ]
     bench = load_script("benchmarks/interleaved.py")
     report = bench.main([*argv, "--out-dir", str(tmp_path)])
@@ -31,3 +34,4 @@ def test_one_round_of_the_mlp_writes_rows_for_every_case(tmp_path):
     saved = json.loads(Path(tmp_path / "smoke.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(report["rows"]))
     assert len(saved["meta"]["load_start"]) == 3
+    assert saved["meta"]["matmul_peak_gflop_s"]["jax"]["n"] == 256

@@ -21,16 +21,18 @@ from jaxgan.experiment.ensemble import run_ensemble
 # jit caches on the static parts of a state (the optimisers among them): the single runs below
 # pass this one explicitly; ensembles reuse the optimisers traced by ``create_ensemble``.
 TX = jaxgan.default_optimizer(2e-4, b1=0.5)
-# Every ensemble below trains with the same chunk length and batch size, so each ensemble shape
-# (3 runs, 2 runs, 1 run of ``build``) compiles one training program for the whole module.
+# Every ensemble below has three runs (or one: the slices of ``runs_together``) and trains with
+# the same chunk length and batch size, so the module compiles four training programs: three
+# runs of ``build``, three with BatchNorm in G and n_critic=2, one run stacked, one run alone.
 CHUNK = 4
+SEEDS = [0, 1, 2]
 
 
 def build(key, batch_norm=False, hidden=16, tx=None):
     """A tiny PacGAN-style toy GAN (2-D points), new default optimisers unless ``tx`` is given."""
     return jaxgan.create_state(
-        functools.partial(models.ToyGenerator, hidden=hidden, depth=2, batch_norm=batch_norm),
-        functools.partial(models.ToyDiscriminator, in_dim=4, hidden=hidden, depth=2, pieces=2),
+        functools.partial(models.ToyGenerator, hidden=hidden, depth=1, batch_norm=batch_norm),
+        functools.partial(models.ToyDiscriminator, in_dim=4, hidden=hidden, depth=1, pieces=2),
         key=key,
         g_optimizer=tx,
         d_optimizer=tx,
@@ -119,14 +121,14 @@ def test_stacked_state_memory_is_n_times_one_run_and_init_equals_each_run_alone(
         return sum(leaf.nbytes for leaf in jax.tree.leaves(tree))
 
     single = build(ensembles.run_keys(11)[0], tx=TX)
-    for seeds in ([4, 11], [0, 3, 7]):
+    for seeds in ([4, 11, 5], [11]):  # the ensemble sizes the other tests train: 3 and 1
         stacked, keys = create_ensemble(build, seeds)
         n = len(seeds)
         assert nbytes(stacked) == n * nbytes(single)
         assert keys.shape == (n,)
         assert all(leaf.shape[0] == n for leaf in jax.tree.leaves(stacked))
     # built in one vmapped call, run 1 (seed 11) has the bits of the run built alone
-    stacked, _ = create_ensemble(build, [4, 11])
+    stacked, _ = create_ensemble(build, [4, 11, 5])
     for a, b in zip(jax.tree.leaves(take_run(stacked, 1)), jax.tree.leaves(single), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -156,13 +158,13 @@ def test_run_ensemble_writes_tables_and_plots_and_groups_static_values(points, t
         return build(key, batch_norm=batch_norm)
 
     summary = run_ensemble(
-        build_bn, points, seeds=[0, 1], steps=3, batch_size=50, out_dir=tmp_path,
+        build_bn, points, seeds=SEEDS, steps=3, batch_size=50, out_dir=tmp_path,
         sweep={"batch_norm": [False, True], "n_critic": [1, 2]}, combine="zip",
         steps_per_call=CHUNK, num_samples=100,
     )  # fmt: skip
     rows = summary["runs"]
     assert [(r["seed"], r["batch_norm"], r["n_critic"]) for r in rows] == [
-        (0, False, 1), (1, False, 1), (0, True, 2), (1, True, 2)
+        (0, False, 1), (1, False, 1), (2, False, 1), (0, True, 2), (1, True, 2), (2, True, 2)
     ]  # fmt: skip
     # one program per static setting: the build argument reaches build_state_fn
     assert traced == [False, True]
@@ -173,36 +175,40 @@ def test_run_ensemble_writes_tables_and_plots_and_groups_static_values(points, t
     assert {"modes", "high_quality", "reverse_kl", "d_loss", "g_loss"} <= set(rows[0])
     assert len(summary["aggregate"]) == 2
     first = summary["aggregate"][0]
-    values = [rows[0]["g_loss"], rows[1]["g_loss"]]
-    assert first["setting"] == "batch_norm=False,n_critic=1" and first["runs"] == 2
+    values = [rows[0]["g_loss"], rows[1]["g_loss"], rows[2]["g_loss"]]
+    assert first["setting"] == "batch_norm=False,n_critic=1" and first["runs"] == 3
     assert first["g_loss_mean"] == pytest.approx(np.mean(values))
-    assert first["g_loss_se"] == pytest.approx(np.std(values, ddof=1) / np.sqrt(2))
+    assert first["g_loss_se"] == pytest.approx(np.std(values, ddof=1) / np.sqrt(3))
     saved = json.loads((tmp_path / "summary.json").read_text())
-    assert saved["setup"]["seeds"] == [0, 1] and len(saved["runs"]) == 4
-    assert (tmp_path / "runs.csv").read_text().count("\n") == 5
+    assert saved["setup"]["seeds"] == SEEDS and len(saved["runs"]) == 6
+    assert (tmp_path / "runs.csv").read_text().count("\n") == 7
     assert "± " in (tmp_path / "summary.md").read_text()
-    assert len(list((tmp_path / "samples").glob("run_*.png"))) == 4
+    assert len(list((tmp_path / "samples").glob("run_*.png"))) == 6
     assert (tmp_path / "samples.png").stat().st_size > 0
     with np.load(tmp_path / "history.npz") as history:
-        assert history["d_loss"].shape == (3, 4) and np.isfinite(history["d_loss"]).all()
+        assert history["d_loss"].shape == (3, 6) and np.isfinite(history["d_loss"]).all()
     with pytest.raises(FileExistsError, match="already holds"):
         run_ensemble(build_bn, points, seeds=1, steps=1, batch_size=50, out_dir=tmp_path)
 
 
 def test_runs_together_trains_slices_in_turn_with_the_same_results(points, tmp_path):
-    """Slices of at most K runs give each run the result it gets in one vmapped program."""
+    """Slices of at most K runs give each run the result it gets in one vmapped program.
+
+    K = 1: each run trains in a slice of its own (a stack of one), the whole group as one
+    stack of three (the programs the other tests of this module train).
+    """
     # plots are checked above; here only the numbers matter
     common = dict(
-        seeds=[0, 1, 2], steps=4, batch_size=50, steps_per_call=CHUNK, num_samples=100, plots=False
+        seeds=SEEDS, steps=4, batch_size=50, steps_per_call=CHUNK, num_samples=100, plots=False
     )
     whole = run_ensemble(build, points, out_dir=tmp_path / "whole", **common)
     reported = []
     sliced = run_ensemble(
-        build, points, out_dir=tmp_path / "sliced", runs_together=2, on_group=reported.append,
+        build, points, out_dir=tmp_path / "sliced", runs_together=1, on_group=reported.append,
         **common,
     )  # fmt: skip
-    assert [g["runs"] for g in sliced["groups"]] == [[0, 1], [2]]
-    assert reported == sliced["groups"] and sliced["setup"]["runs_together"] == 2
+    assert [g["runs"] for g in sliced["groups"]] == [[0], [1], [2]]
+    assert reported == sliced["groups"] and sliced["setup"]["runs_together"] == 1
     for a, b in zip(whole["runs"], sliced["runs"], strict=True):
         assert a["seed"] == b["seed"]
         for metric in ("d_loss", "g_loss", "modes", "high_quality"):
@@ -277,18 +283,18 @@ def test_plans_reject_bad_input_with_one_line_errors(seeds, sweep, combine, erro
 
 
 def test_ensemble_functions_reject_bad_input(points, tmp_path):
-    stacked, keys = create_ensemble(build, [4, 11])
+    stacked, keys = create_ensemble(build, [4, 11, 5])
     shapes = jax.eval_shape(build, jax.random.key(0))  # states without computing them
-    with pytest.raises(ValueError, match="has 3 values but the ensemble has 2"):
-        set_hyperparams(stacked, lr=[1e-4, 2e-4, 3e-4])
+    with pytest.raises(ValueError, match="has 2 values but the ensemble has 3"):
+        set_hyperparams(stacked, lr=[1e-4, 2e-4])
     with pytest.raises(ValueError, match="static"):
-        set_hyperparams(stacked, n_critic=[1, 2])
+        set_hyperparams(stacked, n_critic=[1, 2, 1])
     with pytest.raises(TypeError, match="numbers"):
-        set_hyperparams(stacked, lr=["a", "b"])
-    with pytest.raises(IndexError, match="out of range for an ensemble of 2"):
-        take_run(stacked, 2)
-    with pytest.raises(ValueError, match=r"keys must have shape \(2,\)"):
-        fit_ensemble(stacked, points.x, steps=1, batch_size=10, keys=keys[:1])
+        set_hyperparams(stacked, lr=["a", "b", "c"])
+    with pytest.raises(IndexError, match="out of range for an ensemble of 3"):
+        take_run(stacked, 3)
+    with pytest.raises(ValueError, match=r"keys must have shape \(3,\)"):
+        fit_ensemble(stacked, points.x, steps=1, batch_size=10, keys=keys[:2])
     with pytest.raises(ValueError, match="counters of shape"):
         ensembles.ensemble_size(shapes)
     other = shapes.replace(config=jaxgan.StepConfig(latent_dim=2, n_critic=2, pack=2))

@@ -41,7 +41,7 @@ def toy_state(n_critic: int = 1):
     """
     opt = optax.adam(1e-3, b1=0.5, eps=1e-3)
     return jaxgan.create_state(
-        lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=2, rngs=rngs),
+        lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=1, rngs=rngs),
         lambda rngs: models.ToyDiscriminator(hidden=16, depth=1, pieces=2, rngs=rngs),
         key=jax.random.key(0),
         g_optimizer=opt,
@@ -56,7 +56,7 @@ def ensemble_state():
 
     def build(key):
         return jaxgan.create_state(
-            lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=2, rngs=rngs),
+            lambda rngs: models.ToyGenerator(latent_dim=4, hidden=16, depth=1, rngs=rngs),
             lambda rngs: models.ToyDiscriminator(hidden=16, depth=1, pieces=2, rngs=rngs),
             key=key,
             g_optimizer=opt,
@@ -183,9 +183,13 @@ def _worker(out: Path) -> None:
     for i, leaf in enumerate(leaves(restored)):
         arrays[f"restored_{i}"] = leaf
 
-    # bad input
+    # bad input (refused before anything is lowered: loop="auto" would first lower a step to
+    # choose the loop, ~3 CPU-s)
     for name, call in (
-        ("batch", lambda: jaxgan.fit(toy_state(), data, steps=1, batch_size=60, mesh=mesh)),
+        (
+            "batch",
+            lambda: jaxgan.fit(restored, data, steps=1, batch_size=60, loop="scan", mesh=mesh),
+        ),
         ("mesh", lambda: sharding.data_mesh(DEVICES + 1)),
     ):
         try:
