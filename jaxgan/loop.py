@@ -465,13 +465,14 @@ def fit(
     if on_nonfinite not in ("stop", "warn", None):
         raise ValueError(f"on_nonfinite must be 'stop', 'warn' or None, got {on_nonfinite!r}")
     check_cpu_convolutions(cpu_convolutions)
-    if loop == "auto":
-        loop = choose_loop(one, data, batch_size)
-    if loop not in ("scan", "python"):
+    if loop not in ("auto", "scan", "python"):
         raise ValueError(f"loop must be 'auto', 'scan' or 'python', got {loop!r}")
     plan = None if mesh is None else as_data_parallel(mesh)
     if plan is not None:
-        plan.check_batch(batch_size)
+        plan.check_batch(batch_size)  # before choose_loop, which lowers an iteration
+    if loop == "auto":
+        loop = choose_loop(one, data, batch_size)
+    if plan is not None:
         state, data, keys = plan.place_state(state), plan.place_data(data), plan.replicate(keys)
     order = keys if data_key is None else _as_keys(data_key)
     if order.ndim:
