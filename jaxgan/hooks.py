@@ -15,8 +15,8 @@ Example:
     ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
     >>> seen = []
     >>> hook = Every(2, lambda step, state: seen.append(step))
-    >>> state, _ = jaxgan.fit(state, np.zeros((64, 28, 28, 1), np.uint8), steps=5,
-    ...                       batch_size=16, hooks=[hook])
+    >>> state, _ = jaxgan.fit(state, np.zeros((128, 28, 28, 1), np.uint8), steps=5,
+    ...                       batch_size=32, hooks=[hook])
     >>> seen
     [2, 4, 5]
 

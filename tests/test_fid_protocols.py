@@ -14,6 +14,7 @@ import functools
 import importlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -169,19 +170,20 @@ def test_cpu_convolution_libraries_give_the_same_features(clean_features):
 
 
 _TWO_DEVICE_WORKER = """
-import json, sys
+import json, pickle, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
 import jax
 import test_fid_protocols as t
 from jaxgan.metrics.fid import fid_features
 out = {{"devices": jax.device_count()}}
-feats = fid_features(t.toy_images(), weights=t.extractors()["folded"], batch_size=t.BATCH,
+with open({extractor!r}, "rb") as stream:  # the parent's network: not built a second time
+    extractor = pickle.load(stream)
+feats = fid_features(t.toy_images(), weights=extractor, batch_size=t.BATCH,
                      protocol=t.SMALL_CLEAN)
 np.save({path!r}, feats)
 try:
-    fid_features(t.toy_images(), weights=t.extractors()["folded"], batch_size=3,
-                 protocol=t.SMALL_CLEAN)
+    fid_features(t.toy_images(), weights=extractor, batch_size=3, protocol=t.SMALL_CLEAN)
 except ValueError as error:
     out["odd_batch_error"] = str(error)
 print(json.dumps(out))
@@ -189,10 +191,13 @@ print(json.dumps(out))
 
 
 def test_two_devices_split_the_batch_and_give_the_same_features(clean_features, tmp_path):
-    path = tmp_path / "features.npy"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    path, extractor = tmp_path / "features.npy", tmp_path / "extractor.pickle"
+    extractor.write_bytes(pickle.dumps(extractors()["folded"]))  # 0.1 s; building it takes 3
+    # added to the session's XLA_FLAGS (the root conftest's quick-compile flags), not replacing them
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    env = {**os.environ, "XLA_FLAGS": flags.strip()}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), env.get("PYTHONPATH", "")])
-    code = _TWO_DEVICE_WORKER.format(tests=str(TESTS), path=str(path))
+    code = _TWO_DEVICE_WORKER.format(tests=str(TESTS), path=str(path), extractor=str(extractor))
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
     )

@@ -5,9 +5,6 @@ One small generator state and a few compiled solves are shared by the tests of t
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,7 +56,7 @@ def test_inverting_the_seed_mlps_own_samples_recovers_them(mlp_state, own_sample
     result = invert(
         mlp_state,
         target,
-        steps=1000,
+        steps=400,  # 31.1 dB at the worst image (31.5 after 1,000 steps; restarts matter more)
         restarts=16,
         learning_rate=0.5,
         prior_weight=0.0,
@@ -71,7 +68,7 @@ def test_inverting_the_seed_mlps_own_samples_recovers_them(mlp_state, own_sample
     np.testing.assert_allclose(
         result.loss, np.mean((again - target) ** 2, axis=(1, 2, 3)), rtol=1e-4, atol=1e-7
     )
-    assert result.curve.shape == (1000, 6) and result.restart_losses.shape == (6, 16)
+    assert result.curve.shape == (400, 6) and result.restart_losses.shape == (6, 16)
     np.testing.assert_allclose(result.restart_losses.min(axis=1), result.loss, rtol=1e-6)
     # the train state is only read: every leaf is unchanged (and not donated)
     for old, new in zip(jax.tree.leaves(before), jax.tree.leaves(mlp_state), strict=True):
@@ -193,17 +190,23 @@ def test_conv_generators_invert(family):
     if family == "dcgan":
         g = jaxgan.models.DCGANGenerator(latent_dim=8, width=4, rngs=nnx.Rngs(0))
         d = jaxgan.models.DCGANDiscriminator(width=4, rngs=nnx.Rngs(1))
+        shape = (2, 28, 28, 1)
     else:
         g = jaxgan.models.ResNetGenerator(8, (32, 32, 3), 8, rngs=nnx.Rngs(0))
         d = jaxgan.models.ResNetDiscriminator((32, 32, 3), 8, rngs=nnx.Rngs(1))
+        shape = (2, 32, 32, 3)
     state = jaxgan.create_state(g, d, latent_dim=8)
-    target = jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(1), 2, 8))
+    # any images in [-1, 1] do (no eager generator call to compile op by op)
+    target = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
+    compiled = inversion_module._step_jit._cache_size()
     out = inpaint(
         state, target, make_mask("center", target.shape), steps=2, restarts=1, blend="paste"
     )
     assert out.blended.shape == target.shape and bool(jnp.isfinite(out.loss).all())
     assert float(out.prior_loss[0]) < 0.0  # D's prior log(1 - D(G(z))) was evaluated
     assert inversion_module.choose_loop(state) == "python"  # convolutions on CPU
+    # the host loop compiled its step once: the first step's carry has every later one's types
+    assert inversion_module._step_jit._cache_size() == compiled + 1
 
 
 @pytest.mark.parametrize(
@@ -368,19 +371,3 @@ def test_score_images_hole_and_whole():
     assert scores["l1_hole"] == pytest.approx(1.0) and scores["l1"] == pytest.approx(16 / 64)
     assert scores["psnr_hole"] == pytest.approx(0.0, abs=1e-6)
     assert score_images(originals, -np.ones((2, 8, 8, 1)), mask)["psnr_hole"] == 60.0  # capped
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "jaxgan.apps.masks",
-        "jaxgan.apps.blend",
-        "jaxgan.apps.inversion_losses",
-        "jaxgan.apps.baselines",
-        "jaxgan.metrics.pixels",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0

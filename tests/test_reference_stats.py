@@ -204,12 +204,12 @@ def test_bad_images_and_foreign_statistics_give_one_line_errors(clf_space, tmp_p
 
 
 def test_fid_with_reference_equals_fid_with_real_images(tmp_path):
-    from tests.test_inception import _SMALL, _random_extractor
+    from test_inception import _SMALL, BATCH, _random_extractor  # the module pytest imported
 
     rng = np.random.default_rng(0)
     fake = rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)  # one batch shape: one compile
     real = rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)
-    kwargs = {"weights": _random_extractor(), "batch_size": 4, "protocol": _SMALL}
+    kwargs = {"weights": _random_extractor(), "batch_size": BATCH, "protocol": _SMALL}
     features = metrics.fid_features(real, **kwargs)
     expected = metrics.fid(fake, real, reference_split="toy", **kwargs)
     space_name = "TF-Inception-2015-12-05 pool3 (2048-d), weights random"

@@ -228,11 +228,13 @@ first" (n_critic 1 is the same code path, and the fused equivalence above runs i
 
 
 def frozen_state():
-    """SmallG against SmallD without dropout, D frozen by SGD(0)."""
+    """SmallG (SGD(1): G's optimiser plays no part here) against SmallD without dropout, D frozen
+    by SGD(0)."""
     return jaxgan.create_state(
         SmallG,
         lambda rngs: SmallD(rngs, dropout=0.0),
         key=jax.random.key(0),
+        g_optimizer=SGD,
         d_optimizer=FROZEN,
         n_critic=N_CRITIC,
     )

@@ -63,18 +63,41 @@ def tiny_conditional_state(**overrides):
 
 @functools.cache
 def conditional_run():
-    """Two iterations of the conditional DCGAN with EMA."""
-    state = tiny_conditional_state(ema_decay=0.9)
+    """Two iterations of the conditional DCGAN with EMA 0.9 and DiffAugment, one fit call each.
+
+    One compiled step covers conditioning, EMA and augmentation. Returns the final state, the
+    two histories, the generator's parameters before, between and after, and the EMA between.
+    """
+    state = tiny_conditional_state(ema_decay=0.9, augment="translation,cutout")
     x = jax.random.uniform(KEY, (8, 28, 28, 1), minval=-1, maxval=1)
     y = jnp.array([0, 1, 2, 0, 1, 2, 0, 1])
-    return jaxgan.fit(state, (x, y), steps=2, batch_size=4, loop="python")
+    params, histories = [jax.tree.map(np.asarray, state.generator.params)], []
+    for _ in range(2):  # resumes: the second call continues at step 1
+        state, history = jaxgan.fit(state, (x, y), steps=1, batch_size=4, loop="python")
+        params.append(jax.tree.map(np.asarray, state.generator.params))
+        histories.append(history)
+        if len(params) == 2:
+            ema_between = jax.tree.map(np.asarray, state.ema_params)
+    return state, histories, params, ema_between
+
+
+@functools.cache
+def conditional_samples():
+    """G(0) for classes 0, 1, 2 from the averaged and from the trained parameters: one program
+    (eager generation compiles every layer's ops one by one)."""
+    state = conditional_run()[0]
+
+    def both(state, z, labels):
+        return jaxgan.generate(state, z, labels), jaxgan.generate(state, z, labels, use_ema=False)
+
+    return jax.jit(both)(state, jnp.zeros((3, 8)), jnp.array([0, 1, 2]))
 
 
 def test_conditional_gan_with_projection_discriminator_trains():
-    state, history = conditional_run()
-    assert int(state.step) == 2 and np.all(np.isfinite(history["d_loss"]))
-    # one compiled call (eager generation compiles every layer's ops one by one)
-    fake = jax.jit(jaxgan.generate)(state, jnp.zeros((3, 8)), jnp.array([0, 1, 2]))
+    state, histories, _, _ = conditional_run()
+    assert int(state.step) == 2
+    assert all(np.all(np.isfinite(h["d_loss"])) for h in histories)
+    fake, _ = conditional_samples()
     assert fake.shape == (3, 28, 28, 1)
     # labels change the output of a conditional generator: the same z (zeros) in every row, and
     # rows are independent (BatchNorm uses its running statistics when generating)
@@ -95,31 +118,19 @@ def test_conditional_batches_need_labels_and_unconditional_refuse_them():
         )
 
 
-@functools.cache
-def ema_iteration():
-    """One iteration of the seed MLP with EMA 0.5 and DiffAugment (one compiled step for both)."""
-    state = jaxgan.create_state(
-        models.MLPGenerator,
-        models.MLPDiscriminator,
-        key=KEY,
-        ema_decay=0.5,
-        augment="translation,cutout",
-    )
-    start = jax.tree.map(np.asarray, state.generator.params)
-    real = jax.random.uniform(KEY, (8, 28, 28, 1), minval=-1, maxval=1)
-    state, metrics = jax.jit(jaxgan.train_update)(state, real, KEY)
-    return start, state, metrics
-
-
 def test_ema_arithmetic_and_generate_uses_the_average():
     ema = jaxgan.ema_update({"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([3.0, 6.0])}, 0.75)
     np.testing.assert_allclose(ema["w"], [1.5, 3.0])
-    start, state, _ = ema_iteration()
-    expected = jax.tree.map(lambda s, p: 0.5 * s + 0.5 * p, start, state.generator.params)
+    # EMA 0.9 of the conditional run: it starts at G's parameters, then follows each update
+    state, _, (start, first, second), ema_between = conditional_run()
+    expected = jax.tree.map(lambda s, p: 0.9 * s + 0.1 * p, start, first)
+    for a, b in zip(jax.tree.leaves(ema_between), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, ema_between, second)
     for a, b in zip(jax.tree.leaves(state.ema_params), jax.tree.leaves(expected), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
-    z = jnp.ones((2, 100))
-    assert not np.allclose(jaxgan.generate(state, z), jaxgan.generate(state, z, use_ema=False))
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    averaged, trained = conditional_samples()
+    assert not np.allclose(averaged, trained)
 
 
 # one compiled program per policy instead of one per primitive of the eager call
@@ -147,10 +158,11 @@ def test_translation_shifts_content_without_changing_it():
 
 
 def test_augmented_and_packed_steps_run():
-    # DiffAugment rides on the EMA iteration above (one compiled step for both)
-    _, state, m = ema_iteration()
+    # DiffAugment rides on the conditional run above (one compiled step for all of it)
+    state, histories, _, _ = conditional_run()
     assert state.config.augment == "translation,cutout"
-    assert np.isfinite(float(m["d_loss"])) and np.isfinite(float(m["g_loss"]))
+    for h in histories:
+        assert np.isfinite(h["d_loss"]).all() and np.isfinite(h["g_loss"]).all()
     packed = jaxgan.create_state(
         lambda rngs: models.ToyGenerator(hidden=8, depth=1, rngs=rngs),
         lambda rngs: models.ToyDiscriminator(in_dim=4, hidden=8, depth=1, rngs=rngs),

@@ -24,11 +24,11 @@ Example:
     >>> import jaxgan
     >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator,
     ...                             key=0)
-    >>> target = jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(1), 2, 100))
+    >>> target = jaxgan.generate(state, jaxgan.sample_latent(jax.random.key(1), 3, 100))
     >>> mask = jaxgan.apps.make_mask("center:10", target.shape)
-    >>> result = inpaint(state, target, mask, steps=20, restarts=2, key=jax.random.key(0))
+    >>> result = inpaint(state, target, mask, steps=40, restarts=2, key=jax.random.key(0))
     >>> result.blended.shape, result.z.shape, result.restart_losses.shape
-    ((2, 28, 28, 1), (2, 100), (2, 2))
+    ((3, 28, 28, 1), (3, 100), (3, 2))
 
 """
 
@@ -221,7 +221,9 @@ def _init(z0: Array, problem: _Problem, spec: _Spec):
     n, k, d = z0.shape
     z = z0.reshape(n * k, d)
     opt_state = jax.vmap(_optimizer(spec).init)(z)
-    inf = jnp.full((n * k,), jnp.inf)
+    # float32, not weakly typed: the host loop's first step then gets the types every later
+    # step gets (a weak type would compile _step_jit a second time)
+    inf = jnp.full((n * k,), jnp.inf, jnp.float32)
     return z, opt_state, (z, inf, inf, inf)
 
 
@@ -644,7 +646,8 @@ def inpaint(state: GANState, images: Any, mask: Any, **options: Any) -> Inversio
         >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
         ...                             jaxgan.models.MLPDiscriminator, key=0)
         >>> y = jnp.zeros((1, 28, 28, 1))
-        >>> out = inpaint(state, y, jaxgan.apps.make_mask("half:left", y.shape), steps=5)
+        >>> mask = jaxgan.apps.make_mask("half:left", y.shape)
+        >>> out = inpaint(state, y, mask, steps=40, restarts=2)
         >>> bool(jnp.all(out.blended[:, :, 14:] == y[:, :, 14:]))  # known pixels kept
         True
 
