@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -88,31 +89,47 @@ def _doctest_names(doctest_namespace: dict) -> None:
     doctest_namespace.update({"jax": jax, "jnp": jnp, "np": np, "nnx": nnx})
 
 
-@functools.cache
-def _tiny_states() -> tuple[Any, Any]:
-    """Build a small seed-style GAN (z 100 → 16 → 28×28×1) and a stack of two of its runs."""
+def _tiny_state(key: Any) -> Any:
+    """Build a small seed-style GAN (z 100 → 16 → 28×28×1)."""
     import jaxgan
-    from jaxgan import ensembles, models
+    from jaxgan import models
 
-    def build(key: Any) -> Any:
-        return jaxgan.create_state(
-            lambda rngs: models.MLPGenerator(hidden=16, rngs=rngs),
-            lambda rngs: models.MLPDiscriminator(hidden=16, rngs=rngs),
-            key=key,
-        )
+    return jaxgan.create_state(
+        lambda rngs: models.MLPGenerator(hidden=16, rngs=rngs),
+        lambda rngs: models.MLPDiscriminator(hidden=16, rngs=rngs),
+        key=key,
+    )
 
-    stacked, _ = ensembles.create_ensemble(build, [0, 1])
-    return build(jax.random.key(0)), stacked
+
+@functools.cache
+def _doctest_state() -> Any:
+    """Build the small GAN the examples call ``state`` (once per worker)."""
+    return _tiny_state(jax.random.key(0))
+
+
+@functools.cache
+def _doctest_stacked() -> Any:
+    """Stack two runs of the small GAN on a leading axis (the examples' ``stacked``)."""
+    from jaxgan import ensembles
+
+    return ensembles.create_ensemble(_tiny_state, [0, 1])[0]
 
 
 @pytest.fixture(autouse=True)
 def _doctest_states(request: pytest.FixtureRequest, doctest_namespace: dict) -> None:
-    """Give the examples of a module that asks for them a small ``state`` and ``stacked`` runs."""
-    module = getattr(request.node, "dtest", None)
-    if module is None or "state" not in (module.docstring or "") + "".join(
-        example.source for example in module.examples
-    ):
+    """Give the examples that use them a small ``state``, ``real`` images and ``stacked`` runs.
+
+    Each is built only for the docstrings whose examples name it (``stacked``, an ensemble of two,
+    compiles a program of its own), once per worker.
+    """
+    examples = getattr(request.node, "dtest", None)
+    if examples is None:
         return
-    state, stacked = _tiny_states()
-    real = jnp.zeros((8, 28, 28, 1), jnp.float32)
-    doctest_namespace.update({"state": state, "stacked": stacked, "real": real})
+    sources = "".join(example.source for example in examples.examples)
+    names = set(re.findall(r"\b(?:state|real|stacked)\b", sources))
+    if names & {"state", "real"}:
+        doctest_namespace.update(
+            {"state": _doctest_state(), "real": jnp.zeros((8, 28, 28, 1), jnp.float32)}
+        )
+    if "stacked" in names:
+        doctest_namespace["stacked"] = _doctest_stacked()
