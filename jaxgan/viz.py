@@ -119,7 +119,8 @@ def save_image_grid(
 
 
 def _figure(width: float, height: float, columns: int = 1) -> tuple[Figure, list]:
-    # imported here: matplotlib is a third of ``import jaxgan``, and most runs never plot
+    # imported here: matplotlib is a fifth of ``import jaxgan``; a process that draws no
+    # figure does not pay it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
