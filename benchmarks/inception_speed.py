@@ -283,12 +283,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     p.add_argument("--dcgan-batch", type=int, default=64, help="0: no DCGAN yardstick row")
     p.add_argument("--quick", action="store_true")
-    p.add_argument(
-        "--peak-size",
-        type=int,
-        default=2048,
-        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
-    )
+    step_time.add_peak_size_option(p)
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)

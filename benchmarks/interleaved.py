@@ -167,12 +167,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=DEFAULT_CPU_CONVOLUTIONS,
         help="XLA:CPU convolution library of the jaxgan cases (both: each case twice)",
     )
-    p.add_argument(
-        "--peak-size",
-        type=int,
-        default=2048,
-        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
-    )
+    step_time.add_peak_size_option(p)
     p.add_argument("--name", default=None)
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)

@@ -699,6 +699,29 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         row["vs_torch_compile"] = rate / compiled if compiled else None
 
 
+def add_peak_size_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--peak-size``, the side of the square f32 matmul behind :func:`matmul_peak`.
+
+    Args:
+        parser: the script's argument parser.
+
+    Returns:
+        None; the parsed namespace gets ``peak_size`` (default 2048).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_peak_size_option(parser)
+        >>> parser.parse_args(["--peak-size", "256"]).peak_size
+        256
+    """
+    parser.add_argument(
+        "--peak-size",
+        type=int,
+        default=2048,
+        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
+    )
+
+
 def matmul_peak(framework: str = "jax", n: int = 2048, repeats: int = 5) -> dict[str, float]:
     """This device's f32 matmul rate: an ``n × n`` by ``n × n`` product, in GFLOP/s.
 
@@ -1120,12 +1143,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="seed MLP, batch 64, short repeats, no torch.compile (< 1 min, 2 CPUs)",
     )
-    p.add_argument(
-        "--peak-size",
-        type=int,
-        default=2048,
-        help="side of the square f32 matmul that measures the peak (smoke tests: small)",
-    )
+    add_peak_size_option(p)
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--name", default=None, help="file stem (default step_time_<backend>_<dtype>)")
     p.add_argument("--no-plot", action="store_true")
