@@ -150,7 +150,7 @@ def benchmark_config(
         The validated config.
 
     Example:
-        >>> benchmark_config("dcgan", width=32).width
+        >>> benchmark_config("dcgan", width=32).model.width
         32
 
     """
