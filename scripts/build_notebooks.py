@@ -6,7 +6,7 @@ Run from the repository root (full mode: the committed outputs; minutes on a 2-c
     python scripts/build_notebooks.py 02_dcgan        # one notebook (a name or a prefix)
     python scripts/build_notebooks.py --quick         # CI's quick mode (JAXGAN_NOTEBOOK_QUICK=1)
     python scripts/build_notebooks.py --no-execute    # write the cells only, no outputs
-    python scripts/build_notebooks.py --keep-outputs  # prose edits: keep the committed outputs
+    python scripts/build_notebooks.py --keep-outputs  # prose, comment or quick-value edits
 
 Each notebook's cells live beside it as a readable Python file, ``notebooks/<name>.py``, in the
 percent format of jupytext, VS Code and PyCharm: ``# %%`` starts a code cell, ``# %% [markdown]``
@@ -20,6 +20,7 @@ no training or metric logic lives in a notebook or in this script.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -224,17 +225,48 @@ def execute_notebook(
     return client.execute(env=env)
 
 
-def reuse_outputs(nb: nbformat.NotebookNode, previous: nbformat.NotebookNode) -> None:
-    """Copy the outputs of ``previous`` into ``nb`` when only markdown cells changed.
+def full_run_code(source: str) -> str:
+    """Return the code a cell runs in full mode, without comments or formatting.
 
-    For editing the prose of an executed notebook without re-running it (minutes on a CPU).
+    Every ``A if QUICK else B`` becomes ``B``, so a cell whose only change is a quick-mode value,
+    a comment or the layout gives the same text: its full-run outputs still belong to it.
+
+    Args:
+        source: a code cell's source.
+
+    Returns:
+        The normalised source (``ast.unparse`` of the full-mode syntax tree).
+
+    Example:
+        >>> full_run_code("STEPS = 2 if QUICK else 300  # iterations")
+        'STEPS = 300'
+        >>> full_run_code("f(4 if QUICK else 300)") == full_run_code("f(2 if QUICK else 300)")
+        True
+
+    """
+
+    class FullMode(ast.NodeTransformer):
+        def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+            if isinstance(node.test, ast.Name) and node.test.id == "QUICK":
+                return self.visit(node.orelse)
+            return self.generic_visit(node)
+
+    return ast.unparse(FullMode().visit(ast.parse(source)))
+
+
+def reuse_outputs(nb: nbformat.NotebookNode, previous: nbformat.NotebookNode) -> None:
+    """Copy the outputs of ``previous`` into ``nb`` when the full run's code is unchanged.
+
+    For editing the prose, the comments or the quick-mode values of an executed notebook without
+    re-running it (minutes on a CPU): code cells are compared by :func:`full_run_code`.
 
     Args:
         nb: the freshly built notebook (changed in place).
         previous: the executed notebook with the same code cells, in the same order.
 
     Raises:
-        ValueError: a code cell differs, so the old outputs would not belong to it.
+        ValueError: a code cell runs different code in full mode, so the old outputs would not
+            belong to it.
 
     Example:
         >>> reuse_outputs(build_notebook("02_dcgan"), nbformat.read(notebook_path("02_dcgan"), 4))
@@ -243,7 +275,7 @@ def reuse_outputs(nb: nbformat.NotebookNode, previous: nbformat.NotebookNode) ->
     """
     new_code = [cell for cell in nb.cells if cell.cell_type == "code"]
     old_code = [cell for cell in previous.cells if cell.cell_type == "code"]
-    if [c.source for c in new_code] != [c.source for c in old_code]:
+    if [full_run_code(c.source) for c in new_code] != [full_run_code(c.source) for c in old_code]:
         raise ValueError("code cells changed since the notebook was run; execute it again")
     for new, old in zip(new_code, old_code, strict=True):
         new.outputs, new.execution_count = old.outputs, old.execution_count
@@ -277,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="run in CI's quick mode")
     parser.add_argument("--no-execute", action="store_true", help="write cells only")
     parser.add_argument("--keep-outputs", action="store_true",
-                        help="rewrite markdown only, keeping the committed outputs")
+                        help="keep the committed outputs (the full run's code must be unchanged)")
     args = parser.parse_args(argv)
     for name in _select(args.names):
         nb = build_notebook(name)

@@ -120,13 +120,32 @@ def test_reuse_outputs_refuses_changed_code(builder):
         builder.reuse_outputs(builder.build_notebook("03_mode_collapse"), previous)
 
 
+def test_reuse_outputs_keeps_them_when_only_quick_values_or_comments_change(builder):
+    previous = builder.build_notebook("03_mode_collapse")
+    previous.cells[1].outputs = [nbformat.v4.new_output("stream", text="QUICK = False\n")]
+    fresh = builder.build_notebook("03_mode_collapse")
+    source = fresh.cells[1].source
+    assert "SEEDS = 2 if QUICK else 3" in source
+    fresh.cells[1].source = source.replace(
+        "SEEDS = 2 if QUICK else 3", "SEEDS = (1 if QUICK else 3)  # quick: one seed"
+    )
+    builder.reuse_outputs(fresh, previous)
+    assert fresh.cells[1].outputs[0].text == "QUICK = False\n"
+    fresh.cells[1].source = source.replace("SEEDS = 2 if QUICK else 3", "SEEDS = 2 if QUICK else 4")
+    with pytest.raises(ValueError, match="code cells changed"):  # the full run's value changed
+        builder.reuse_outputs(fresh, previous)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebook_holds_its_sources_cells(builder, name):
     committed = [
         (cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ())))
         for cell in read(name).cells
     ]
-    fix = f"python scripts/build_notebooks.py {name}  (or --keep-outputs for prose-only edits)"
+    fix = (
+        f"python scripts/build_notebooks.py {name}  "
+        "(or --keep-outputs when the full run's code is unchanged)"
+    )
     assert committed == source_cells(builder, name), (
         f"notebooks/{name}.ipynb is stale against notebooks/{name}.py; rebuild it: {fix}"
     )
