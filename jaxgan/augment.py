@@ -92,7 +92,8 @@ def diff_augment(x: Array, key: Array, policy: str = "color,translation,cutout")
         Augmented images, same shape and dtype.
 
     Example:
-        >>> diff_augment(jnp.ones((2, 8, 8, 3)), jax.random.key(0)).shape
+        >>> x = jnp.ones((2, 8, 8, 3))
+        >>> jax.eval_shape(diff_augment, x, jax.random.key(0)).shape  # shapes only
         (2, 8, 8, 3)
     """
     names = parse_policy(policy)

@@ -619,9 +619,7 @@ def finite_state(state: Any) -> bool:
         True when no parameter, statistic or optimiser value is NaN or infinite.
 
     Example:
-        >>> import jaxgan
-        >>> finite_state(jaxgan.create_state(jaxgan.models.MLPGenerator,
-        ...                                  jaxgan.models.MLPDiscriminator, key=0))
+        >>> finite_state(state)  # a state just built by jaxgan.create_state
         True
 
     """

@@ -28,10 +28,7 @@ def is_stacked(state: GANState) -> bool:
         True for a stack made by ``jaxgan.ensembles``.
 
     Example:
-        >>> import jaxgan
-        >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
-        ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
-        >>> is_stacked(state)
+        >>> is_stacked(state)  # one run, built by jaxgan.create_state
         False
 
     """
@@ -64,9 +61,7 @@ def generate_batches(
 
     Example:
         >>> import jaxgan
-        >>> state = jaxgan.create_state(jaxgan.models.MLPGenerator,
-        ...                             jaxgan.models.MLPDiscriminator, key=jax.random.key(0))
-        >>> z = jaxgan.sample_latent(jax.random.key(1), 3, 100)
+        >>> z = jaxgan.sample_latent(jax.random.key(1), 3, 100)  # state: a seed-style MLP GAN
         >>> generate_batches(state, z, batch_size=2).shape
         (3, 28, 28, 1)
 

@@ -52,6 +52,11 @@ def test_get_loss_names_the_choices():
         losses.get_loss("nonsaturating")
 
 
+def jit_penalty(penalty, critic, *args):
+    """``penalty(critic, *args)`` as one compiled program (eagerly, each op compiles its own)."""
+    return jax.jit(penalty, static_argnums=0)(critic, *args)
+
+
 def test_gradient_penalty_on_linear_critic_is_hand_computed():
     w = jnp.array([3.0, 4.0])  # |grad| = 5 everywhere
 
@@ -59,7 +64,7 @@ def test_gradient_penalty_on_linear_critic_is_hand_computed():
         return x @ w
 
     real = jnp.ones((4, 2))
-    value = penalties.gradient_penalty(critic, real, -real, jax.random.key(0))
+    value = jit_penalty(penalties.gradient_penalty, critic, real, -real, jax.random.key(0))
     np.testing.assert_allclose(value, (5.0 - 1.0) ** 2, rtol=1e-5)
 
 
@@ -69,14 +74,15 @@ def test_gradient_penalty_interpolates_per_sample():
     key = jax.random.key(1)
     eps = jax.random.uniform(key, (3, 1))
     expected = np.mean((np.abs(2.0 * np.asarray(eps[:, 0])) - 1.0) ** 2)
-    value = penalties.gradient_penalty(
-        lambda x: 0.5 * jnp.sum(x**2, axis=1), real, jnp.zeros_like(real), key
+    value = jit_penalty(
+        penalties.gradient_penalty, lambda x: 0.5 * jnp.sum(x**2, axis=1), real, 0 * real, key
     )
     np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
 def test_r1_penalty_hand_computed():
     # D(x) = sum(x^2) -> grad 2x; for x = [1, 2]: |grad|^2 = 4 + 16
-    value = penalties.r1_penalty(lambda x: jnp.sum(x**2, axis=1), jnp.array([[1.0, 2.0]]))
+    r1 = penalties.r1_penalty
+    value = jit_penalty(r1, lambda x: jnp.sum(x**2, axis=1), jnp.array([[1.0, 2.0]]))
     np.testing.assert_allclose(value, 20.0)
-    assert math.isclose(float(penalties.r1_penalty(lambda x: x[:, 0] * 0, jnp.ones((2, 3)))), 0)
+    assert math.isclose(float(jit_penalty(r1, lambda x: x[:, 0] * 0, jnp.ones((2, 3)))), 0)

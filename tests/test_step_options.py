@@ -69,15 +69,21 @@ def with_config(state, **changes):
     return state.replace(config=dataclasses.replace(state.config, **changes))
 
 
-def in_one_program(first, second):
-    """Jit ``(first(*a), second(*b))`` as one program: one compilation instead of two."""
-    return jax.jit(lambda a, b: (first(*a), second(*b)))
+def joint_then_two_calls(state, batch):
+    """``d_update`` of ``state`` with ``joint_d_call`` on, then off, on one batch."""
+    return tuple(
+        jaxgan.d_update(with_config(state, joint_d_call=joint), batch, KEY)
+        for joint in (True, False)
+    )
 
 
-def d_updates_of(state_a, state_b, batch):
-    """``d_update`` of two states (e.g. joint and two D calls) on one batch, one compilation."""
-    both = in_one_program(jaxgan.d_update, jaxgan.d_update)
-    return both((state_a, batch, KEY), (state_b, batch, KEY))
+def joint_and_two_calls(state, batch):
+    """:func:`joint_then_two_calls` as one program on one copy of the state.
+
+    The parts both forms share (the step keys, G's fake batch) are then the same computation,
+    which XLA compiles and runs once.
+    """
+    return jax.jit(joint_then_two_calls)(state, batch)
 
 
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
@@ -89,11 +95,9 @@ def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
 
 @pytest.mark.parametrize("model", ["dense", "dcgan"])
 def test_one_joint_d_call_equals_two_calls(model):
-    if model == "dense":
-        state = jaxgan.create_state(
-            SmallG, lambda rngs: SmallD(rngs, dropout=0.0), key=0, g_optimizer=SGD, d_optimizer=SGD
-        )
-        real = small_batch(16)
+    if model == "dense":  # computed beside the reuse_fake checks below, on their state
+        state = no_dropout_state()
+        (joint, m_joint), (two, m_two) = no_dropout_runs()["joint_and_two_calls"]
     else:  # a conv D without dropout (dropout would draw other masks, as documented); G is a
         # small dense one, as only D's calls differ
         state = jaxgan.create_state(
@@ -103,11 +107,8 @@ def test_one_joint_d_call_equals_two_calls(model):
             g_optimizer=SGD,
             d_optimizer=SGD,
         )
-        real = real_batch()
-    assert not jax.tree.leaves(state.discriminator.rest)
-    (joint, m_joint), (two, m_two) = d_updates_of(
-        with_config(state, joint_d_call=True), with_config(state, joint_d_call=False), real
-    )
+        (joint, m_joint), (two, m_two) = joint_and_two_calls(state, real_batch())
+    assert state.config.joint_d_call and not jax.tree.leaves(state.discriminator.rest)
     assert m_joint.keys() == m_two.keys()
     for name in m_joint:
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
@@ -127,11 +128,7 @@ def test_joint_d_call_also_serves_penalties_and_packing():
         r1=1.0,
         pack=2,
     )
-    (joint, m_joint), (two, m_two) = d_updates_of(
-        with_config(state, joint_d_call=True),
-        with_config(state, joint_d_call=False),
-        real_batch(16),
-    )
+    (joint, m_joint), (two, m_two) = joint_and_two_calls(state, real_batch(16))
     for name in ("d_loss", "d_real", "d_fake", "gradient_penalty", "r1"):
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
     assert_trees_close(joint.discriminator.params, two.discriminator.params)
@@ -164,9 +161,7 @@ def test_joint_d_call_keeps_each_sample_with_its_label():
         CondG, CondD, key=0, g_optimizer=SGD, d_optimizer=SGD, num_classes=3
     )
     batch = (small_batch(16), jnp.arange(16) % 3)
-    (joint, m_joint), (two, m_two) = d_updates_of(
-        with_config(state, joint_d_call=True), with_config(state, joint_d_call=False), batch
-    )
+    (joint, m_joint), (two, m_two) = joint_and_two_calls(state, batch)
     for name in m_joint:
         np.testing.assert_allclose(m_joint[name], m_two[name], rtol=1e-5, err_msg=name)
     assert_trees_close(joint.discriminator.params, two.discriminator.params)
@@ -187,30 +182,51 @@ class NormD(nnx.Module):
 def test_a_discriminator_with_statistics_is_always_called_twice():
     state = jaxgan.create_state(models.MLPGenerator, NormD, key=jax.random.key(0))
     assert state.config.joint_d_call and jax.tree.leaves(state.discriminator.rest)
-    (default, m_default), (two, m_two) = d_updates_of(
-        state, with_config(state, joint_d_call=False), real_batch(16)
-    )
+    # the default configuration (joint_d_call on) against two calls
+    (default, m_default), (two, m_two) = joint_and_two_calls(state, real_batch(16))
     # the same computation: identical bits, statistics updated by two calls (real, then fake)
     for a, b in zip(jax.tree.leaves(default), jax.tree.leaves(two), strict=True):
         np.testing.assert_array_equal(a, b)
     assert all(bool(m_default[k] == m_two[k]) for k in m_default)
 
 
+def d_steps_then_g_step(state, real, key):
+    """``n_critic`` calls of ``d_update``, then ``g_update``: the two-step form of an iteration."""
+    n_critic, size = state.config.n_critic, real.shape[0] // state.config.n_critic
+    metrics = {}
+    for i in range(n_critic):
+        state, metrics = jaxgan.d_update(state, real[size * i : size * (i + 1)], key)
+    state, g_metrics = jaxgan.g_update(state, real[:size], key)
+    return state, {**metrics, **g_metrics}
+
+
+@functools.cache
+def fused_and_apart():
+    """``{n_critic: (fused iteration, two-step iteration)}`` with ``reuse_fake``, n_critic 1 and 2.
+
+    One program on one copy of the state; each result is ``(state, metrics)``.
+    """
+
+    def run(state, real):
+        results = {}
+        for n_critic in (1, 2):
+            config = with_config(state, n_critic=n_critic)
+            batch = real[: 8 * n_critic]
+            results[n_critic] = (
+                jaxgan.train_update(config, batch, KEY),
+                d_steps_then_g_step(config, batch, KEY),
+            )
+        return results
+
+    return jax.jit(run)(small_state(reuse_fake=True), small_batch(16))
+
+
 @pytest.mark.parametrize("n_critic", [1, 2])
 def test_fused_reuse_fake_iteration_equals_d_step_then_g_step(n_critic):
     """The fused form runs G's forward pass once; d_update then g_update run it twice."""
-    state = small_state(reuse_fake=True, n_critic=n_critic)
-    real = small_batch(8 * n_critic)
-
-    def two_steps(state, real, key):
-        metrics = {}
-        for i in range(n_critic):
-            state, metrics = jaxgan.d_update(state, real[8 * i : 8 * (i + 1)], key)
-        state, g_metrics = jaxgan.g_update(state, real[:8], key)
-        return state, {**metrics, **g_metrics}
-
-    both = in_one_program(jaxgan.train_update, two_steps)
-    (fused, m_fused), (apart, m_apart) = both((state, real, KEY), (state, real, KEY))
+    (fused, m_fused), (apart, m_apart) = fused_and_apart()[n_critic]
+    assert fused.config.reuse_fake and fused.config.n_critic == n_critic
+    assert set(m_fused) == set(m_apart)
     for name in m_fused:
         np.testing.assert_allclose(m_fused[name], m_apart[name], rtol=1e-5, err_msg=name)
     # SGD(1): equal parameters mean equal gradients; G's BatchNorm statistics come from the
@@ -227,53 +243,67 @@ N_CRITIC = 2
 first" (n_critic 1 is the same code path, and the fused equivalence above runs it)."""
 
 
-def frozen_state():
-    """SmallG (SGD(1): G's optimiser plays no part here) against SmallD without dropout, D frozen
-    by SGD(0)."""
+def no_dropout_state():
+    """SmallG against SmallD without dropout, SGD(1) for both."""
     return jaxgan.create_state(
-        SmallG,
-        lambda rngs: SmallD(rngs, dropout=0.0),
-        key=jax.random.key(0),
-        g_optimizer=SGD,
-        d_optimizer=FROZEN,
-        n_critic=N_CRITIC,
+        SmallG, lambda rngs: SmallD(rngs, dropout=0.0), key=0, g_optimizer=SGD, d_optimizer=SGD
+    )
+
+
+def frozen(state):
+    """``state`` with D frozen by SGD(0) (G's SGD(1) plays no part) and ``N_CRITIC`` D updates."""
+    return with_config(
+        state.replace(discriminator=state.discriminator.replace(tx=FROZEN)), n_critic=N_CRITIC
     )
 
 
 @functools.cache
-def frozen_iterations():
-    """Metrics of one iteration of the frozen-D state, reusing D's fake batch or not."""
-    frozen, real = frozen_state(), small_batch(16 * N_CRITIC)
-    both = in_one_program(jaxgan.train_update, jaxgan.train_update)
-    (_, reused), (_, fresh) = both(
-        (with_config(frozen, reuse_fake=True), real, KEY), (frozen, real, KEY)
-    )
-    return reused, fresh
+def no_dropout_runs():
+    """What the joint-call and reuse_fake checks compute on :func:`no_dropout_state`.
+
+    ``joint_and_two_calls``: its ``d_update`` with one joint D call, then two calls;
+    ``reused``/``fresh``: the metrics of one iteration of the frozen-D state with and without
+    ``reuse_fake``; ``two_steps``: the D update metrics (the last one) and G update metrics of
+    ``d_update`` then ``g_update`` with ``reuse_fake``. One program on one copy of the state:
+    the first D update of the frozen runs and the joint call differ only by D's optimiser.
+    """
+
+    def run(state, real):
+        joint = joint_then_two_calls(state, real[:16])
+        fixed = frozen(state)
+        reused = with_config(fixed, reuse_fake=True)
+        two_steps = reused
+        for i in range(N_CRITIC):
+            two_steps, d_metrics = jaxgan.d_update(two_steps, real[16 * i : 16 * (i + 1)], KEY)
+        _, g_metrics = jaxgan.g_update(two_steps, real[:16], KEY)
+        return {
+            "joint_and_two_calls": joint,
+            "reused": jaxgan.train_update(reused, real, KEY)[1],
+            "fresh": jaxgan.train_update(fixed, real, KEY)[1],
+            "two_steps": (d_metrics, g_metrics),
+        }
+
+    return jax.jit(run)(no_dropout_state(), small_batch(16 * N_CRITIC))
 
 
 def test_reuse_fake_trains_g_on_the_batch_the_last_d_update_judged():
     """With D frozen (SGD(0)) and no dropout in D, G must see exactly what D saw."""
-    n_critic = N_CRITIC
-    frozen = frozen_state()
-    real = small_batch(16 * n_critic)
-    reused, fresh = frozen_iterations()
+    runs = no_dropout_runs()
+    reused, fresh = runs["reused"], runs["fresh"]
     # d_fake: mean D(G(z)) over the last D update's batch; d_fake_g: what the G update saw
     np.testing.assert_allclose(reused["d_fake_g"], reused["d_fake"], rtol=1e-6)
     assert abs(float(fresh["d_fake_g"]) - float(fresh["d_fake"])) > 1e-4  # fresh noise
     # the two-step form draws the same batch again from the last D update's key
-    state = with_config(frozen, reuse_fake=True)
-    for i in range(n_critic):
-        state, d_metrics = jaxgan.d_step(state, real[16 * i : 16 * (i + 1)], KEY)
-    _, g_metrics = jaxgan.g_step(state, real[:16], KEY)
+    d_metrics, g_metrics = runs["two_steps"]
     np.testing.assert_allclose(g_metrics["d_fake_g"], d_metrics["d_fake"], rtol=1e-6)
 
 
 def test_defaults_keep_the_exact_algorithm_and_reuse_fake_is_opt_in():
     config = jaxgan.StepConfig()
     assert not config.reuse_fake and config.joint_d_call
-    assert not frozen_state().config.reuse_fake
+    assert not frozen(no_dropout_state()).config.reuse_fake
     # the same state and batch: the default draws G's batch afresh, reuse_fake does not
-    m_reuse, m_default = frozen_iterations()
+    m_reuse, m_default = no_dropout_runs()["reused"], no_dropout_runs()["fresh"]
     assert float(m_default["g_loss"]) != float(m_reuse["g_loss"])
 
 

@@ -52,11 +52,14 @@ class DCGANGenerator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> g = DCGANGenerator(width=8, rngs=nnx.Rngs(0))
-        >>> g(jax.numpy.zeros((2, 100))).shape
+        Shapes only: ``nnx.eval_shape`` builds and calls the model abstractly (nothing is
+        computed or compiled).
+
+        >>> z = jax.numpy.zeros((2, 100))
+        >>> nnx.eval_shape(lambda: DCGANGenerator(width=8, rngs=nnx.Rngs(0))(z)).shape
         (2, 28, 28, 1)
-        >>> cg = DCGANGenerator(width=8, num_classes=10, rngs=nnx.Rngs(0))
-        >>> cg(jax.numpy.zeros((2, 100)), jax.numpy.array([3, 7])).shape
+        >>> cg = lambda: DCGANGenerator(width=8, num_classes=10, rngs=nnx.Rngs(0))
+        >>> nnx.eval_shape(lambda: cg()(z, jax.numpy.array([3, 7]))).shape
         (2, 28, 28, 1)
 
     """
@@ -127,16 +130,19 @@ class DCGANDiscriminator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> d = DCGANDiscriminator(width=8, rngs=nnx.Rngs(0))
-        >>> d(jax.numpy.zeros((2, 28, 28, 1)), rngs=nnx.Rngs(dropout=0)).shape
-        (2,)
-        >>> cd = DCGANDiscriminator(width=8, num_classes=10, rngs=nnx.Rngs(0))
+        Shapes only: ``nnx.eval_shape`` builds and calls the model abstractly (nothing is
+        computed or compiled).
+
         >>> x, y = jax.numpy.zeros((2, 28, 28, 1)), jax.numpy.array([0, 9])
-        >>> cd(x, y, rngs=nnx.Rngs(dropout=0)).shape
+        >>> def judge(*labels, **options):
+        ...     d = DCGANDiscriminator(width=8, rngs=nnx.Rngs(0), **options)
+        ...     return d(x, *labels, rngs=nnx.Rngs(dropout=0))
+        >>> nnx.eval_shape(judge).shape
         (2,)
-        >>> ac = DCGANDiscriminator(width=8, num_classes=10, conditioning="auxiliary",
-        ...                         rngs=nnx.Rngs(0))
-        >>> [a.shape for a in ac(x, rngs=nnx.Rngs(dropout=0))]
+        >>> nnx.eval_shape(lambda: judge(y, num_classes=10)).shape
+        (2,)
+        >>> ac = nnx.eval_shape(lambda: judge(num_classes=10, conditioning="auxiliary"))
+        >>> [a.shape for a in ac]
         [(2,), (2, 10)]
 
     """

@@ -103,8 +103,8 @@ class UpConv(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> up = UpConv(8, 4, 5, 2, rngs=nnx.Rngs(0))
-        >>> up(jnp.zeros((1, 7, 7, 8))).shape
+        >>> x = jnp.zeros((1, 7, 7, 8))
+        >>> nnx.eval_shape(lambda: UpConv(8, 4, 5, 2, rngs=nnx.Rngs(0))(x)).shape  # shapes only
         (1, 14, 14, 4)
 
     """
@@ -172,8 +172,10 @@ class SpectralNorm(nnx.Module):
         rngs: randomness for the initial ``u``.
 
     Example:
-        >>> sn = SpectralNorm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
-        >>> sn(jnp.ones((2, 4))).shape
+        >>> def call(x):  # traced by nnx.eval_shape below: shapes only, nothing computed
+        ...     sn = SpectralNorm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
+        ...     return sn(x)
+        >>> nnx.eval_shape(call, jnp.ones((2, 4))).shape
         (2, 3)
     """
 
@@ -232,8 +234,10 @@ def spectral_norm(layer: nnx.Module, *, n_steps: int = 1, rngs: nnx.Rngs) -> Spe
         The wrapped layer.
 
     Example:
-        >>> sn = spectral_norm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
-        >>> sn(jnp.ones((2, 4))).shape
+        >>> def call(x):  # traced by nnx.eval_shape below: shapes only, nothing computed
+        ...     sn = spectral_norm(nnx.Linear(4, 3, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
+        ...     return sn(x)
+        >>> nnx.eval_shape(call, jnp.ones((2, 4))).shape
         (2, 3)
     """
     return SpectralNorm(layer, n_steps=n_steps, rngs=rngs)
@@ -250,8 +254,8 @@ class ConditionalBatchNorm(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> bn = ConditionalBatchNorm(4, 10, rngs=nnx.Rngs(0))
-        >>> bn(jnp.ones((2, 3, 3, 4)), jnp.array([1, 7])).shape
+        >>> x, labels = jnp.ones((2, 3, 3, 4)), jnp.array([1, 7])
+        >>> nnx.eval_shape(lambda: ConditionalBatchNorm(4, 10, rngs=nnx.Rngs(0))(x, labels)).shape
         (2, 3, 3, 4)
     """
 

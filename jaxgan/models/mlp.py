@@ -24,9 +24,14 @@ class MLPGenerator(nnx.Module):
         rngs: initialisation randomness, e.g. ``nnx.Rngs(0)``.
 
     Example:
-        >>> g = MLPGenerator(rngs=nnx.Rngs(0))
-        >>> g.eval()
-        >>> g(jnp.zeros((2, 100))).shape
+        Shapes only: ``nnx.eval_shape`` builds and calls the model abstractly (nothing is
+        computed or compiled).
+
+        >>> def generate(z):
+        ...     g = MLPGenerator(rngs=nnx.Rngs(0))
+        ...     g.eval()  # no dropout, so no rngs in the call
+        ...     return g(z)
+        >>> nnx.eval_shape(generate, jnp.zeros((2, 100))).shape
         (2, 28, 28, 1)
 
     """
@@ -66,8 +71,8 @@ class MLPDiscriminator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> d = MLPDiscriminator(rngs=nnx.Rngs(0))
-        >>> d(jnp.zeros((2, 28, 28, 1))).shape
+        >>> x = jnp.zeros((2, 28, 28, 1))
+        >>> nnx.eval_shape(lambda: MLPDiscriminator(rngs=nnx.Rngs(0))(x)).shape  # shapes only
         (2,)
 
     """
@@ -101,7 +106,7 @@ class MLP(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> MLP((2, 16, 1), rngs=nnx.Rngs(0))(jnp.ones((3, 2))).shape
+        >>> nnx.eval_shape(lambda: MLP((2, 16, 1), rngs=nnx.Rngs(0))(jnp.ones((3, 2)))).shape
         (3, 1)
 
     """
@@ -136,7 +141,7 @@ class ToyGenerator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> ToyGenerator(rngs=nnx.Rngs(0))(jnp.zeros((5, 2))).shape
+        >>> nnx.eval_shape(lambda: ToyGenerator(rngs=nnx.Rngs(0))(jnp.zeros((5, 2)))).shape
         (5, 2)
 
     """
@@ -169,7 +174,7 @@ class Maxout(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> Maxout(2, 3, 5, rngs=nnx.Rngs(0))(jnp.ones((4, 2))).shape
+        >>> nnx.eval_shape(lambda: Maxout(2, 3, 5, rngs=nnx.Rngs(0))(jnp.ones((4, 2)))).shape
         (4, 3)
 
     """
@@ -199,7 +204,7 @@ class ToyDiscriminator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> ToyDiscriminator(rngs=nnx.Rngs(0))(jnp.zeros((6, 2))).shape
+        >>> nnx.eval_shape(lambda: ToyDiscriminator(rngs=nnx.Rngs(0))(jnp.zeros((6, 2)))).shape
         (6,)
 
     """

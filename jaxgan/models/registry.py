@@ -9,7 +9,7 @@ after the shared ones, so configs and ``--set`` learn them from here.
 Example:
     >>> g, d = FAMILIES["mlp"].build((28, 28, 1), 100, None, 1, "projection", g_hidden=16,
     ...                              d_hidden=16, g_dropout=0.3, d_dropout=0.0)
-    >>> g(nnx.Rngs(0)).latent_dim
+    >>> nnx.eval_shape(lambda: g(nnx.Rngs(0))).latent_dim  # built abstractly: no weights computed
     100
 
 """

@@ -39,8 +39,8 @@ class GeneratorBlock(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> blk = GeneratorBlock(8, 4, rngs=nnx.Rngs(0))
-        >>> blk(jnp.zeros((2, 4, 4, 8))).shape
+        >>> x = jnp.zeros((2, 4, 4, 8))
+        >>> nnx.eval_shape(lambda: GeneratorBlock(8, 4, rngs=nnx.Rngs(0))(x)).shape  # shapes only
         (2, 8, 8, 4)
     """
 
@@ -69,8 +69,8 @@ class DiscriminatorBlock(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> blk = DiscriminatorBlock(3, 8, rngs=nnx.Rngs(0))
-        >>> blk(jnp.zeros((2, 8, 8, 3))).shape
+        >>> x = jnp.zeros((2, 8, 8, 3))
+        >>> nnx.eval_shape(lambda: DiscriminatorBlock(3, 8, rngs=nnx.Rngs(0))(x)).shape
         (2, 4, 4, 8)
     """
 
@@ -108,8 +108,11 @@ class ResNetGenerator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> g = ResNetGenerator(width=8, rngs=nnx.Rngs(0))
-        >>> g(jnp.zeros((2, 128))).shape
+        Shapes only: ``nnx.eval_shape`` builds and calls the model abstractly (nothing is
+        computed or compiled).
+
+        >>> z = jnp.zeros((2, 128))
+        >>> nnx.eval_shape(lambda: ResNetGenerator(width=8, rngs=nnx.Rngs(0))(z)).shape
         (2, 32, 32, 3)
     """
 
@@ -156,8 +159,11 @@ class ResNetDiscriminator(nnx.Module):
         rngs: initialisation randomness.
 
     Example:
-        >>> d = ResNetDiscriminator(width=8, rngs=nnx.Rngs(0))
-        >>> d(jnp.zeros((2, 32, 32, 3))).shape
+        Shapes only: ``nnx.eval_shape`` builds and calls the model abstractly (nothing is
+        computed or compiled).
+
+        >>> x = jnp.zeros((2, 32, 32, 3))
+        >>> nnx.eval_shape(lambda: ResNetDiscriminator(width=8, rngs=nnx.Rngs(0))(x)).shape
         (2,)
     """
 
