@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import data, metrics, viz
@@ -34,6 +35,44 @@ from jaxgan.experiment.sample import load_run
 from jaxgan.hooks import json_safe
 
 REPORT_FILE, PANEL_FILE = "report.json", "report.png"
+
+
+class _OnePass:
+    """A classifier's features and class probabilities of each image set from one forward pass.
+
+    ``evaluate_images`` asks for both of the same generated, real and floor images; the
+    classifier's own ``features`` and ``probabilities`` would run the network over each set twice.
+    The values are those methods' own (``probabilities`` is their softmax of the logits).
+
+    Example:
+        >>> from jaxgan.metrics import load_classifier
+        >>> both = _OnePass(load_classifier("mnist"))  # doctest: +SKIP
+        >>> both.features(images).shape, both.probabilities(images).shape  # doctest: +SKIP
+        ((N, 128), (N, 10))
+
+    """
+
+    def __init__(self, classifier: metrics.Classifier):
+        self.classifier = classifier
+        self.outputs: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def _apply(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # keyed by the array itself (kept alive here, so its id is not reused)
+        held = self.outputs.get(id(images))
+        if held is None or held[0] is not images:
+            held = self.outputs[id(images)] = (images, self.classifier.apply(images))
+        return held[1]
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """``Classifier.features`` of ``images``."""
+        return self._apply(images)[0]
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """``Classifier.probabilities`` of ``images``."""
+        logits = self._apply(images)[1]
+        return np.asarray(
+            jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1), dtype=np.float64
+        )
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:
@@ -130,12 +169,13 @@ def evaluate_run(
         train = data.load(config.data.name, config.data.split, limit=max(n, 10_000))
         fake = check_finite_samples(generate_samples(state, n, key), run_dir, step)
         out.mkdir(parents=True, exist_ok=True)
+        both = _OnePass(clf)
         report = metrics.evaluate_images(
             fake,
             train.x,
-            feature_fn=clf.features,
+            feature_fn=both.features,
             feature_space=clf.feature_space,
-            probabilities_fn=clf.probabilities,
+            probabilities_fn=both.probabilities,
             name=config.name,
             reference_split=f"{config.data.name} {config.data.split}[:{len(train)}]",
             floor_real=test.x[:n],
