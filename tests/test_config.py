@@ -98,14 +98,15 @@ def test_packing_builds_a_discriminator_for_packed_samples(name):
 
 
 def test_build_state_uses_the_configured_optimiser_and_game():
-    config = TrainConfig.of(lr=1e-3, d_lr=4e-3, b1=0.8, loss="hinge", n_critic=2, g_hidden=8)
-    state = build_state(config.replace(d_hidden=8))
+    # the tiny CLI run's sizes (tests/cli_args.py): the session has its initialisers compiled
+    config = TrainConfig.of(lr=1e-3, d_lr=4e-3, b1=0.8, loss="hinge", n_critic=2, g_hidden=16)
+    state = build_state(config.replace(d_hidden=16))
     assert float(state.generator.opt_state.hyperparams["learning_rate"]) == pytest.approx(1e-3)
     assert float(state.discriminator.opt_state.hyperparams["learning_rate"]) == pytest.approx(4e-3)
     assert float(state.discriminator.opt_state.hyperparams["b1"]) == pytest.approx(0.8)
     assert (state.config.loss, state.config.n_critic) == ("hinge", 2)
-    same = build_state(config.replace(d_hidden=8))
-    other_seed = build_state(config.replace(d_hidden=8, seed=1))
+    same = build_state(config.replace(d_hidden=16))
+    other_seed = build_state(config.replace(d_hidden=16, seed=1))
     kernel = lambda s: s.generator.params["hidden"]["kernel"][...]  # noqa: E731
     assert (kernel(state) == kernel(same)).all()
     assert not (kernel(state) == kernel(other_seed)).all()
