@@ -65,7 +65,8 @@ def test_training_tracks_a_metric_and_keeps_the_best_checkpoint(tmp_path, capsys
     assert [row["step"] for row in rows] == [10, 20]
     best = min(rows, key=lambda row: row["value"])
     assert sorted(p.name for p in (run / "best").iterdir()) == [str(best["step"])]
-    assert cli.main(["eval", "--run", str(run), "--best", "-n", "100"]) == 0
+    # -n 200 as the image-run test's eval: the same sample and metric programs
+    assert cli.main(["eval", "--run", str(run), "--best", "-n", "200"]) == 0
     assert json.loads((run / "eval" / "report.json").read_text())["step"] == best["step"]
     # a metric that does not fit the data fails before anything is written
     bad = ["train", *TINY_IMAGES, "--set", "track_metric=modes", "--out", str(tmp_path / "bad")]
