@@ -41,9 +41,14 @@ def psnr_db(a, b):
     return 10 * np.log10(4.0 / mse)
 
 
+def jitted_state(generator, discriminator, **options):
+    """``create_state`` under one ``jax.jit``: one program, not one per initialiser and shape."""
+    return jax.jit(lambda: jaxgan.create_state(generator, discriminator, key=0, **options))()
+
+
 @pytest.fixture(scope="module")
 def mlp_state():
-    return jaxgan.create_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator, key=0)
+    return jitted_state(jaxgan.models.MLPGenerator, jaxgan.models.MLPDiscriminator)
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +177,8 @@ class TinyConditionalDiscriminator(nnx.Module):
 
 
 def test_a_users_conditional_generator_with_labels_known_or_searched():
-    state = jaxgan.create_state(
-        TinyConditionalGenerator, TinyConditionalDiscriminator, key=0, num_classes=3, latent_dim=4
+    state = jitted_state(
+        TinyConditionalGenerator, TinyConditionalDiscriminator, num_classes=3, latent_dim=4
     )
     z = jaxgan.sample_latent(jax.random.key(2), 3, 4)
     labels = np.array([2, 0, 1], np.int32)
