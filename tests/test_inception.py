@@ -9,6 +9,7 @@ import os
 import warnings
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -118,8 +119,8 @@ def test_layers_match_torch_ops():
     x = rng.standard_normal((2, 9, 11, 5)).astype(np.float32)
     layer = ConvBN(5, 4, (1, 3), padding=(0, 1))
     for var in (layer.kernel, layer.scale, layer.bias, layer.mean):
-        var.set_value(jnp.asarray(rng.standard_normal(var.shape).astype(np.float32)))
-    layer.var.set_value(jnp.asarray(rng.uniform(0.5, 2.0, layer.var.shape).astype(np.float32)))
+        var.set_value(jax.device_put(rng.standard_normal(var.shape).astype(np.float32)))
+    layer.var.set_value(jax.device_put(rng.uniform(0.5, 2.0, layer.var.shape).astype(np.float32)))
     xt = torch.from_numpy(x).permute(0, 3, 1, 2)
     kernel = torch.from_numpy(np.array(layer.kernel[...]).transpose(3, 2, 0, 1))
     as_t = lambda v: torch.from_numpy(np.array(v[...]))  # noqa: E731
@@ -134,11 +135,14 @@ def test_layers_match_torch_ops():
         0.1,
         1e-3,
     ).relu()
-    np.testing.assert_allclose(layer(x), ref.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-5)
+    # the three ops in one program (eagerly, each jnp op of each would compile its own)
+    ours = jax.jit(lambda x: (layer(x), _avg_pool_exclude_pad(x), _max_pool(x, 1, padding=1)))
+    conv, avg_ours, max_ours = (np.asarray(y) for y in ours(x))
+    np.testing.assert_allclose(conv, ref.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-5)
     avg = torch.nn.functional.avg_pool2d(xt, 3, 1, 1, count_include_pad=False)
-    np.testing.assert_allclose(_avg_pool_exclude_pad(x), avg.permute(0, 2, 3, 1), atol=1e-6)
+    np.testing.assert_allclose(avg_ours, avg.permute(0, 2, 3, 1), atol=1e-6)
     mx = torch.nn.functional.max_pool2d(xt, 3, 1, 1)
-    np.testing.assert_array_equal(_max_pool(x, 1, padding=1), mx.permute(0, 2, 3, 1).numpy())
+    np.testing.assert_array_equal(max_ours, mx.permute(0, 2, 3, 1).numpy())
 
 
 def test_param_shapes_and_loading_checks():

@@ -41,6 +41,7 @@ BASELINES = ("mean", "nearest", "harmonic")
 """The baselines of ``jaxgan inpaint --baselines``: training mean, nearest neighbour, diffusion."""
 
 
+@jax.jit
 def mean_fill(images: Array, mask: Array, train_images: Array) -> Array:
     """Fill the hole with the per-pixel mean of the training images.
 
@@ -94,10 +95,10 @@ def nearest_neighbours(
         [1]
 
     """
-    n = images.shape[0]
-    mask_c = jnp.broadcast_to(mask, images.shape).reshape(n, -1).astype(jnp.float32)
-    masked = mask_c * jnp.asarray(images, jnp.float32).reshape(n, -1)
-    if bool(jnp.all(mask_c == mask_c[:1])):  # one mask for all: its term is one row
+    n = images.shape[0]  # the small operands are prepared by numpy: no program per shape
+    mask_c = np.broadcast_to(np.asarray(mask, np.float32), images.shape).reshape(n, -1)
+    masked = mask_c * np.asarray(images, np.float32).reshape(n, -1)
+    if (mask_c == mask_c[:1]).all():  # one mask for all: its term is one row
         mask_c = mask_c[:1]
     train = np.asarray(train_images, np.float32).reshape(len(train_images), -1)
     size = min(chunk_size, len(train))
@@ -107,7 +108,7 @@ def nearest_neighbours(
         chunk = train[start : start + size]
         if len(chunk) < size:
             chunk = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
-        dist = np.asarray(_chunk_distances(masked, mask_c, jnp.asarray(chunk)))
+        dist = np.asarray(_chunk_distances(masked, mask_c, chunk))
         local = dist.argmin(axis=1)
         value = dist[np.arange(n), local]
         better = value < best
@@ -137,5 +138,4 @@ def nearest_neighbour_fill(
 
     """
     index = nearest_neighbours(images, mask, train_images, chunk_size=chunk_size)
-    neighbours = jnp.asarray(np.asarray(train_images, np.float32)[index])
-    return paste(images, mask, neighbours)
+    return paste(images, mask, np.asarray(train_images, np.float32)[index])

@@ -38,6 +38,7 @@ BLEND_METHODS = ("paste", "poisson")
 """The ways ``blend`` can put a generator's reconstruction into the known pixels."""
 
 
+@jax.jit
 def paste(images: Array, mask: Array, fill: Array) -> Array:
     """Keep the known pixels of ``images`` and take the hole from ``fill``: ``M⊙y + (1−M)⊙g``.
 
@@ -58,6 +59,7 @@ def paste(images: Array, mask: Array, fill: Array) -> Array:
     return mask * images + (1.0 - mask) * fill
 
 
+@jax.jit
 def laplacian(x: Array) -> Array:
     """Apply the 4-neighbour graph Laplacian ``Σ_q (x_p − x_q)`` over in-image neighbours q of p.
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -74,6 +75,21 @@ def psnr_per_image(
     return np.minimum(np.asarray(values, np.float64), PSNR_CAP_DB)
 
 
+@jax.jit
+def _pixel_scores(originals: Any, outputs: Any, mask: Any) -> tuple[jax.Array, ...]:
+    """Mean PSNR (capped per image), SSIM and L1 of uint8 batches, then on the hole: one program."""
+    a, b = _unit(originals), _unit(outputs)
+    regions = [None] if mask is None else [None, 1.0 - mask]
+    scores = []
+    for region in regions:
+        scores += [
+            jnp.mean(jnp.minimum(psnr(a, b, region), PSNR_CAP_DB)),
+            jnp.mean(ssim(a, b, region)),
+            jnp.mean(mean_abs_error(a, b, region)),
+        ]
+    return tuple(scores)
+
+
 def score_images(
     originals: np.ndarray,
     outputs: Any,
@@ -105,17 +121,10 @@ def score_images(
 
     """
     out_u8 = data.to_uint8_images(outputs)
-    a, b = _unit(originals), _unit(out_u8)
-    scores = {
-        "psnr": float(jnp.mean(jnp.minimum(psnr(a, b), PSNR_CAP_DB))),
-        "ssim": float(jnp.mean(ssim(a, b))),
-        "l1": float(jnp.mean(mean_abs_error(a, b))),
-    }
-    if mask is not None:
-        hole = 1.0 - jnp.asarray(mask, jnp.float32)
-        scores["psnr_hole"] = float(jnp.mean(jnp.minimum(psnr(a, b, hole), PSNR_CAP_DB)))
-        scores["ssim_hole"] = float(jnp.mean(ssim(a, b, hole)))
-        scores["l1_hole"] = float(jnp.mean(mean_abs_error(a, b, hole)))
+    names = ("psnr", "ssim", "l1") + (() if mask is None else ("psnr_hole", "ssim_hole", "l1_hole"))
+    mask = None if mask is None else np.asarray(mask, np.float32)
+    values = _pixel_scores(np.asarray(originals, np.uint8), out_u8, mask)
+    scores = {name: float(value) for name, value in zip(names, values, strict=True)}
     if classifier is not None:
         features, logits = classifier.apply(out_u8)
         if labels is not None:

@@ -123,13 +123,15 @@ def _named_optimizer(name: str) -> optax.GradientTransformation:
     )
 
 
+@functools.partial(jax.jit, static_argnames=("num_images", "candidates", "latent_dim"))
 def initial_latents(
     key: Array, num_images: int, candidates: int, latent_dim: int, *, start: int = 0
 ) -> Array:
     """Draw the starting points ``z ~ N(0, I)`` of every image and candidate.
 
     Image i draws from ``fold_in(key, start + i)``, so its starts do not depend on the batch it
-    is solved in: a dataset split into batches gives the same starts as one big call.
+    is solved in: a dataset split into batches gives the same starts as one big call. One
+    compiled program per ``(num_images, candidates, latent_dim)``; ``start`` is traced.
 
     Args:
         key: PRNG key.
@@ -604,8 +606,9 @@ def invert(
     return parts[0] if len(parts) == 1 else _concatenate(parts)
 
 
+@functools.partial(jax.jit, static_argnames="count")
 def _take(result: InversionResult, count: int) -> InversionResult:
-    """Return the first ``count`` images of a result."""
+    """Return the first ``count`` images of a result (one program, not one slice per field)."""
     return InversionResult(
         *(
             None if v is None else (v[:, :count] if name == "curve" else v[:count])
@@ -614,8 +617,9 @@ def _take(result: InversionResult, count: int) -> InversionResult:
     )
 
 
+@jax.jit
 def _concatenate(parts: list[InversionResult]) -> InversionResult:
-    """Join results of consecutive batches along the image axis."""
+    """Join results of consecutive batches along the image axis (in one program)."""
     fields = []
     for index, name in enumerate(InversionResult._fields):
         values = [part[index] for part in parts]

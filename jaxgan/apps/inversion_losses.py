@@ -18,6 +18,8 @@ Reference: R. A. Yeh, C. Chen, T. Y. Lim, A. G. Schwing, M. Hasegawa-Johnson, M.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -45,6 +47,7 @@ def _sum_per_image(x: Array) -> Array:
     return flat @ jnp.ones((flat.shape[1],), flat.dtype)
 
 
+@functools.partial(jax.jit, static_argnames="window")
 def contextual_weights(mask: Array, window: int = 7) -> Array:
     """Yeh et al.'s importance weights: ``W_i = M_i · Σ_{j∈N(i)} (1 − M_j) / |N(i)|``.
 

@@ -231,7 +231,7 @@ class Classifier:
             pad = size - len(chunk)
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.uint8)])
-            f, lg = _forward(self.graphdef, self.params, jnp.asarray(chunk))
+            f, lg = _forward(self.graphdef, self.params, chunk)  # numpy in: no copy program
             features.append(np.asarray(f)[: size - pad] * np.float32(self.feature_scale))
             logits.append(np.asarray(lg)[: size - pad])
         return np.concatenate(features), np.concatenate(logits)
@@ -413,6 +413,7 @@ def load_classifier(name_or_path: str | Path = "mnist") -> Classifier:
                 f"{npz_path}: {key} is {arrays[key].dtype}{arrays[key].shape}, the "
                 f"architecture expects {spec.dtype}{spec.shape}"
             )
-    pure = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[k]) for k in shapes])
+    # device_put, not jnp.asarray: that compiles a copy program per array shape
+    pure = jax.tree_util.tree_unflatten(treedef, [jax.device_put(arrays[k]) for k in shapes])
     nnx.replace_by_pure_dict(abstract_params, pure)
     return Classifier(config, graphdef, abstract_params, meta)

@@ -52,8 +52,8 @@ class ConvBN(nnx.Module):
         padding: Zero padding ``(rows, columns)`` added on each side.
 
     Example:
-        >>> layer = ConvBN(3, 32, (3, 3), stride=2)
-        >>> layer(jnp.zeros((1, 299, 299, 3))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 299, 299, 3), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: ConvBN(3, 32, (3, 3), stride=2)(x), x).shape
         (1, 149, 149, 32)
 
     """
@@ -68,11 +68,11 @@ class ConvBN(nnx.Module):
         padding: tuple[int, int] = (0, 0),
     ):
         kh, kw = kernel_size
-        self.kernel = nnx.Param(jnp.zeros((kh, kw, in_features, out_features), jnp.float32))
-        self.scale = nnx.Param(jnp.ones((out_features,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32))
-        self.mean = nnx.BatchStat(jnp.zeros((out_features,), jnp.float32))
-        self.var = nnx.BatchStat(jnp.ones((out_features,), jnp.float32))
+        self.kernel = nnx.Param(_filled((kh, kw, in_features, out_features), 0.0))
+        self.scale = nnx.Param(_filled((out_features,), 1.0))
+        self.bias = nnx.Param(_filled((out_features,), 0.0))
+        self.mean = nnx.BatchStat(_filled((out_features,), 0.0))
+        self.var = nnx.BatchStat(_filled((out_features,), 1.0))
         self.stride = stride
         self.padding = ((padding[0], padding[0]), (padding[1], padding[1]))
         self.folded = False  # True after fold_batch_norm: the kernel and bias carry the norm
@@ -87,8 +87,11 @@ class ConvBN(nnx.Module):
             NHWC float32 activations with ``out_features`` channels.
 
         Example:
-            >>> ConvBN(4, 8)(jnp.ones((2, 5, 5, 4))).shape
-            (2, 5, 5, 8)
+            >>> layer = ConvBN(4, 8)  # zero kernel, identity batch norm: relu(bias) everywhere
+            >>> layer.bias.set_value(jnp.full((8,), 0.5))
+            >>> y = nnx.jit(lambda layer, x: layer(x))(layer, np.ones((2, 5, 5, 4), np.float32))
+            >>> y.shape, np.unique(np.asarray(y)).tolist()
+            ((2, 5, 5, 8), [0.5])
 
         """
         y = jax.lax.conv_general_dilated(
@@ -104,6 +107,20 @@ class ConvBN(nnx.Module):
         multiplier = self.scale[...] * jax.lax.rsqrt(self.var[...] + BATCH_NORM_EPSILON)
         shift = self.bias[...] - self.mean[...] * multiplier
         return jax.nn.relu(y * multiplier.reshape(1, 1, 1, -1) + shift.reshape(1, 1, 1, -1))
+
+
+def _float32(values: np.ndarray) -> jax.Array:
+    """Copy host values to the device as float32, cast by numpy.
+
+    ``jnp.asarray`` of a float64 array (or of any array, without ``dtype=``) and ``jnp.zeros``
+    compile one small XLA program per shape; the Inception has 94 units of 5 arrays.
+    """
+    return jax.device_put(np.asarray(values, np.float32))
+
+
+def _filled(shape: tuple[int, ...], value: float) -> jax.Array:
+    """Return a float32 array of ``value`` on the device, without compiling a program."""
+    return _float32(np.full(shape, value, np.float32))
 
 
 def _max_pool(x: jax.Array, stride: int, padding: int = 0) -> jax.Array:
@@ -132,7 +149,8 @@ class InceptionA(nnx.Module):
         pool_features: Channels of the pool branch (32, 64, 64).
 
     Example:
-        >>> InceptionA(192, 32)(jnp.zeros((1, 35, 35, 192))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 35, 35, 192), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: InceptionA(192, 32)(x), x).shape
         (1, 35, 35, 256)
 
     """
@@ -166,7 +184,8 @@ class InceptionB(nnx.Module):
         in_features: Input channels (288).
 
     Example:
-        >>> InceptionB(288)(jnp.zeros((1, 35, 35, 288))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 35, 35, 288), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: InceptionB(288)(x), x).shape
         (1, 17, 17, 768)
 
     """
@@ -197,7 +216,8 @@ class InceptionC(nnx.Module):
         channels_7x7: Width of the 7×7 towers (128, 160, 160, 192).
 
     Example:
-        >>> InceptionC(768, 128)(jnp.zeros((1, 17, 17, 768))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 17, 17, 768), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: InceptionC(768, 128)(x), x).shape
         (1, 17, 17, 768)
 
     """
@@ -237,7 +257,8 @@ class InceptionD(nnx.Module):
         in_features: Input channels (768).
 
     Example:
-        >>> InceptionD(768)(jnp.zeros((1, 17, 17, 768))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 17, 17, 768), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: InceptionD(768)(x), x).shape
         (1, 8, 8, 1280)
 
     """
@@ -267,7 +288,8 @@ class InceptionE(nnx.Module):
         pool: ``"avg"`` (Mixed_7b, padding excluded) or ``"max"`` (Mixed_7c) for the pool branch.
 
     Example:
-        >>> InceptionE(1280, "avg")(jnp.zeros((1, 8, 8, 1280))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 8, 8, 1280), jnp.float32)  # shapes only, no compute
+        >>> nnx.eval_shape(lambda x: InceptionE(1280, "avg")(x), x).shape
         (1, 8, 8, 2048)
 
     """
@@ -311,8 +333,8 @@ class InceptionV3(nnx.Module):
     :func:`jaxgan.metrics.fid.load_inception`); a bare ``InceptionV3()`` is only a shape template.
 
     Example:
-        >>> model = InceptionV3()  # FID feeds 299×299; 75×75 is the smallest input it takes
-        >>> model(jnp.zeros((1, 75, 75, 3))).shape
+        >>> x = jax.ShapeDtypeStruct((1, 75, 75, 3), jnp.float32)  # 75×75: the smallest it takes
+        >>> nnx.eval_shape(lambda x: InceptionV3()(x), x).shape  # shapes only, no compute
         (1, 2048)
 
     """
@@ -346,8 +368,13 @@ class InceptionV3(nnx.Module):
             The pool3 features (global average of the last 8×8×2048 map), shape ``(N, 2048)``.
 
         Example:
-            >>> InceptionV3()(jnp.zeros((1, 75, 75, 3))).shape
-            (1, 2048)
+            >>> x = jax.ShapeDtypeStruct((8, 299, 299, 3), jnp.float32)  # shapes only
+            >>> nnx.eval_shape(lambda x: InceptionV3()(x), x).shape
+            (8, 2048)
+            >>> InceptionV3()(np.zeros((1, 64, 64, 3), np.float32))
+            Traceback (most recent call last):
+            ...
+            ValueError: InceptionV3 needs NHWC RGB images of at least 75×75, got (1, 64, 64, 3)
 
         """
         if x.ndim != 4 or x.shape[-1] != 3 or min(x.shape[1:3]) < 75:
@@ -419,7 +446,7 @@ def inception_from_params(params: Mapping[str, np.ndarray]) -> InceptionV3:
             raise ValueError(
                 f"Inception parameter {name} has shape {value.shape}, needs {var.shape}"
             )
-        var.set_value(jnp.asarray(value, jnp.float32))
+        var.set_value(_float32(value))
     return model
 
 
@@ -444,7 +471,7 @@ def fold_batch_norm(model: ModuleT) -> ModuleT:
         >>> layer.var.set_value(jnp.full((4,), 4.0 - BATCH_NORM_EPSILON))
         >>> layer.kernel.set_value(jnp.ones((1, 1, 3, 4)))
         >>> folded = fold_batch_norm(layer)
-        >>> folded.folded, layer.folded, float(folded.kernel[0, 0, 0, 0])
+        >>> folded.folded, layer.folded, float(np.asarray(folded.kernel[...])[0, 0, 0, 0])
         (True, False, 0.5)
 
     """
@@ -456,11 +483,11 @@ def fold_batch_norm(model: ModuleT) -> ModuleT:
         multiplier = np.asarray(layer.scale[...], np.float64) / np.sqrt(var + BATCH_NORM_EPSILON)
         kernel = np.asarray(layer.kernel[...], np.float64) * multiplier
         shift = np.asarray(layer.bias[...], np.float64) - np.asarray(layer.mean[...]) * multiplier
-        layer.kernel.set_value(jnp.asarray(kernel, jnp.float32))
-        layer.bias.set_value(jnp.asarray(shift, jnp.float32))
-        layer.scale.set_value(jnp.ones_like(layer.scale[...]))  # the identity norm, for clarity
-        layer.mean.set_value(jnp.zeros_like(layer.mean[...]))
-        layer.var.set_value(jnp.full_like(layer.var[...], 1.0 - BATCH_NORM_EPSILON))
+        layer.kernel.set_value(_float32(kernel))
+        layer.bias.set_value(_float32(shift))
+        layer.scale.set_value(_filled(layer.scale.shape, 1.0))  # the identity norm, for clarity
+        layer.mean.set_value(_filled(layer.mean.shape, 0.0))
+        layer.var.set_value(_filled(layer.var.shape, 1.0 - BATCH_NORM_EPSILON))
         layer.folded = True
     return folded
 

@@ -33,6 +33,7 @@ Two named modes, as clean-fid names them (``FIDProtocol(mode=...)``):
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -281,10 +282,14 @@ def pil_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
 _RESIZE_MATRICES = {"tf1_bilinear": tf1_bilinear_matrix, "pil_bicubic": pil_bicubic_matrix}
 
 
+@functools.partial(jax.jit, static_argnames=("image_size", "mode"))
 def resize_and_scale(
     images: jax.Array, image_size: int = FID_IMAGE_SIZE, mode: str = "legacy_tensorflow"
 ) -> jax.Array:
-    """Resize (the mode's filter), expand gray to RGB and scale to ``(x − 128) / 128``; jittable.
+    """Resize (the mode's filter), expand gray to RGB and scale to ``(x − 128) / 128``; jitted.
+
+    One compiled program per input shape, ``image_size`` and ``mode`` (called eagerly, its
+    dozen jnp ops would each compile their own); inside another jit it is inlined.
 
     Args:
         images: NHWC batch with 1 or 3 channels, values in [0, 255] (uint8 or float).

@@ -41,6 +41,11 @@ def _subset_mmd2(a: jax.Array, b: jax.Array, idx_a: jax.Array, idx_b: jax.Array)
     return jax.lax.map(lambda ij: _unbiased_mmd2(a[ij[0]], b[ij[1]]), (idx_a, idx_b))
 
 
+def _float32(x: np.ndarray | jax.Array) -> np.ndarray | jax.Array:
+    """Features as float32 for the jitted kernels: host arrays cast by numpy (no program)."""
+    return x.astype(jnp.float32) if isinstance(x, jax.Array) else np.asarray(x, np.float32)
+
+
 def _check_pair(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = (
         feature_matrix(np.asarray(x), name, min_samples=2, why=" for an unbiased MMD²")
@@ -73,7 +78,7 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     """
     a, b = _check_pair(features_a, features_b)
-    return float(_whole_set_mmd2(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)))
+    return float(_whole_set_mmd2(_float32(a), _float32(b)))
 
 
 def kernel_inception_distance(
@@ -120,10 +125,10 @@ def kernel_inception_distance(
     idx_b = np.stack([rng.choice(b.shape[0], m, replace=False) for _ in range(num_subsets)])
     mmds = np.asarray(
         _subset_mmd2(
-            jnp.asarray(a, jnp.float32),
-            jnp.asarray(b, jnp.float32),
-            jnp.asarray(idx_a),
-            jnp.asarray(idx_b),
+            _float32(a),
+            _float32(b),
+            idx_a.astype(np.int32),
+            idx_b.astype(np.int32),
         ),
         dtype=np.float64,
     )

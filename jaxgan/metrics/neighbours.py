@@ -31,7 +31,11 @@ DEFAULT_BLOCK_ELEMENTS = 2**25
 
 
 def _features(x: np.ndarray | jax.Array, name: str) -> jax.Array:
-    return jnp.asarray(feature_matrix(x, name), dtype=jnp.float32)
+    x = feature_matrix(x, name)
+    if isinstance(x, jax.Array):
+        return x.astype(jnp.float32)
+    # cast by numpy and copied: a float64 array through jnp.asarray compiles a program per shape
+    return jax.device_put(np.asarray(x, np.float32))
 
 
 def _block_rows(num_reference: int, num_queries: int, max_block_elements: int) -> int:
@@ -169,7 +173,7 @@ def kth_neighbour_distances(
         )
     rows = _block_rows(features.shape[0], features.shape[0], max_block_elements)
     sq, _ = _knn_sq(features, features, k=k + 1, block_rows=rows)
-    return np.sqrt(np.asarray(sq[:, k]))
+    return np.sqrt(np.asarray(sq)[:, k])
 
 
 def count_within_radii(
@@ -200,7 +204,7 @@ def count_within_radii(
     """
     queries, reference = _features(queries, "queries"), _features(reference, "reference")
     same_feature_dim(queries, reference)
-    radii = jnp.asarray(radii, dtype=jnp.float32)
+    radii = np.asarray(radii, np.float32)
     if radii.shape != (reference.shape[0],):
         raise ValueError(
             f"radii must have shape ({reference.shape[0]},) (one per reference "
