@@ -34,10 +34,8 @@ def torch_importable():
 @pytest.fixture(scope="module")
 def quick_report(step_time, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    # a 256² matmul for the peak (the default 2048² costs ~3.5 CPU-s of products); one PyTorch
-    # thread (two spin on a busy 2-core machine)
-    argv = ["--quick", "--repeats", "1", "--target-seconds", "0.05", "--peak-size", "256",
-            "--threads", "1"]  # fmt: skip
+    # a 256² matmul for the peak (the default 2048² costs ~3.5 CPU-s of products)
+    argv = ["--quick", "--repeats", "1", "--target-seconds", "0.05", "--peak-size", "256"]
     return step_time.main([*argv, "--out-dir", str(out)]), out
 
 
