@@ -10,7 +10,8 @@ Models: ``ring8`` is PacGAN2's toy setup (ToyGenerator 4×400 ReLU+BatchNorm, z 
 ToyDiscriminator 3×200 maxout(5), pack 2; Adam 1e-4, β1 0.8; batch 100; 100k ring8 points);
 ``mlp`` is the seed pair (MLPGenerator/MLPDiscriminator, Adam 2e-4 β1 0.5, batch 64, the bundled
 5k Fashion-MNIST sample); ``ring8-small`` is the ring8 setup with 32-wide, 2-deep G and D (a
-launch-bound model, where per-op overheads dominate the arithmetic); ``dcgan16`` is the
+launch-bound model, where per-op overheads dominate the arithmetic; ``ring8-tiny``, 16-wide and
+1-deep, is the smoke test's); ``dcgan16`` is the
 ``stacked-mnist-dcgan`` architecture at width 16 (DCGAN G and D with BatchNorm and D dropout,
 Adam 2e-4 β1 0.5, batch 64) on the bundled Fashion-MNIST sample repeated into 3 channels, the
 conv net for which ``jaxgan train --seeds N --runs-together 1`` exists.
@@ -105,6 +106,8 @@ SETUPS = {
     "mlp": mlp_setup,
     # launch-bound: PacGAN2's ring8 setup at widths 32 (G 2×32, D 2×32), ~1% of ring8's FLOPs
     "ring8-small": functools.partial(ring8_setup, 32, 32, 2, 2),
+    # the smoke test's: 1-deep, 16-wide G and D (fewer ops to compile; not in the defaults)
+    "ring8-tiny": functools.partial(ring8_setup, 16, 16, 1, 1),
     "dcgan16": dcgan16_setup,
 }
 

@@ -101,13 +101,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="iterations per timed fit call")
     parser.add_argument("--repeats", type=int, default=7, help="rounds of (stop, none)")
-    parser.add_argument("--quick", action="store_true", help="100 steps, 2 rounds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="100 steps, 2 rounds, chunks of 20 on 1,024 images (step_time.py --quick's fit)",
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 100, 2
     config, dataset = load_training_data(load_preset("seed-mlp"))
     images = jaxgan.data.to_model_input(dataset.x)
+    if args.quick:
+        # the shapes of step_time.py --quick's fit (1,024 examples, chunks of 20), so that a test
+        # session compiles the on_nonfinite="stop" chunk once for both smoke runs
+        config = config.replace(steps_per_call=20)
+        images = images[:1024]
     load_start = os.getloadavg()
     for policy in POLICIES.values():  # compile both programs first
         time_fit(config, images, config.schedule.steps_per_call, policy)
@@ -132,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "repeats": args.repeats,
             "batch_size": config.schedule.batch_size,
             "steps_per_call": config.schedule.steps_per_call,
+            "examples": int(images.shape[0]),
         },
         "load_average_start": list(load_start),
         "load_average_end": list(load_end),

@@ -37,9 +37,9 @@ def test_dcgan16_is_the_stacked_mnist_dcgan_at_width_16(ensemble_speed):
 
 def test_quick_run_writes_one_row_per_model_and_size(ensemble_speed, tmp_path):
     out = tmp_path / "rows.json"
-    args = "--models ring8-small --runs 2 --steps 4 --repeats 1 --steps-per-call 2 --loop scan"
+    args = "--models ring8-tiny --runs 2 --steps 4 --repeats 1 --steps-per-call 2 --loop scan"
     rows = ensemble_speed.main([*args.split(), "--out", str(out)])
-    assert [(r["model"], r["runs"], r["loop"]) for r in rows] == [("ring8-small", 2, "scan")]
+    assert [(r["model"], r["runs"], r["loop"]) for r in rows] == [("ring8-tiny", 2, "scan")]
     for row in rows:
         assert row["vmapped_run_it_per_s"] > 0 and row["sequential_run_it_per_s"] > 0
         assert row["speedup"] == pytest.approx(row["sequential_s"] / row["vmapped_s"])

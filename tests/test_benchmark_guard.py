@@ -17,4 +17,6 @@ def test_quick_run_times_both_policies_and_the_lock(tmp_path):
     assert 0 < report["lock_median_us"] <= report["lock_max_us"]
     saved = json.loads(Path(report["files"]["json"]).read_text())
     assert saved["setup"]["preset"] == "seed-mlp" and saved["setup"]["steps"] == 100
+    # test_benchmark.py's quick fit shapes: the session compiles that chunk once for both
+    assert (saved["setup"]["steps_per_call"], saved["setup"]["examples"]) == (20, 1024)
     assert len(saved["load_average_start"]) == 3

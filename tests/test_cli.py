@@ -120,8 +120,8 @@ def test_help_explains_commands_presets_and_fields(capsys, monkeypatch):
     for expected in ("--preset", "--resume", "--set FIELD=VALUE", "seed-mlp", "dcgan-cifar10",
                      "ring8", "grid25", "learning rate", "checkpoint_every"):  # fmt: skip
         assert expected in text
-    # python -m jaxgan --help, run here (a new process runs python -m jaxgan train in
-    # tests/test_compile_cache.py)
+    # python -m jaxgan --help, run here (fresh processes run the CLI's train in
+    # tests/test_compile_cache.py and, forked, in tests/test_faults.py)
     monkeypatch.setattr(sys, "argv", ["jaxgan", "--help"])
     with pytest.raises(SystemExit) as exit_:
         runpy.run_module("jaxgan", run_name="__main__")

@@ -1,12 +1,12 @@
 """The persistent compilation cache: on in the CLI, per user, and never the cause of a failed run.
 
-The runs that exercise JAX's cache start fresh processes: JAX decides once per process whether
+The runs that exercise JAX's cache start a fresh process: JAX decides once per process whether
 it uses the cache, and this pytest process has compiled long before. Each run has its own cache
-home under tmp_path (``XDG_CACHE_HOME``). Two fresh processes serve the four runs: the first
-trains with a cache home of its own, which it fills, then (with JAX's cache setting put back to
-none, as in a new process) with an unwritable cache home and opted out, reusing the programs it
-holds in memory; the second, a new ``python -m jaxgan train``, reads the first one's cache after
-every entry was damaged.
+home under tmp_path (``XDG_CACHE_HOME``). One fresh process serves the four runs, each with
+JAX's cache setting put back to none, as in a new process: the first trains with a cache home
+of its own, which it fills; then every entry is damaged and, with the programs it holds in
+memory dropped (``jax.clear_caches``), the second trains again from that cache home; the third
+(an unwritable cache home) and the fourth (opted out) reuse the programs in memory.
 """
 
 import json
@@ -37,28 +37,27 @@ def fresh_process_env(cache_home: Path) -> dict[str, str]:
     return environ
 
 
-def train_in_new_process(out: Path, cache_home: Path) -> subprocess.CompletedProcess:
-    """Run ``python -m jaxgan train`` (tiny) with the given cache home; return the result."""
-    return subprocess.run(
-        [sys.executable, "-m", "jaxgan", "train", *TINY, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=fresh_process_env(cache_home),
-    )
-
-
 # one process, several ``jaxgan train`` runs: each with its environment and its stderr file, and
-# JAX's cache setting as a new process has it (none); it prints, per run, the exit status and
-# the cache folder JAX was left with
+# JAX's cache setting as a new process has it (none); a run with "damage" first overwrites every
+# entry of that cache folder with garbage and drops the programs this process holds in memory, so
+# that it compiles again through the damaged cache. It prints, per run, the exit status, the
+# cache folder JAX was left with and the number of entries it damaged.
 RUNS_IN_ONE_PROCESS = """
 import json, os, sys
+from pathlib import Path
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 from jaxgan import cli
 
 results = []
 for run in json.loads(sys.argv[1]):
+    damaged = 0
+    if run.get("damage"):
+        for path in Path(run["damage"]).rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                path.write_bytes(b"\\x00 not an executable " * 8)
+                damaged += 1
+        jax.clear_caches()  # in memory: nothing compiled, as in a new process
     os.environ.pop("JAXGAN_NO_COMPILE_CACHE", None)
     os.environ.update(run["env"])
     jax.config.update("jax_compilation_cache_dir", None)
@@ -71,26 +70,35 @@ for run in json.loads(sys.argv[1]):
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
-    results.append({"code": code, "cache_dir": jax.config.jax_compilation_cache_dir})
+    results.append({"code": code, "cache_dir": jax.config.jax_compilation_cache_dir,
+                    "damaged": damaged})
 print(json.dumps(results))
 """
 
 
 @pytest.fixture(scope="module")
-def first_process(tmp_path_factory) -> dict:
-    """Train three tiny runs in one fresh process: cached, unwritable cache home, opted out.
+def one_process(tmp_path_factory) -> dict:
+    """Train four tiny runs in one fresh process: cached, damaged cache, unwritable, opted out.
 
-    The first compiles its programs (and writes them to its cache); the other two reuse them
-    from memory: what they check is what the CLI does with the cache setting, not compiling.
+    The first compiles its programs (and writes them to its cache); the second, after every
+    entry of that cache was damaged and the programs in memory were dropped, reads the damaged
+    entries and compiles again; the last two reuse the programs in memory: what they check is
+    what the CLI does with the cache setting, not compiling.
 
     Returns:
-        Per run (``"cached"``, ``"unwritable"``, ``"opt_out"``): its folder, cache home, exit
-        status, stderr and the cache folder JAX used after it.
+        Per run (``"cached"``, ``"damaged"``, ``"unwritable"``, ``"opt_out"``): its folder,
+        cache home, exit status, stderr, the cache folder JAX used after it and the number of
+        cache entries damaged before it.
     """
-    root = tmp_path_factory.mktemp("first_process")
+    root = tmp_path_factory.mktemp("one_process")
     blocker = root / "cache_home_is_a_file"
     blocker.write_text("")  # mkdir under a file fails, even for root
-    homes = {"cached": root / "cache", "unwritable": blocker, "opt_out": root / "opt_out_cache"}
+    homes = {
+        "cached": root / "cache",
+        "damaged": root / "cache",
+        "unwritable": blocker,
+        "opt_out": root / "opt_out_cache",
+    }
     runs = []
     for name, home in homes.items():
         env = {"XDG_CACHE_HOME": str(home)}
@@ -99,6 +107,8 @@ def first_process(tmp_path_factory) -> dict:
         out = root / name
         runs.append({"env": env, "stderr": str(root / f"{name}.err"),
                      "argv": ["train", *TINY, "--out", str(out)]})  # fmt: skip
+        if name == "damaged":
+            runs[-1]["damage"] = str(home / "jaxgan" / "xla")
     result = subprocess.run(
         [sys.executable, "-c", RUNS_IN_ONE_PROCESS, json.dumps(runs)],
         capture_output=True,
@@ -117,10 +127,6 @@ def first_process(tmp_path_factory) -> dict:
         }
         for (name, home), report in zip(homes.items(), reports, strict=True)
     }
-
-
-def entries(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
 
 
 @pytest.fixture
@@ -182,31 +188,30 @@ def test_enable_sets_jax_up_and_an_unusable_folder_is_skipped(jax_cache_setting,
     assert jax.config.jax_compilation_cache_dir == str(folder)  # unchanged
 
 
-def test_a_second_run_reads_the_cache_and_corrupt_entries_do_not_break_it(first_process, tmp_path):
-    first = first_process["cached"]
+def test_a_second_run_reads_the_cache_and_corrupt_entries_do_not_break_it(one_process):
+    first = one_process["cached"]
     assert first["code"] == 0, first["stderr"]
     cache = first["home"] / "jaxgan" / "xla"
     assert first["cache_dir"] == str(cache / compile_cache.host_tag())  # the per-user folder
-    written = entries(cache)
-    assert written, "the first run wrote no compiled program"
-    for path in written:  # damage every entry: garbage that is no compressed executable
-        path.write_bytes(b"\x00 not an executable " * 8)
-    second = train_in_new_process(tmp_path / "run", first["home"])
-    assert second.returncode == 0, second.stderr
-    assert (tmp_path / "run" / "summary.json").is_file()
-    assert "Error reading persistent compilation cache" in second.stderr  # JAX warns, compiles
+    # every entry the first run wrote was damaged: garbage that is no compressed executable
+    second = one_process["damaged"]
+    assert second["damaged"] > 0, "the first run wrote no compiled program"
+    assert second["code"] == 0, second["stderr"]
+    assert second["cache_dir"] == first["cache_dir"]
+    assert (second["out"] / "summary.json").is_file()
+    assert "Error reading persistent compilation cache" in second["stderr"]  # JAX warns, compiles
 
 
-def test_an_unwritable_cache_folder_does_not_break_a_run(first_process):
-    run = first_process["unwritable"]
+def test_an_unwritable_cache_folder_does_not_break_a_run(one_process):
+    run = one_process["unwritable"]
     assert run["code"] == 0, run["stderr"]
     assert "compile cache off" in run["stderr"]
     assert run["cache_dir"] is None  # the cache stays off
     assert (run["out"] / "summary.json").is_file()
 
 
-def test_the_opt_out_leaves_no_cache(first_process):
-    run = first_process["opt_out"]
+def test_the_opt_out_leaves_no_cache(one_process):
+    run = one_process["opt_out"]
     assert run["code"] == 0, run["stderr"]
     assert run["cache_dir"] is None
     assert not (run["home"] / "jaxgan").exists()
