@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import data, metrics, viz
@@ -42,13 +41,14 @@ class _OnePass:
 
     ``evaluate_images`` asks for both of the same generated, real and floor images; the
     classifier's own ``features`` and ``probabilities`` would run the network over each set twice.
-    The values are those methods' own (``probabilities`` is their softmax of the logits).
+    The values are those methods' own (``Classifier.apply``, then ``Classifier.probabilities_of``).
 
     Example:
         >>> from jaxgan.metrics import load_classifier
-        >>> both = _OnePass(load_classifier("mnist"))  # doctest: +SKIP
+        >>> both = _OnePass(load_classifier("mnist"))
+        >>> images = np.zeros((3, 28, 28, 1), np.uint8)
         >>> both.features(images).shape, both.probabilities(images).shape  # doctest: +SKIP
-        ((N, 128), (N, 10))
+        ((3, 128), (3, 10))
 
     """
 
@@ -69,10 +69,7 @@ class _OnePass:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """``Classifier.probabilities`` of ``images``."""
-        logits = self._apply(images)[1]
-        return np.asarray(
-            jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1), dtype=np.float64
-        )
+        return self.classifier.probabilities_of(self._apply(images)[1])
 
 
 def _mixture_report(config: TrainConfig, fake: np.ndarray, real: np.ndarray) -> dict[str, Any]:

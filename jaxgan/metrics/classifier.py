@@ -242,7 +242,23 @@ class Classifier:
 
     def probabilities(self, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
         """Softmax class probabilities ``(N, num_classes)`` of uint8 images."""
-        logits = self.apply(images, batch_size=batch_size)[1]
+        return self.probabilities_of(self.apply(images, batch_size=batch_size)[1])
+
+    @staticmethod
+    def probabilities_of(logits: np.ndarray) -> np.ndarray:
+        """Return the float64 softmax class probabilities of logits from :meth:`apply`.
+
+        Args:
+            logits: ``(N, num_classes)`` logits.
+
+        Returns:
+            ``(N, num_classes)`` probabilities, each row summing to 1.
+
+        Example:
+            >>> Classifier.probabilities_of(np.zeros((1, 4), np.float32)).tolist()
+            [[0.25, 0.25, 0.25, 0.25]]
+
+        """
         return np.asarray(
             jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1), dtype=np.float64
         )
