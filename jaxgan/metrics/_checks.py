@@ -1,9 +1,11 @@
-"""Input checks shared by the feature-space metrics: a feature matrix, and two from one space."""
+"""Input checks shared by the metrics (a feature matrix, two from one space), and a float32 cast."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -143,3 +145,27 @@ def same_feature_dim(a: Any, b: Any) -> None:
             f"feature dimensions differ ({a.shape[1]} vs {b.shape[1]}); both sets "
             "must come from one feature extractor"
         )
+
+
+def as_float32(x: Any) -> jax.Array:
+    """Return ``x`` as a float32 jax array without compiling a program for host input.
+
+    Host arrays are cast by numpy and copied with ``jax.device_put``: ``jnp.asarray`` of a
+    numpy array compiles one small XLA program per shape (and a float64 cast another). A jax
+    array is cast where it is (no copy when it is float32 already).
+
+    Args:
+        x: numpy or jax array, or anything numpy takes.
+
+    Returns:
+        A float32 ``jax.Array`` of ``x``'s shape.
+
+    Example:
+        >>> y = as_float32(np.array([[1.0, 2.0]]))  # float64 in
+        >>> type(y).__name__, y.dtype, y.tolist()
+        ('ArrayImpl', dtype('float32'), [[1.0, 2.0]])
+
+    """
+    if isinstance(x, jax.Array):
+        return x.astype(jnp.float32)
+    return jax.device_put(np.asarray(x, np.float32))

@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxgan.metrics._checks import as_float32
+
 __all__ = [
     "BATCH_NORM_EPSILON",
     "ConvBN",
@@ -109,18 +111,13 @@ class ConvBN(nnx.Module):
         return jax.nn.relu(y * multiplier.reshape(1, 1, 1, -1) + shift.reshape(1, 1, 1, -1))
 
 
-def _float32(values: np.ndarray) -> jax.Array:
-    """Copy host values to the device as float32, cast by numpy.
-
-    ``jnp.asarray`` of a float64 array (or of any array, without ``dtype=``) and ``jnp.zeros``
-    compile one small XLA program per shape; the Inception has 94 units of 5 arrays.
-    """
-    return jax.device_put(np.asarray(values, np.float32))
-
-
 def _filled(shape: tuple[int, ...], value: float) -> jax.Array:
-    """Return a float32 array of ``value`` on the device, without compiling a program."""
-    return _float32(np.full(shape, value, np.float32))
+    """Return a float32 array of ``value`` on the device, without compiling a program.
+
+    ``jnp.zeros`` and ``jnp.ones`` compile small programs per shape; the Inception has 94 units
+    of 5 arrays.
+    """
+    return as_float32(np.full(shape, value, np.float32))
 
 
 def _max_pool(x: jax.Array, stride: int, padding: int = 0) -> jax.Array:
@@ -446,7 +443,7 @@ def inception_from_params(params: Mapping[str, np.ndarray]) -> InceptionV3:
             raise ValueError(
                 f"Inception parameter {name} has shape {value.shape}, needs {var.shape}"
             )
-        var.set_value(_float32(value))
+        var.set_value(as_float32(value))
     return model
 
 
@@ -483,8 +480,8 @@ def fold_batch_norm(model: ModuleT) -> ModuleT:
         multiplier = np.asarray(layer.scale[...], np.float64) / np.sqrt(var + BATCH_NORM_EPSILON)
         kernel = np.asarray(layer.kernel[...], np.float64) * multiplier
         shift = np.asarray(layer.bias[...], np.float64) - np.asarray(layer.mean[...]) * multiplier
-        layer.kernel.set_value(_float32(kernel))
-        layer.bias.set_value(_float32(shift))
+        layer.kernel.set_value(as_float32(kernel))
+        layer.bias.set_value(as_float32(shift))
         layer.scale.set_value(_filled(layer.scale.shape, 1.0))  # the identity norm, for clarity
         layer.mean.set_value(_filled(layer.mean.shape, 0.0))
         layer.var.set_value(_filled(layer.var.shape, 1.0 - BATCH_NORM_EPSILON))

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.metrics._checks import feature_matrix, same_feature_dim
+from jaxgan.metrics._checks import as_float32, feature_matrix, same_feature_dim
 
 __all__ = ["kernel_inception_distance", "polynomial_mmd2"]
 
@@ -39,11 +39,6 @@ _whole_set_mmd2 = jax.jit(_unbiased_mmd2)
 def _subset_mmd2(a: jax.Array, b: jax.Array, idx_a: jax.Array, idx_b: jax.Array) -> jax.Array:
     # The polynomial kernel is not shift-invariant: features are used as given (no centring).
     return jax.lax.map(lambda ij: _unbiased_mmd2(a[ij[0]], b[ij[1]]), (idx_a, idx_b))
-
-
-def _float32(x: np.ndarray | jax.Array) -> np.ndarray | jax.Array:
-    """Features as float32 for the jitted kernels: host arrays cast by numpy (no program)."""
-    return x.astype(jnp.float32) if isinstance(x, jax.Array) else np.asarray(x, np.float32)
 
 
 def _check_pair(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +73,7 @@ def polynomial_mmd2(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     """
     a, b = _check_pair(features_a, features_b)
-    return float(_whole_set_mmd2(_float32(a), _float32(b)))
+    return float(_whole_set_mmd2(as_float32(a), as_float32(b)))
 
 
 def kernel_inception_distance(
@@ -125,8 +120,8 @@ def kernel_inception_distance(
     idx_b = np.stack([rng.choice(b.shape[0], m, replace=False) for _ in range(num_subsets)])
     mmds = np.asarray(
         _subset_mmd2(
-            _float32(a),
-            _float32(b),
+            as_float32(a),
+            as_float32(b),
             idx_a.astype(np.int32),
             idx_b.astype(np.int32),
         ),

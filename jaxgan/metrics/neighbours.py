@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.metrics._checks import feature_matrix, same_feature_dim
+from jaxgan.metrics._checks import as_float32, feature_matrix, same_feature_dim
 
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
@@ -31,11 +31,7 @@ DEFAULT_BLOCK_ELEMENTS = 2**25
 
 
 def _features(x: np.ndarray | jax.Array, name: str) -> jax.Array:
-    x = feature_matrix(x, name)
-    if isinstance(x, jax.Array):
-        return x.astype(jnp.float32)
-    # cast by numpy and copied: a float64 array through jnp.asarray compiles a program per shape
-    return jax.device_put(np.asarray(x, np.float32))
+    return as_float32(feature_matrix(x, name))
 
 
 def _block_rows(num_reference: int, num_queries: int, max_block_elements: int) -> int:
