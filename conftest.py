@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import os
 import re
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -56,8 +58,22 @@ def _compile_quickly() -> None:
     os.environ["XLA_FLAGS"] = " ".join(flags)
 
 
+def _cache_bytecode() -> None:
+    """Let this session and the processes it starts keep compiled bytecode (``__pycache__``).
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's development machines), every xdist
+    worker, CLI subprocess and notebook kernel would otherwise compile jaxgan's sources from
+    scratch, and every worker would rewrite each test module's asserts again. The ``.pyc`` files go
+    to the ``__pycache__`` folders beside the sources, which ``.gitignore`` lists; where they
+    cannot be written, Python and pytest go on without them.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+
+
 _share_compiled_programs()
 _compile_quickly()
+_cache_bytecode()
 
 
 def _private_reference_cache() -> None:
@@ -81,6 +97,19 @@ import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Take what collection imported out of the garbage collector's scans, and scan less often.
+
+    Tracing allocates many short-lived objects, so the collector runs often; every full scan
+    would walk the long-lived modules, functions and jaxprs of JAX, Flax and the tests again.
+    ``gc.freeze`` moves them to a generation the collector skips; the higher thresholds keep
+    the same collector with fewer, larger passes. Reference cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 @pytest.fixture(autouse=True)
