@@ -268,7 +268,7 @@ def _idx_images(path: Path, count: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def reference():
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(1)  # the suite's other worker has the other core
     path = _torchscript_weights()
     with warnings.catch_warnings():  # torch 2.13 marks TorchScript deprecated; it is the reference
         warnings.simplefilter("ignore", DeprecationWarning)
