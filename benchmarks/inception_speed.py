@@ -260,7 +260,7 @@ def dcgan_case(batch_size: int) -> tuple[Callable[[], None], float | None]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the command line (``--quick``: 75×75 network, batch 2, one round, no DCGAN).
+    """Parse the command line (``--quick``: 75×75 network, batch 4, one round, no DCGAN).
 
     Args:
         argv: arguments (``None``: ``sys.argv[1:]``).
@@ -288,7 +288,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=step_time.RESULTS_DIR, help="for the JSON")
     args = p.parse_args(argv)
     if args.quick:
-        args.net_size, args.batch_size, args.rounds, args.dcgan_batch = 75, 2, 1, 0
+        args.net_size, args.batch_size, args.rounds, args.dcgan_batch = 75, 4, 1, 0
     return args
 
 
