@@ -560,6 +560,7 @@ def sample_latent(key: Array, batch_size: int, latent_dim: int) -> Array:
     return jax.random.normal(key, (batch_size, latent_dim), jnp.float32)
 
 
+@functools.partial(jax.jit, static_argnames=("train", "use_ema"))
 def generate(
     state: GANState,
     z: Array,
@@ -570,6 +571,9 @@ def generate(
     use_ema: bool = True,
 ) -> Array:
     """Pure generator apply: samples ``G(z)`` in evaluation mode (running BatchNorm statistics).
+
+    Jitted: a call outside ``jax.jit`` runs one compiled program per state structure and shapes
+    instead of dispatching the generator op by op; inside a jitted function it is inlined.
 
     Args:
         state: the training state.
