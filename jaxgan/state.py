@@ -628,8 +628,11 @@ def check_labels(state: GANState, labels: Array | None, batch_size: int) -> None
         )
 
 
+@jax.jit
 def discriminate(state: GANState, x: Array, labels: Array | None = None) -> Array:
     """Pure discriminator apply in evaluation mode: the probability ``D(x) = sigmoid(logit)``.
+
+    Jitted, as :func:`generate`: one compiled program per state structure and shapes.
 
     Args:
         state: the training state.
