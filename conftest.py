@@ -61,11 +61,11 @@ def _compile_quickly() -> None:
 def _cache_bytecode() -> None:
     """Let this session and the processes it starts keep compiled bytecode (``__pycache__``).
 
-    Where ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's development machines), every xdist
-    worker, CLI subprocess and notebook kernel would otherwise compile jaxgan's sources from
-    scratch, and every worker would rewrite each test module's asserts again. The ``.pyc`` files go
-    to the ``__pycache__`` folders beside the sources, which ``.gitignore`` lists; where they
-    cannot be written, Python and pytest go on without them.
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's development machines), every
+    xdist worker, CLI subprocess and notebook kernel would otherwise compile jaxgan's sources
+    from scratch, and every worker would rewrite each test module's asserts again. The ``.pyc``
+    files go to the ``__pycache__`` folders beside the sources, which ``.gitignore`` lists;
+    where they cannot be written, Python and pytest go on without them.
     """
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
