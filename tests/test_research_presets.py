@@ -38,7 +38,6 @@ SMALL = {
 }
 """Per model family: the overrides that make a preset's models tiny (fast to compile)."""
 CIFAR10_CLASSES = 10
-GENERATE = jax.jit(generate, static_argnames=("use_ema",))
 
 
 def small(config: TrainConfig, **changes) -> TrainConfig:
@@ -236,7 +235,7 @@ def test_conditional_grids_show_one_class_per_row_from_the_ema_weights(condition
     png = read_png(out / "samples" / "step_0000002.png")
 
     def grid(use_ema, y=labels):
-        return viz.image_grid(GENERATE(state, z, jnp.asarray(y), use_ema=use_ema), columns=2)
+        return viz.image_grid(generate(state, z, jnp.asarray(y), use_ema=use_ema), columns=2)
 
     np.testing.assert_array_equal(png, grid(use_ema=True))
     assert not np.array_equal(png, grid(use_ema=False))  # raw weights would look different
@@ -244,7 +243,7 @@ def test_conditional_grids_show_one_class_per_row_from_the_ema_weights(condition
     # `jaxgan sample` (run.sample): the same noise in a square grid, again a class per row
     path = run_sample.sample(out, n=6)
     expected = viz.image_grid(
-        GENERATE(state, z, jnp.asarray(build.class_row_labels(6, 3, 3))), columns=3
+        generate(state, z, jnp.asarray(build.class_row_labels(6, 3, 3))), columns=3
     )
     np.testing.assert_array_equal(read_png(path), expected)
 
@@ -259,8 +258,8 @@ def test_evaluation_generates_balanced_classes_from_the_ema_weights(conditional_
         z = sample_latent(jax.random.fold_in(key, i), 6, state.config.latent_dim)
         parts.append((z, jnp.arange(6 * i, 6 * i + 6, dtype=jnp.int32) % 3))
     np.testing.assert_array_equal(parts[1][1], [0, 1, 2, 0, 1, 2])
-    ema = np.concatenate([GENERATE(state, z, y) for z, y in parts])
-    raw = np.concatenate([GENERATE(state, z, y, use_ema=False) for z, y in parts])
+    ema = np.concatenate([generate(state, z, y) for z, y in parts])
+    raw = np.concatenate([generate(state, z, y, use_ema=False) for z, y in parts])
     np.testing.assert_allclose(fake, ema, rtol=1e-6, atol=1e-6)
     assert not np.allclose(fake, raw)
 
