@@ -40,9 +40,9 @@ def _share_compiled_programs() -> None:
 #: one split took the suite from 1,403 to 1,046 CPU-s, the classic emitters then from 946 to 748
 #: (docs/speed.md). Two XLA:CPU backend options make LLVM lighter still: no loop unrolling (the
 #: compile of a conditional SN-ResNet step 13 -> 7 CPU-s; the suite 554 -> 502 CPU-s) and code
-#: optimised for size (the suite 480 -> 455 CPU-s, though steps run up to a third slower). Both
-#: change results by float32 rounding, as the emitters do. Users' runs and the benchmarks keep
-#: XLA's defaults.
+#: optimised for size (the suite 480 -> 455 CPU-s). Both can change results by float32 rounding,
+#: as the emitters do, and steps run slower (the vanilla ring8 step 17 -> 26 ms), which the
+#: compile-bound suite more than recovers. Users' runs and the benchmarks keep XLA's defaults.
 QUICK_COMPILE_FLAGS = (
     "--xla_backend_optimization_level=1",
     "--xla_cpu_parallel_codegen_split_count=1",
