@@ -6,14 +6,19 @@ import os
 import shutil
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
+from flax import nnx
 from script_loader import load_script
 
+from jaxgan.apps import classifier as training
 from jaxgan.apps.classifier import ClassifierConfig
 from jaxgan.data import load, to_uint8_images
 from jaxgan.metrics.classifier import (
     WEIGHTS_DIR,
+    ClassifierArchitecture,
+    ClassifierCNN,
     WeightsChecksumError,
     load_classifier,
 )
@@ -139,6 +144,27 @@ def test_training_code_path_reproduces_the_recorded_settings(name):
     }
     config = ClassifierConfig(epochs=preset["epochs"], augment=preset["augment"])
     assert dataclasses.asdict(config) == meta["training"]["train_config"]
+
+
+def test_seeds_of_one_setup_train_through_one_compiled_step():
+    """The seed is an argument of the jitted step, not a constant: seed 1 compiles nothing new."""
+    architecture = ClassifierArchitecture(widths=(4,), feature_dim=8)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8), np.arange(16) % 10
+
+    def train(seed: int) -> list[np.ndarray]:
+        config = ClassifierConfig(epochs=1, batch_size=8, augment=None, seed=seed)
+        _, params = training.train_classifier(x, y, architecture, config, log=None)
+        return [np.asarray(leaf) for leaf in jax.tree.leaves(params)]
+
+    first, second, first_again = train(0), train(1), train(0)
+    graphdef = nnx.split(ClassifierCNN(architecture, rngs=nnx.Rngs(0)))[0]
+    config = ClassifierConfig()
+    # the setup the three runs shared: 2 steps, a 1-step warm-up
+    _, step = training._train_step(graphdef, config.learning_rate, config.weight_decay, 1, 2, None)
+    assert step._cache_size() == 1
+    assert any(not np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(first, first_again, strict=True))
 
 
 def test_training_script_smoke_run_on_cifar_shaped_arrays(tmp_path):

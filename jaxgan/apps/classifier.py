@@ -5,7 +5,8 @@ calls :func:`train_classifier`, :func:`feature_rms` and
 ``jaxgan.metrics.classifier.save_classifier`` to write the checksummed files that
 ``jaxgan.metrics.load_classifier`` reads, and studies that train small classifiers (e.g. on
 augmented data) call the same functions. One jitted, pure step
-``(state, uint8 images, labels) -> (state, metrics)``; pixels enter through
+``(state, uint8 images, labels, key) -> (state, metrics)``, compiled once per setup (the seed is
+its ``key`` argument, so the seeds of a study share it); pixels enter through
 ``jaxgan.data.uint8_to_unit_range``, the map the loaded classifiers apply.
 
 Example:
@@ -23,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -146,13 +147,22 @@ class _TrainState(NamedTuple):
     step: jax.Array
 
 
-def _make_train_step(
+@lru_cache(maxsize=8)
+def _train_step(
     graphdef: nnx.GraphDef,
-    tx: optax.GradientTransformation,
+    learning_rate: float,
+    weight_decay: float,
+    warmup_steps: int,
+    total_steps: int,
     augment: AugmentConfig | None,
-    key: jax.Array,
-) -> Callable:
-    """Build the pure, jitted ``(state, images_uint8, labels) -> (state, metrics)`` step."""
+) -> tuple[optax.GradientTransformation, Callable]:
+    """Build AdamW with its schedule and the jitted ``(state, images, labels, key)`` step.
+
+    Cached per setup, so classifiers that differ only in their seed (the seeds of a study's arm)
+    share one compiled step: the seed enters as the ``key`` argument, not as a constant.
+    """
+    schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup_steps, total_steps)
+    tx = optax.adamw(schedule, weight_decay=weight_decay)
 
     def loss_fn(params, x, y, step_key):
         model = nnx.merge(graphdef, params)
@@ -160,7 +170,7 @@ def _make_train_step(
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, jnp.mean(jnp.argmax(logits, -1) == y)
 
-    def step(state: _TrainState, images: jax.Array, labels: jax.Array):
+    def step(state: _TrainState, images: jax.Array, labels: jax.Array, key: jax.Array):
         step_key = jax.random.fold_in(key, state.step)
         x = uint8_to_unit_range(images)
         if augment is not None:
@@ -172,7 +182,7 @@ def _make_train_step(
         params = optax.apply_updates(state.params, updates)
         return _TrainState(params, opt_state, state.step + 1), {"loss": loss, "accuracy": acc}
 
-    return jax.jit(step, donate_argnums=0)
+    return tx, jax.jit(step, donate_argnums=0)
 
 
 def train_classifier(
@@ -216,22 +226,26 @@ def train_classifier(
             f"batch_size {config.batch_size} exceeds the {len(images)} training images"
         )
     total = steps_per_epoch * config.epochs
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, config.learning_rate, min(500, total // 10 + 1), total
-    )
-    tx = optax.adamw(schedule, weight_decay=config.weight_decay)
     key = jax.random.key(config.seed)
     model = ClassifierCNN(architecture, rngs=nnx.Rngs(jax.random.fold_in(key, 0)))
     graphdef, params = nnx.split(model)
+    tx, step = _train_step(
+        graphdef,
+        config.learning_rate,
+        config.weight_decay,
+        min(500, total // 10 + 1),
+        total,
+        config.augment,
+    )
     state = _TrainState(params, tx.init(params), jnp.zeros((), jnp.int32))
-    step = _make_train_step(graphdef, tx, config.augment, jax.random.fold_in(key, 1))
+    step_key = jax.random.fold_in(key, 1)
     order_rng = np.random.default_rng(config.seed)
     for epoch in range(config.epochs):
         start, order = time.perf_counter(), order_rng.permutation(len(images))
         metrics = []
         for i in range(steps_per_epoch):
             batch = order[i * config.batch_size : (i + 1) * config.batch_size]
-            state, m = step(state, images[batch], labels[batch])
+            state, m = step(state, images[batch], labels[batch], step_key)
             metrics.append(m)
         if log is not None:
             mean = jax.tree.map(lambda *v: float(np.mean(v)), *metrics)
